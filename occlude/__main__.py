@@ -1,0 +1,3 @@
+from occlude.cli import main
+
+main()

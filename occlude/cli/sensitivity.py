@@ -1,0 +1,224 @@
+"""``occlude sensitivity``: heatmaps of where a Keras classifier looks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from occlude.cli._common import guarded, say, split_ints
+from occlude.errors import EXIT_FAILED, EXIT_OK, UsageError
+
+HELP = """Occlusion sensitivity maps: slide grey patches of several sizes over each image,
+measure how much the target class's score drops, and write heatmaps, raw maps and JSON.
+
+Positive values (red) mark regions whose occlusion lowers the class score, i.e. that
+support the class. Exit codes: 0 all done, 1 some inputs failed, 2 usage error,
+130 interrupted."""
+
+
+def sensitivity(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Image files and/or folders (searched recursively for jpg, jpeg, png, "
+            "bmp, gif, tif, tiff, webp).",
+            show_default=False,
+            metavar="INPUT",
+        ),
+    ],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="NAME|FILE",
+            help="A keras.applications name (resnet50, vgg16, mobilenet_v2, efficientnetb0, "
+            "..., any case) or a .keras/.h5 model file (input size read from it).",
+        ),
+    ] = "resnet50",
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            "--weights",
+            "-w",
+            metavar="imagenet|none|FILE",
+            help="imagenet (default for named models; downloaded once into Keras's cache), "
+            "none (random init, for smoke tests) or a weights file.",
+            show_default=False,
+        ),
+    ] = None,
+    preprocess: Annotated[
+        str | None,
+        typer.Option(
+            "--preprocess",
+            metavar="MODE",
+            help="Override preprocessing: none, caffe, tf, torch or a family/model name. "
+            "Default: the named model's own; none (raw 0-255) for model files.",
+            show_default=False,
+        ),
+    ] = None,
+    class_: Annotated[
+        str,
+        typer.Option(
+            "--class",
+            "-c",
+            metavar="INDEX|NAME|top",
+            help="Target class: an index, an ImageNet class name (tabby, works offline) or "
+            "top (each image's top-1 class).",
+        ),
+    ] = "top",
+    patch: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--patch",
+            "-p",
+            metavar="N[,N...]",
+            help="Patch size(s) in model-input pixels: --patch 40, --patch 20,40,80 or "
+            "repeated. Default: 1/14, 1/7, 1/4 and 1/2 of the input's shorter side "
+            "(16,32,56,112 at 224).",
+            show_default=False,
+        ),
+    ] = None,
+    stride: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stride",
+            "-s",
+            metavar="N[,N...]",
+            help="Stride(s): one for all patch sizes or one per size. Default: each patch "
+            "size. Must not exceed the patch.",
+            show_default=False,
+        ),
+    ] = None,
+    fill: Annotated[
+        str,
+        typer.Option(
+            metavar="FILL",
+            help="Occluding value in pixel space: grey (127.5), black, white, mean (the "
+            "image's channel means), blur (Gaussian, sigma 1/16 of the shorter side), a "
+            "number or R,G,B.",
+        ),
+    ] = "grey",
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", "-b", min=1, metavar="N", help="Occluded copies per model call."
+        ),
+    ] = 32,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", metavar="DIR", help="Output folder; input sub-folders are mirrored."
+        ),
+    ] = Path("occlude-out"),
+    save_npy: Annotated[
+        bool,
+        typer.Option(
+            "--save-npy",
+            help="Also write <stem>.npy (float32 multi-scale map at model-input size) and "
+            "<stem>_scales.npz (per-scale maps, patch sizes, strides).",
+        ),
+    ] = False,
+    json_path: Annotated[
+        str | None,
+        typer.Option(
+            "--json",
+            metavar="PATH|-",
+            help="Write one JSON record per image to this file, or - for stdout.",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar and no per-image lines.")
+    ] = False,
+) -> None:
+    def body() -> None:
+        from occlude.inputs import check_outputs, find_images
+        from occlude.sensitivity.pipeline import (
+            Failure,
+            SensitivityOptions,
+            check_class,
+            output_paths,
+            parse_class,
+            planned_windows,
+            run,
+            write_json,
+        )
+        from occlude.zoo import check_model_spec, resolve_preprocess
+
+        patches = tuple(split_ints(patch, "--patch"))
+        strides = tuple(split_ints(stride, "--stride"))
+        for p in patches:
+            if p <= 0:
+                raise UsageError(f"--patch must be positive; received {p}")
+        for s in strides:
+            if s <= 0:
+                raise UsageError(f"--stride must be positive; received {s}")
+        if len(strides) > 1 and len(strides) != len(patches):
+            raise UsageError(
+                f"give one --stride or one per patch size; received {len(strides)} strides "
+                f"for {len(patches)} patch sizes"
+            )
+        for p, s in zip(
+            patches, strides if len(strides) > 1 else strides * len(patches), strict=False
+        ):
+            if s > p:
+                raise UsageError(
+                    f"--stride {s} is larger than --patch {p}: pixels between windows would "
+                    "never be occluded"
+                )
+        opts = SensitivityOptions(
+            class_spec=class_,
+            patch_sizes=patches,
+            strides=strides,
+            fill=SensitivityOptions.parse_fill(fill),
+            batch_size=batch_size,
+            save_npy=save_npy,
+        )
+        check_model_spec(model)
+        if preprocess is not None:
+            resolve_preprocess(preprocess)
+        parse_class(class_)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out}: exists and is not a folder")
+        items = find_images(inputs, exclude=out)
+        if not items:
+            raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
+        check_outputs(items, [list(output_paths(i, out, save_npy).values()) for i in items])
+
+        from occlude.model import load_classifier
+        from occlude.progress import Progress
+
+        clf = load_classifier(model, weights, preprocess)
+        check_class(class_, clf)
+        per_image = planned_windows(clf, opts) + 1
+        records = []
+        failures = 0
+        log = (lambda _msg: None) if quiet else say
+        with Progress(per_image * len(items), "occluding", enabled=not quiet) as bar:
+            for outcome in run(items, clf, opts, out, bar.advance, warn=say):
+                if isinstance(outcome, Failure):
+                    failures += 1
+                    say(f"occlude: error: {outcome.message}")
+                    continue
+                records.append(outcome)
+                log(
+                    f"{outcome['input']}: {outcome['class_name'] or 'class'} "
+                    f"({outcome['class_index']}) score {outcome['base_score']:.3f}, "
+                    f"{outcome['windows']} windows, {outcome['seconds']:.1f} s -> "
+                    f"{outcome['outputs']['heatmap']}"
+                )
+        if json_path is not None:
+            write_json(records, json_path)
+        if failures:
+            say(f"occlude: {failures} of {len(items)} inputs failed")
+            raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(EXIT_OK)
+
+    guarded(body)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sensitivity", help=HELP)(sensitivity)

@@ -1,0 +1,240 @@
+"""The Keras edge: loading classifiers and running them as a compiled, fixed-shape graph.
+
+This is the only module that imports TensorFlow/Keras, and only when called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from occlude.classes import IMAGENET_CLASSES, imagenet_names
+from occlude.errors import ModelError, UsageError
+from occlude.zoo import APPLICATIONS, application_name, check_model_spec, is_model_file
+from occlude.zoo import resolve_preprocess as _resolve_preprocess
+
+
+@contextlib.contextmanager
+def _quiet_native() -> Iterator[None]:
+    """Hide TensorFlow's C++ start-up chatter (set OCCLUDE_TF_LOGS=1 to see it).
+
+    TensorFlow writes oneDNN/CUDA notices straight to file descriptor 2, which Python
+    cannot filter; Python-level prints (Keras's "Downloading data ...") go to stderr so
+    that ``--json -`` keeps stdout clean.
+    """
+    if os.environ.get("OCCLUDE_TF_LOGS"):
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _keras() -> Any:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    with _quiet_native():
+        import keras
+
+    return keras
+
+
+@dataclass
+class Classifier:
+    """A loaded Keras classifier with what occlusion needs to know about it."""
+
+    name: str
+    model: Any
+    input_size: tuple[int, int]
+    preprocess: str
+    weights: str
+    n_classes: int
+    class_names: list[str] | None
+    _predictors: dict[int, Callable[[np.ndarray], np.ndarray]] = field(
+        default_factory=dict, repr=False
+    )
+
+    def class_name(self, index: int) -> str | None:
+        return self.class_names[index] if self.class_names is not None else None
+
+    def predictor(self, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
+        """``predict(batch) -> scores`` compiled once for a fixed (batch_size, H, W, 3) shape.
+
+        Smaller batches are padded and larger ones split, so the graph is traced once.
+        """
+        if batch_size not in self._predictors:
+            with _quiet_native():
+                self._predictors[batch_size] = _compile(self, batch_size)
+        return self._predictors[batch_size]
+
+
+def _preprocess_fn(mode: str) -> Callable[[Any], Any]:
+    keras = _keras()
+    if mode == "none":
+        return lambda x: x
+    if mode in ("caffe", "tf", "torch"):
+        from keras.applications import imagenet_utils
+
+        return lambda x: imagenet_utils.preprocess_input(x, mode=mode)
+    module = getattr(keras.applications, mode)
+    fn: Callable[[Any], Any] = module.preprocess_input
+    return fn
+
+
+def _compile(clf: Classifier, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
+    import tensorflow as tf
+
+    height, width = clf.input_size
+    preprocess = _preprocess_fn(clf.preprocess)
+    model = clf.model
+    spec = tf.TensorSpec((batch_size, height, width, 3), tf.float32)
+
+    @tf.function(input_signature=[spec])  # type: ignore[untyped-decorator]
+    def forward(x: Any) -> Any:
+        out = model(preprocess(x), training=False)
+        return tf.reshape(tf.cast(out, tf.float32), (batch_size, -1))
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        batch = np.asarray(batch, dtype=np.float32)
+        n = len(batch)
+        outputs = []
+        for start in range(0, n, batch_size):
+            chunk = batch[start : start + batch_size]
+            m = len(chunk)
+            if m < batch_size:
+                pad = np.zeros((batch_size - m, *chunk.shape[1:]), dtype=np.float32)
+                chunk = np.concatenate([chunk, pad])
+            outputs.append(forward(tf.constant(chunk)).numpy()[:m])
+        return np.concatenate(outputs) if outputs else np.zeros((0, clf.n_classes), np.float32)
+
+    return predict
+
+
+def load_classifier(
+    spec: str = "resnet50",
+    weights: str | None = None,
+    preprocess: str | None = None,
+) -> Classifier:
+    """Load a keras.applications model by name, or a ``.keras``/``.h5`` model file.
+
+    Args:
+        spec: model name (case-insensitive, ``resnet50``, ``mobilenet_v2`` ...) or a file.
+        weights: ``imagenet`` (default for names: downloaded once into Keras's cache),
+            ``none`` (random initialisation) or a weights file; for a model file,
+            ``None`` keeps the file's own weights.
+        preprocess: ``none``, ``caffe``, ``tf``, ``torch`` or a family name; default: the
+            named model's own preprocessing, and ``none`` (raw 0-255) for model files.
+
+    Raises:
+        UsageError: unknown name, missing file, unknown preprocessing.
+        ModelError: the weights or the model could not be loaded.
+    """
+    check_model_spec(spec)
+    if preprocess is not None:
+        preprocess = _resolve_preprocess(preprocess)
+    if is_model_file(spec):
+        model, weights_used = _load_file(Path(spec), weights)
+        name, mode = spec, preprocess or "none"
+    else:
+        app = application_name(spec)
+        assert app is not None
+        model, weights_used = _load_application(app, weights)
+        name, mode = app, preprocess or APPLICATIONS[app]
+    input_size, n_classes = _check_io(name, model)
+    names = imagenet_names() if n_classes == IMAGENET_CLASSES else None
+    return Classifier(name, model, input_size, mode, weights_used, n_classes, names)
+
+
+def _weights_arg(weights: str | None) -> str | None:
+    if weights is None or weights.lower() == "imagenet":
+        return "imagenet"
+    if weights.lower() == "none":
+        return None
+    path = Path(weights)
+    if not path.is_file():
+        raise UsageError(f"{weights}: weights file not found (or give imagenet or none)")
+    return str(path)
+
+
+def _load_application(app: str, weights: str | None) -> tuple[Any, str]:
+    keras = _keras()
+    ctor = getattr(keras.applications, app)
+    arg = _weights_arg(weights)
+    try:
+        with _quiet_native():
+            model = ctor(weights=arg)
+    except Exception as exc:
+        if arg == "imagenet":
+            reason = _short(exc).rsplit("--", 1)[-1].strip()
+            raise ModelError(
+                f"{app}: cannot download its ImageNet weights ({reason}). Offline, pass "
+                f"--weights FILE (a {app} weights file, e.g. copied from ~/.keras/models on a "
+                "connected machine) or --model FILE.keras"
+            ) from None
+        raise ModelError(f"{weights}: cannot load as {app} weights ({_short(exc)})") from None
+    return model, "none" if arg is None else arg
+
+
+def _load_file(path: Path, weights: str | None) -> tuple[Any, str]:
+    if not path.is_file():
+        raise UsageError(f"{path}: model file not found")
+    keras = _keras()
+    try:
+        with _quiet_native():
+            model = keras.saving.load_model(str(path), compile=False, safe_mode=True)
+    except Exception as exc:
+        raise ModelError(f"{path}: cannot load as a Keras model ({_short(exc)})") from None
+    used = str(path)
+    if weights is not None and weights.lower() not in ("imagenet",):
+        arg = _weights_arg(weights)
+        if arg is not None:
+            try:
+                model.load_weights(arg)
+            except Exception as exc:
+                raise ModelError(f"{weights}: cannot load into {path} ({_short(exc)})") from None
+            used = arg
+    return model, used
+
+
+def _check_io(name: str, model: Any) -> tuple[tuple[int, int], int]:
+    inputs = getattr(model, "inputs", None) or []
+    outputs = getattr(model, "outputs", None) or []
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ModelError(
+            f"{name}: needs one image input and one score output; it has "
+            f"{len(inputs)} inputs and {len(outputs)} outputs"
+        )
+    shape = tuple(inputs[0].shape)
+    if len(shape) != 4 or shape[3] != 3:
+        raise ModelError(f"{name}: input shape {shape} is not (batch, height, width, 3)")
+    if shape[1] is None or shape[2] is None:
+        raise ModelError(f"{name}: input size {shape[1:3]} is not fixed; save it with one")
+    out_shape = tuple(outputs[0].shape)
+    n_classes = 1
+    for dim in out_shape[1:]:
+        n_classes *= int(dim) if dim is not None else 0
+    if n_classes < 1:
+        raise ModelError(f"{name}: output shape {out_shape} is not (batch, classes)")
+    return (int(shape[1]), int(shape[2])), n_classes
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."

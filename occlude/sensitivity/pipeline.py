@@ -1,0 +1,223 @@
+"""``occlude sensitivity`` over files: read, resize, sweep, render, record.
+
+The edges meet here: image files (:mod:`occlude.imageio`), the Keras classifier
+(:mod:`occlude.model`, passed in) and matplotlib (:mod:`occlude.render`, imported on use).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from occlude.classes import IMAGENET_CLASSES, find_imagenet_class
+from occlude.errors import InputError, UsageError
+from occlude.fill import Fill, parse_fill
+from occlude.imageio import read_rgb, resize_rgb, write_atomic, write_bytes
+from occlude.inputs import InputImage
+from occlude.sensitivity.core import (
+    SENSITIVITY_FILLS,
+    SensitivityResult,
+    count_windows,
+    occlusion_sensitivity,
+)
+
+if TYPE_CHECKING:
+    from occlude.model import Classifier
+
+MAP_LABEL = "score drop when occluded\n(red: region supports the class)"
+
+
+@dataclass(frozen=True)
+class SensitivityOptions:
+    """Everything about a sweep that the command line decides."""
+
+    class_spec: str = "top"
+    patch_sizes: tuple[int, ...] = ()
+    strides: tuple[int, ...] = ()
+    fill: Fill = field(default_factory=lambda: Fill("constant"))
+    batch_size: int = 32
+    save_npy: bool = False
+
+    @staticmethod
+    def parse_fill(text: str) -> Fill:
+        return parse_fill(text, SENSITIVITY_FILLS)
+
+
+def parse_class(spec: str) -> int | None:
+    """``top`` -> None, ``"281"`` -> 281, ``"tabby"`` -> 281 (ImageNet names, offline)."""
+    text = spec.strip()
+    if text.lower() == "top":
+        return None
+    try:
+        index = int(text)
+    except ValueError:
+        return find_imagenet_class(text)
+    if index < 0:
+        raise UsageError(f"class index must be 0 or more; received {index}")
+    return index
+
+
+def check_class(spec: str, clf: Classifier) -> int | None:
+    """The target class for ``clf``, checked against its number of outputs."""
+    index = parse_class(spec)
+    if index is None:
+        return None
+    is_name = not spec.strip().lstrip("-").isdigit()
+    if is_name and clf.n_classes != IMAGENET_CLASSES:
+        raise UsageError(
+            f"class name {spec!r} needs an ImageNet model; {clf.name} has {clf.n_classes} "
+            "outputs, so give an index"
+        )
+    if index >= clf.n_classes:
+        raise UsageError(
+            f"class index {index} is out of range: {clf.name} has {clf.n_classes} outputs "
+            f"(0-{clf.n_classes - 1})"
+        )
+    return index
+
+
+def output_paths(item: InputImage, out_dir: Path, save_npy: bool) -> dict[str, Path]:
+    paths = {
+        "heatmap": item.output(out_dir, ".png"),
+        "sheet": item.output(out_dir, ".png", "_scales"),
+    }
+    if save_npy:
+        paths["npy"] = item.output(out_dir, ".npy")
+        paths["npz"] = item.output(out_dir, ".npz", "_scales")
+    return paths
+
+
+def planned_windows(clf: Classifier, opts: SensitivityOptions) -> int:
+    """Occluded copies per image (plus one base image each) for the progress bar."""
+    return count_windows(clf.input_size, opts.patch_sizes or None, opts.strides or None)
+
+
+def _save_arrays(paths: dict[str, Path], result: SensitivityResult) -> None:
+    write_atomic(paths["npy"], lambda handle: np.save(handle, result.map))
+    arrays = {f"patch_{p}": m for p, m in zip(result.patch_sizes, result.scale_maps, strict=True)}
+    buffer = io.BytesIO()
+    arrays["combined"] = result.map
+    arrays["patch_sizes"] = np.asarray(result.patch_sizes)
+    arrays["strides"] = np.asarray(result.strides)
+    np.savez(buffer, allow_pickle=False, **arrays)
+    write_bytes(paths["npz"], buffer.getvalue())
+
+
+def _describe(clf: Classifier, index: int) -> str:
+    name = clf.class_name(index)
+    return f"{name} ({index})" if name else f"class {index}"
+
+
+def analyse(
+    item: InputImage,
+    clf: Classifier,
+    opts: SensitivityOptions,
+    out_dir: Path,
+    on_progress: Callable[[int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the sweep on one image file, write its outputs and return its JSON record."""
+    from occlude import render
+
+    started = time.perf_counter()
+    original = read_rgb(item.path)
+    image = resize_rgb(original, clf.input_size)
+    target = check_class(opts.class_spec, clf)
+    result = occlusion_sensitivity(
+        image,
+        clf.predictor(opts.batch_size),
+        class_index=target,
+        patch_sizes=opts.patch_sizes or None,
+        strides=opts.strides or None,
+        fill=opts.fill,
+        batch_size=opts.batch_size,
+        on_progress=on_progress,
+    )
+    scores = result.base_scores
+    order = np.argsort(-scores, kind="stable")[:5]
+    top1 = int(order[0])
+    if warn is not None and result.class_index != top1:
+        warn(
+            f"{item.path}: target {_describe(clf, result.class_index)} scores "
+            f"{result.base_score:.3g}, but the model's top-1 is {_describe(clf, top1)} "
+            f"at {float(scores[top1]):.3g}"
+        )
+
+    paths = output_paths(item, out_dir, opts.save_npy)
+    scales = "/".join(str(p) for p in result.patch_sizes)
+    title = (
+        f"{item.rel.name}: {_describe(clf, result.class_index)}, score {result.base_score:.3f}"
+        f"  |  {clf.name}, patches {scales}, fill {opts.fill}"
+    )
+    render.heatmap_png(paths["heatmap"], original, result.map, title, MAP_LABEL)
+    panels = [
+        (f"patch {p}, stride {s}", m)
+        for p, s, m in zip(result.patch_sizes, result.strides, result.scale_maps, strict=True)
+    ]
+    if len(panels) > 1:
+        panels.append(("multi-scale mean", result.map))
+    render.contact_sheet_png(paths["sheet"], image, panels, title, MAP_LABEL)
+    if opts.save_npy:
+        _save_arrays(paths, result)
+
+    return {
+        "input": str(item.path),
+        "outputs": {kind: str(path) for kind, path in paths.items()},
+        "model": clf.name,
+        "weights": clf.weights,
+        "preprocess": clf.preprocess,
+        "input_size": list(clf.input_size),
+        "class_index": result.class_index,
+        "class_name": clf.class_name(result.class_index),
+        "base_score": result.base_score,
+        "top1_index": top1,
+        "top5": [[int(i), clf.class_name(int(i)), float(scores[i])] for i in order],
+        "patch_sizes": list(result.patch_sizes),
+        "strides": list(result.strides),
+        "fill": opts.fill.as_json(),
+        "windows": result.windows,
+        "map_min": float(result.map.min()),
+        "map_max": float(result.map.max()),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+@dataclass(frozen=True)
+class Failure:
+    item: InputImage
+    message: str
+
+
+def run(
+    items: Sequence[InputImage],
+    clf: Classifier,
+    opts: SensitivityOptions,
+    out_dir: Path,
+    on_progress: Callable[[int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Iterator[dict[str, Any] | Failure]:
+    """Analyse every image; an unreadable one yields a :class:`Failure` and the rest go on."""
+    for item in items:
+        try:
+            yield analyse(item, clf, opts, out_dir, on_progress, warn)
+        except InputError as exc:
+            yield Failure(item, str(exc))
+
+
+def write_json(records: list[dict[str, Any]], target: str) -> None:
+    """Write the records as a JSON list to a file (atomically) or ``-`` (stdout)."""
+    text = json.dumps(records, indent=2) + "\n"
+    if target == "-":
+        import sys
+
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    write_bytes(Path(target), text.encode("utf-8"))

@@ -1,0 +1,63 @@
+"""Where the occluding windows go: pure functions of the image size, patch and stride."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from occlude.errors import UsageError
+
+
+def axis_starts(length: int, patch: int, stride: int) -> list[int]:
+    """Window starts along one axis: 0, s, 2s, ... while start < length - patch + stride.
+
+    The last window may run past the end (it is clipped there), so every pixel is
+    covered; when ``patch >= length`` a single window spans the axis.
+
+    >>> axis_starts(224, 40, 40)
+    [0, 40, 80, 120, 160, 200]
+    >>> axis_starts(10, 4, 3)
+    [0, 3, 6]
+    >>> axis_starts(5, 8, 2)
+    [0]
+    """
+    if patch <= 0 or stride <= 0:
+        raise UsageError(
+            f"patch and stride must be positive; received patch={patch}, stride={stride}"
+        )
+    if stride > patch:
+        raise UsageError(
+            f"stride {stride} is larger than patch {patch}: pixels between windows "
+            "would never be occluded"
+        )
+    if patch >= length:
+        return [0]
+    return list(range(0, length - patch + stride, stride))
+
+
+def window_boxes(height: int, width: int, patch: int, stride: int) -> np.ndarray:
+    """All windows of one scale as an (N, 4) int array of ``[y0, x0, y1, x1]``, row-major.
+
+    Ends are exclusive and clipped to the image.
+    """
+    ys = axis_starts(height, patch, stride)
+    xs = axis_starts(width, patch, stride)
+    boxes = [(y, x, min(y + patch, height), min(x + patch, width)) for y in ys for x in xs]
+    return np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
+
+
+def coverage(height: int, width: int, boxes: np.ndarray) -> np.ndarray:
+    """How many windows cover each pixel (H×W int array)."""
+    counts = np.zeros((height, width), dtype=np.int64)
+    for y0, x0, y1, x1 in boxes:
+        counts[y0:y1, x0:x1] += 1
+    return counts
+
+
+def default_patch_sizes(height: int, width: int) -> tuple[int, ...]:
+    """The default sweep from micro to macro: 1/14, 1/7, 1/4 and 1/2 of the shorter side.
+
+    For a 224×224 input that is 16, 32, 56 and 112 pixels (265 windows at stride = patch).
+    """
+    side = min(height, width)
+    sizes = sorted({max(1, round(side * f)) for f in (1 / 14, 1 / 7, 1 / 4, 1 / 2)})
+    return tuple(sizes)

@@ -1,0 +1,78 @@
+"""The keras.applications models occlude knows by name (a static table: no TensorFlow).
+
+Checking a ``--model`` name against this table lets a typo fail in milliseconds; the
+test suite checks that the table matches ``keras.applications``.
+"""
+
+from __future__ import annotations
+
+from occlude.errors import UsageError
+
+# constructor name in keras.applications -> module holding its preprocess_input
+APPLICATIONS: dict[str, str] = {
+    **{f"ConvNeXt{s}": "convnext" for s in ("Tiny", "Small", "Base", "Large", "XLarge")},
+    **{f"DenseNet{n}": "densenet" for n in (121, 169, 201)},
+    **{f"EfficientNetB{n}": "efficientnet" for n in range(8)},
+    **{f"EfficientNetV2{s}": "efficientnet_v2" for s in ("B0", "B1", "B2", "B3", "S", "M", "L")},
+    "InceptionResNetV2": "inception_resnet_v2",
+    "InceptionV3": "inception_v3",
+    "MobileNet": "mobilenet",
+    "MobileNetV2": "mobilenet_v2",
+    "MobileNetV3Large": "mobilenet_v3",
+    "MobileNetV3Small": "mobilenet_v3",
+    "NASNetLarge": "nasnet",
+    "NASNetMobile": "nasnet",
+    **{f"ResNet{n}": "resnet" for n in (50, 101, 152)},
+    **{f"ResNet{n}V2": "resnet_v2" for n in (50, 101, 152)},
+    "VGG16": "vgg16",
+    "VGG19": "vgg19",
+    "Xception": "xception",
+}
+
+# The generic modes of keras.applications.imagenet_utils.preprocess_input, plus none.
+PREPROCESS_MODES = ("none", "caffe", "tf", "torch")
+FAMILIES = tuple(sorted(set(APPLICATIONS.values())))
+
+
+def _key(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
+_BY_KEY = {_key(n): n for n in APPLICATIONS}
+
+
+def application_name(name: str) -> str | None:
+    """``"mobilenet_v2"`` -> ``"MobileNetV2"``; None when it is not a known model name."""
+    return _BY_KEY.get(_key(name))
+
+
+def resolve_preprocess(name: str) -> str:
+    """Normalise a ``--preprocess`` value: a mode, a family module, or a model name."""
+    key = name.strip().lower()
+    if key in PREPROCESS_MODES:
+        return key
+    family = key.replace("-", "_")
+    if family in FAMILIES:
+        return family
+    app = application_name(key)
+    if app is not None:
+        return APPLICATIONS[app]
+    raise UsageError(
+        f"unknown --preprocess {name!r}; choose {', '.join(PREPROCESS_MODES)}, "
+        f"a family ({', '.join(FAMILIES)}) or a model name"
+    )
+
+
+def is_model_file(spec: str) -> bool:
+    return spec.lower().endswith((".keras", ".h5", ".hdf5"))
+
+
+def check_model_spec(spec: str) -> None:
+    """Fail fast (without TensorFlow) on an unknown model name."""
+    if is_model_file(spec) or application_name(spec) is not None:
+        return
+    examples = "resnet50, resnet101, vgg16, mobilenet_v2, efficientnetb0, convnexttiny"
+    raise UsageError(
+        f"unknown model {spec!r}: give a keras.applications name ({examples}, ...) "
+        "or a .keras/.h5 model file"
+    )
