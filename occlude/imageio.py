@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -32,21 +33,33 @@ _FORMATS = {
 }
 
 
-def open_image(path: Path) -> Image.Image:
+def open_image(path: Path, notes: list[str] | None = None) -> Image.Image:
     """Decode an image file fully (first frame), upright as a viewer shows it.
 
+    Images over Pillow's pixel limit (``Image.MAX_IMAGE_PIXELS``) are refused from their
+    header, before any decoding. ``notes`` collects what the caller may want to tell the
+    user (an animation reduced to its first frame).
+
     Raises:
-        InputError: the file is missing, empty, truncated, corrupt or not an image.
+        InputError: the file is missing, empty, truncated, corrupt, too large or not an image.
     """
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img_file = Image.open(path)
+        with img_file as img:
+            frames = getattr(img, "n_frames", 1)
+            if frames > 1 and notes is not None:
+                notes.append(f"animated ({frames} frames): using the first frame")
             img.seek(0)
             img.load()
             upright = ImageOps.exif_transpose(img)
             if upright is img:
                 upright = img.copy()
-    except Image.DecompressionBombError as exc:
-        raise InputError(f"{path}: refused, too many pixels ({exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(
+            f"{path}: refused: over {Image.MAX_IMAGE_PIXELS} pixels, a possible decompression bomb"
+        ) from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         reason = str(exc) or type(exc).__name__
         if Path(path).exists() and Path(path).stat().st_size == 0:
@@ -70,16 +83,23 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def read_rgb(path: Path) -> np.ndarray:
+def read_rgb(path: Path, notes: list[str] | None = None) -> np.ndarray:
     """The image at ``path`` as an H×W×3 uint8 RGB array."""
-    return np.asarray(to_rgb(open_image(path)), dtype=np.uint8)
+    return np.asarray(to_rgb(open_image(path, notes)), dtype=np.uint8)
+
+
+TEMP_SUFFIX = ".occlude-part"
 
 
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[IO[bytes]]:
-    """Open a temporary file next to ``path``; rename it over ``path`` on success."""
+    """Open a temporary file next to ``path``; rename it over ``path`` on success.
+
+    Only a process killed outright (SIGKILL) can leave the temporary file behind; its name
+    is ``.<name>.<random>.occlude-part`` and :func:`remove_stale_temporaries` clears it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
@@ -90,6 +110,18 @@ def atomic_file(path: Path) -> Iterator[IO[bytes]]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete temporary files that a killed run left under ``folder``; return how many."""
+    if not folder.is_dir():
+        return 0
+    count = 0
+    for path in folder.rglob(f".*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            count += 1
+    return count
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:

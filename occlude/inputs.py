@@ -86,6 +86,17 @@ def _walk(folder: Path) -> Iterable[Path]:
                 yield path
 
 
+def check_out_dir(out: Path) -> None:
+    """Refuse an ``--out`` that is a file or cannot be written."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: cannot write there (permission denied)")
+
+
 def check_outputs(images: Sequence[InputImage], outputs: Sequence[Sequence[Path]]) -> None:
     """Refuse output plans that would overwrite an input or write one file twice."""
     inputs = {img.path.resolve(): img for img in images}

@@ -131,6 +131,7 @@ def load_classifier(
     spec: str = "resnet50",
     weights: str | None = None,
     preprocess: str | None = None,
+    safe: bool = True,
 ) -> Classifier:
     """Load a keras.applications model by name, or a ``.keras``/``.h5`` model file.
 
@@ -141,6 +142,8 @@ def load_classifier(
             ``None`` keeps the file's own weights.
         preprocess: ``none``, ``caffe``, ``tf``, ``torch`` or a family name; default: the
             named model's own preprocessing, and ``none`` (raw 0-255) for model files.
+        safe: load model files with Keras's safe mode, refusing Lambda layers that would
+            run arbitrary code (the CLI's ``--unsafe-model`` turns it off).
 
     Raises:
         UsageError: unknown name, missing file, unknown preprocessing.
@@ -150,7 +153,7 @@ def load_classifier(
     if preprocess is not None:
         preprocess = _resolve_preprocess(preprocess)
     if is_model_file(spec):
-        model, weights_used = _load_file(Path(spec), weights)
+        model, weights_used = _load_file(Path(spec), weights, safe)
         name, mode = spec, preprocess or "none"
     else:
         app = application_name(spec)
@@ -192,15 +195,25 @@ def _load_application(app: str, weights: str | None) -> tuple[Any, str]:
     return model, "none" if arg is None else arg
 
 
-def _load_file(path: Path, weights: str | None) -> tuple[Any, str]:
+def _load_file(path: Path, weights: str | None, safe: bool) -> tuple[Any, str]:
     if not path.is_file():
         raise UsageError(f"{path}: model file not found")
     keras = _keras()
     try:
         with _quiet_native():
-            model = keras.saving.load_model(str(path), compile=False, safe_mode=True)
+            if safe and path.suffix.lower() in (".h5", ".hdf5"):
+                _refuse_legacy_lambda(path)
+            model = keras.saving.load_model(str(path), compile=False, safe_mode=safe)
+    except ModelError:
+        raise
     except Exception as exc:
-        raise ModelError(f"{path}: cannot load as a Keras model ({_short(exc)})") from None
+        text = _short(exc)
+        if safe and ("safe_mode" in text or "Lambda" in text):
+            raise ModelError(
+                f"{path}: refused: it contains code (a Lambda layer) that would run on "
+                "loading; pass --unsafe-model if you trust this file"
+            ) from None
+        raise ModelError(f"{path}: cannot load as a Keras model ({text})") from None
     used = str(path)
     if weights is not None and weights.lower() not in ("imagenet",):
         arg = _weights_arg(weights)
@@ -211,6 +224,21 @@ def _load_file(path: Path, weights: str | None) -> tuple[Any, str]:
                 raise ModelError(f"{weights}: cannot load into {path} ({_short(exc)})") from None
             used = arg
     return model, used
+
+
+def _refuse_legacy_lambda(path: Path) -> None:
+    """Legacy HDF5 models store their config as JSON: refuse Lambda layers before loading."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        config = handle.attrs.get("model_config")
+    if isinstance(config, bytes):
+        config = config.decode("utf-8", "replace")
+    if isinstance(config, str) and '"class_name": "Lambda"' in config:
+        raise ModelError(
+            f"{path}: refused: it contains code (a Lambda layer) that would run on loading; "
+            "pass --unsafe-model if you trust this file"
+        )
 
 
 def _check_io(name: str, model: Any) -> tuple[tuple[int, int], int]:

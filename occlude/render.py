@@ -19,6 +19,8 @@ from occlude.imageio import write_bytes
 
 CMAP = "RdBu_r"
 _MIN_SIDE = 320  # small images are shown enlarged so that the legend stays legible
+MAX_SIDE = 4096
+"""Larger images are drawn at this size on their longer side, to bound memory."""
 
 
 def resize_map(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -35,22 +37,33 @@ def symmetric_limit(*maps: np.ndarray) -> float:
     return vmax if vmax > 0 else 1.0
 
 
-def _backdrop(image: np.ndarray) -> np.ndarray:
-    """The photo in muted grey, so that the colours on top stay readable."""
+def compose(image: np.ndarray, values: np.ndarray, vmax: float) -> np.ndarray:
+    """The map blended over a muted grey copy of the photo, as an H×W×3 uint8 array.
+
+    Opacity grows with the magnitude, so regions the map calls unimportant show the photo.
+    Everything stays uint8/float32 (about 20 bytes a pixel at most).
+    """
+    from matplotlib import colormaps
+
+    lut = (colormaps[CMAP](np.linspace(0.0, 1.0, 256))[:, :3] * 255.0).astype(np.float32)
     grey = np.asarray(Image.fromarray(image.astype(np.uint8)).convert("L"), dtype=np.float32)
-    return np.repeat((60.0 + 0.6 * grey)[..., None] / 255.0, 3, axis=2)
+    norm = np.clip(values.astype(np.float32) / np.float32(vmax), -1.0, 1.0)
+    index = np.rint((norm + 1.0) * 127.5).astype(np.uint8)
+    alpha = (0.2 + 0.7 * np.abs(norm) ** 0.75)[..., None]
+    backdrop = (60.0 + 0.6 * grey)[..., None]
+    out = lut[index] * alpha + backdrop * (1.0 - alpha)
+    composed: np.ndarray = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return composed
 
 
 def _overlay(ax: Any, image: np.ndarray, values: np.ndarray, vmax: float) -> Any:
-    from matplotlib import colormaps
+    """Draw the composed overlay; return a mappable for the colour bar."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
 
-    ax.imshow(_backdrop(image), interpolation="bilinear")
-    norm = np.clip(values / vmax, -1.0, 1.0)
-    rgba = colormaps[CMAP]((norm + 1.0) / 2.0)
-    rgba[..., 3] = 0.2 + 0.7 * np.abs(norm) ** 0.75
-    ax.imshow(rgba, interpolation="bilinear")
+    ax.imshow(compose(image, values, vmax), interpolation="nearest")
     ax.set_axis_off()
-    return ax.imshow(values, cmap=CMAP, vmin=-vmax, vmax=vmax, alpha=0.0)
+    return ScalarMappable(norm=Normalize(-vmax, vmax), cmap=CMAP)
 
 
 def _figure(width_px: float, height_px: float) -> Any:
@@ -77,6 +90,13 @@ def heatmap_png(
 ) -> None:
     """Write ``values`` (any resolution) over ``image`` (original resolution) with a legend."""
     height, width = image.shape[:2]
+    if max(height, width) > MAX_SIDE:
+        shrink = MAX_SIDE / max(height, width)
+        size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+        image = np.asarray(
+            Image.fromarray(image.astype(np.uint8)).resize(size, Image.Resampling.BOX)
+        )
+        height, width = image.shape[:2]
     full = resize_map(values, (width, height))
     scale = max(1.0, _MIN_SIDE / min(width, height))
     w, h = width * scale, height * scale
@@ -88,7 +108,6 @@ def heatmap_png(
     mappable = _overlay(ax, image, full, vmax)
     cax = fig.add_axes(((pad_left + w + 14) / W, pad_bottom / H + 0.1 * h / H, 14 / W, 0.8 * h / H))
     bar = fig.colorbar(mappable, cax=cax)
-    bar.solids.set_alpha(1.0)
     bar.set_label(label, fontsize=8)
     bar.ax.tick_params(labelsize=7)
     fig.text(0.5, 1 - 8 / H, title, ha="center", va="top", fontsize=9, wrap=True)
@@ -127,7 +146,6 @@ def contact_sheet_png(
         ((n * (side + 10) + 14) / W, 10 / H + 0.1 * side / H, 12 / W, 0.8 * side / H)
     )
     bar = fig.colorbar(mappable, cax=cax)
-    bar.solids.set_alpha(1.0)
     bar.set_label(label, fontsize=8)
     bar.ax.tick_params(labelsize=7)
     fig.text(0.5, 1 - 6 / H, title, ha="center", va="top", fontsize=9)

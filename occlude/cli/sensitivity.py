@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from occlude.cli._common import guarded, say, split_ints
-from occlude.errors import EXIT_FAILED, EXIT_OK, UsageError
+from occlude.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 
 HELP = """Occlusion sensitivity maps: slide grey patches of several sizes over each image,
 measure how much the target class's score drops, and write heatmaps, raw maps and JSON.
@@ -104,7 +104,12 @@ def sensitivity(
     batch_size: Annotated[
         int,
         typer.Option(
-            "--batch-size", "-b", min=1, metavar="N", help="Occluded copies per model call."
+            "--batch-size",
+            "-b",
+            min=1,
+            metavar="N",
+            help="Most occluded copies per model call (evened out so that the last call "
+            "is not mostly padding).",
         ),
     ] = 32,
     out: Annotated[
@@ -130,12 +135,31 @@ def sensitivity(
             show_default=False,
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Redo images whose outputs are already complete (by default a rerun skips "
+            "them, so an interrupted run resumes).",
+        ),
+    ] = False,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first input that fails (exit 1).")
+    ] = False,
+    unsafe_model: Annotated[
+        bool,
+        typer.Option(
+            "--unsafe-model",
+            help="Allow model files that run arbitrary code when loaded (Lambda layers). "
+            "Only for files you trust.",
+        ),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no per-image lines.")
     ] = False,
 ) -> None:
     def body() -> None:
-        from occlude.inputs import check_outputs, find_images
+        from occlude.inputs import check_out_dir, check_outputs, find_images
         from occlude.sensitivity.pipeline import (
             Failure,
             SensitivityOptions,
@@ -181,35 +205,43 @@ def sensitivity(
         if preprocess is not None:
             resolve_preprocess(preprocess)
         parse_class(class_)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out}: exists and is not a folder")
+        check_out_dir(out)
         items = find_images(inputs, exclude=out)
         if not items:
             raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
         check_outputs(items, [list(output_paths(i, out, save_npy).values()) for i in items])
 
+        from occlude.imageio import remove_stale_temporaries
         from occlude.model import load_classifier
         from occlude.progress import Progress
 
-        clf = load_classifier(model, weights, preprocess)
+        remove_stale_temporaries(out)
+        clf = load_classifier(model, weights, preprocess, safe=not unsafe_model)
         check_class(class_, clf)
         per_image = planned_windows(clf, opts) + 1
         records = []
         failures = 0
         log = (lambda _msg: None) if quiet else say
-        with Progress(per_image * len(items), "occluding", enabled=not quiet) as bar:
-            for outcome in run(items, clf, opts, out, bar.advance, warn=say):
-                if isinstance(outcome, Failure):
-                    failures += 1
-                    say(f"occlude: error: {outcome.message}")
-                    continue
-                records.append(outcome)
-                log(
-                    f"{outcome['input']}: {outcome['class_name'] or 'class'} "
-                    f"({outcome['class_index']}) score {outcome['base_score']:.3f}, "
-                    f"{outcome['windows']} windows, {outcome['seconds']:.1f} s -> "
-                    f"{outcome['outputs']['heatmap']}"
-                )
+        try:
+            with Progress(per_image * len(items), "occluding", enabled=not quiet) as bar:
+                for outcome in run(items, clf, opts, out, bar.advance, say, overwrite):
+                    if isinstance(outcome, Failure):
+                        failures += 1
+                        say(f"occlude: error: {outcome.message}")
+                        if fail_fast:
+                            break
+                        continue
+                    rec = outcome.record
+                    records.append(rec)
+                    what = "already done" if outcome.reused else f"{rec['seconds']:.1f} s"
+                    log(
+                        f"{rec['input']}: {rec['class_name'] or 'class'} ({rec['class_index']}) "
+                        f"score {rec['base_score']:.3f}, {rec['windows']} windows, {what} -> "
+                        f"{rec['outputs']['heatmap']}"
+                    )
+        except KeyboardInterrupt:
+            say(f"occlude: interrupted after {len(records)} of {len(items)} inputs")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         if json_path is not None:
             write_json(records, json_path)
         if failures:

@@ -24,6 +24,7 @@ from occlude.inputs import InputImage
 from occlude.sensitivity.core import (
     SENSITIVITY_FILLS,
     SensitivityResult,
+    balanced_batch_size,
     count_windows,
     occlusion_sensitivity,
 )
@@ -84,6 +85,7 @@ def check_class(spec: str, clf: Classifier) -> int | None:
 
 
 def output_paths(item: InputImage, out_dir: Path, save_npy: bool) -> dict[str, Path]:
+    """Where one image's outputs go; ``record`` (its JSON record) is written last."""
     paths = {
         "heatmap": item.output(out_dir, ".png"),
         "sheet": item.output(out_dir, ".png", "_scales"),
@@ -91,7 +93,38 @@ def output_paths(item: InputImage, out_dir: Path, save_npy: bool) -> dict[str, P
     if save_npy:
         paths["npy"] = item.output(out_dir, ".npy")
         paths["npz"] = item.output(out_dir, ".npz", "_scales")
+    paths["record"] = item.output(out_dir, ".json")
     return paths
+
+
+def settings(clf: Classifier, opts: SensitivityOptions) -> dict[str, Any]:
+    """What determines the outputs: a finished record is reused only if these match."""
+    return {
+        "model": clf.name,
+        "weights": clf.weights,
+        "preprocess": clf.preprocess,
+        "class": opts.class_spec,
+        "patch_sizes": list(opts.patch_sizes),
+        "strides": list(opts.strides),
+        "fill": opts.fill.as_json(),
+        "save_npy": opts.save_npy,
+    }
+
+
+def finished_record(
+    item: InputImage, clf: Classifier, opts: SensitivityOptions, out_dir: Path
+) -> dict[str, Any] | None:
+    """The record of an earlier, complete run with the same settings, if there is one."""
+    paths = output_paths(item, out_dir, opts.save_npy)
+    try:
+        record: dict[str, Any] = json.loads(paths["record"].read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.get("settings") != settings(clf, opts):
+        return None
+    if not all(path.is_file() for path in paths.values()):
+        return None
+    return record
 
 
 def planned_windows(clf: Classifier, opts: SensitivityOptions) -> int:
@@ -127,17 +160,22 @@ def analyse(
     from occlude import render
 
     started = time.perf_counter()
-    original = read_rgb(item.path)
+    notes: list[str] = []
+    original = read_rgb(item.path, notes)
+    if warn is not None:
+        for note in notes:
+            warn(f"{item.path}: {note}")
     image = resize_rgb(original, clf.input_size)
     target = check_class(opts.class_spec, clf)
+    batch = balanced_batch_size(planned_windows(clf, opts) + 1, opts.batch_size)
     result = occlusion_sensitivity(
         image,
-        clf.predictor(opts.batch_size),
+        clf.predictor(batch),
         class_index=target,
         patch_sizes=opts.patch_sizes or None,
         strides=opts.strides or None,
         fill=opts.fill,
-        batch_size=opts.batch_size,
+        batch_size=batch,
         on_progress=on_progress,
     )
     scores = result.base_scores
@@ -167,7 +205,7 @@ def analyse(
     if opts.save_npy:
         _save_arrays(paths, result)
 
-    return {
+    record = {
         "input": str(item.path),
         "outputs": {kind: str(path) for kind, path in paths.items()},
         "model": clf.name,
@@ -186,7 +224,18 @@ def analyse(
         "map_min": float(result.map.min()),
         "map_max": float(result.map.max()),
         "seconds": round(time.perf_counter() - started, 3),
+        "settings": settings(clf, opts),
     }
+    text = json.dumps(record, indent=2) + "\n"
+    write_bytes(paths["record"], text.encode("utf-8"))  # last: marks the image as done
+    return record
+
+
+@dataclass(frozen=True)
+class Done:
+    item: InputImage
+    record: dict[str, Any]
+    reused: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,11 +251,23 @@ def run(
     out_dir: Path,
     on_progress: Callable[[int], None] | None = None,
     warn: Callable[[str], None] | None = None,
-) -> Iterator[dict[str, Any] | Failure]:
-    """Analyse every image; an unreadable one yields a :class:`Failure` and the rest go on."""
+    overwrite: bool = False,
+) -> Iterator[Done | Failure]:
+    """Analyse every image; an unreadable one yields a :class:`Failure` and the rest go on.
+
+    Unless ``overwrite``, an image whose outputs are complete from an earlier run with the
+    same settings is not redone (its record is reused), so an interrupted run resumes.
+    """
+    per_image = planned_windows(clf, opts) + 1
     for item in items:
+        previous = None if overwrite else finished_record(item, clf, opts, out_dir)
+        if previous is not None:
+            if on_progress is not None:
+                on_progress(per_image)
+            yield Done(item, previous, reused=True)
+            continue
         try:
-            yield analyse(item, clf, opts, out_dir, on_progress, warn)
+            yield Done(item, analyse(item, clf, opts, out_dir, on_progress, warn))
         except InputError as exc:
             yield Failure(item, str(exc))
 
