@@ -5,6 +5,7 @@ Exit codes shared by every command:
 * 0 - everything was done;
 * 1 - some inputs failed (the rest were processed) or a model could not be loaded;
 * 2 - usage error (bad option value, unknown model or class, missing path);
+* 3 - a CI gate failed (``--min-focus``, ``--min-accuracy``), after all outputs were written;
 * 130 - interrupted (Ctrl-C).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_GATE = 3
 EXIT_INTERRUPTED = 130
 
 

@@ -161,3 +161,11 @@ def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         (width, height), Image.Resampling.BILINEAR
     )
     return np.asarray(resized, dtype=np.float32)
+
+
+def resize_map(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a float map to ``size`` = (width, height)."""
+    if values.shape[::-1] == size:
+        return values.astype(np.float32)
+    img = Image.fromarray(values.astype(np.float32), mode="F")
+    return np.asarray(img.resize(size, Image.Resampling.BILINEAR), dtype=np.float32)

@@ -10,25 +10,20 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
-from occlude.imageio import write_bytes
+from occlude.imageio import resize_map, write_bytes
+
+if TYPE_CHECKING:
+    from occlude.sensitivity.metrics import Curves
 
 CMAP = "RdBu_r"
 _MIN_SIDE = 320  # small images are shown enlarged so that the legend stays legible
 MAX_SIDE = 4096
 """Larger images are drawn at this size on their longer side, to bound memory."""
-
-
-def resize_map(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of a float map to ``size`` = (width, height)."""
-    if values.shape[::-1] == size:
-        return values.astype(np.float32)
-    img = Image.fromarray(values.astype(np.float32), mode="F")
-    return np.asarray(img.resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def symmetric_limit(*maps: np.ndarray) -> float:
@@ -120,11 +115,16 @@ def contact_sheet_png(
     panels: Sequence[tuple[str, np.ndarray]],
     title: str,
     label: str,
+    curves: Curves | None = None,
 ) -> None:
-    """Image plus one panel per map (all on one shared, zero-centred colour scale)."""
+    """Image plus one panel per map (all on one shared, zero-centred colour scale).
+
+    With ``curves``, a last panel plots the deletion and insertion curves.
+    """
     side = 220.0
     n = len(panels) + 1
-    W, H = n * (side + 10) + 110, side + 70
+    extra = 0.0 if curves is None else side + 90
+    W, H = n * (side + 10) + 110 + extra, side + 70
     fig = _figure(W, H)
     vmax = symmetric_limit(*(v for _, v in panels))
     height, width = panels[0][1].shape
@@ -149,4 +149,29 @@ def contact_sheet_png(
     bar.set_label(label, fontsize=8)
     bar.ax.tick_params(labelsize=7)
     fig.text(0.5, 1 - 6 / H, title, ha="center", va="top", fontsize=9)
+    if curves is not None:
+        left = n * (side + 10) + 110 + 40
+        ax = fig.add_axes((left / W, 44 / H, side / W, (side - 34) / H))
+        _plot_curves(ax, curves)
     _save(fig, path)
+
+
+def _plot_curves(ax: Any, curves: Curves) -> None:
+    x = curves.fractions
+    s = curves.summary()
+    ax.plot(x, curves.deletion, color="#b2182b", label=f"deletion {s['deletion_auc']:.3f}")
+    ax.plot(
+        x, curves.deletion_random, color="#b2182b", ls="--",
+        label=f"  random {s['deletion_auc_random']:.3f}",
+    )  # fmt: skip
+    ax.plot(x, curves.insertion, color="#2166ac", label=f"insertion {s['insertion_auc']:.3f}")
+    ax.plot(
+        x, curves.insertion_random, color="#2166ac", ls="--",
+        label=f"  random {s['insertion_auc_random']:.3f}",
+    )  # fmt: skip
+    ax.set_xlabel("fraction of pixels deleted / inserted", fontsize=7)
+    ax.set_ylabel("class score", fontsize=7)
+    ax.set_title("faithfulness (AUC)", fontsize=8)
+    ax.tick_params(labelsize=6)
+    ax.set_xlim(0, 1)
+    ax.legend(fontsize=6, loc="best", frameon=False)

@@ -8,14 +8,14 @@ from typing import Annotated
 import typer
 
 from occlude.cli._common import guarded, say, split_ints
-from occlude.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from occlude.errors import EXIT_FAILED, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, UsageError
 
 HELP = """Occlusion sensitivity maps: slide grey patches of several sizes over each image,
 measure how much the target class's score drops, and write heatmaps, raw maps and JSON.
 
 Positive values (red) mark regions whose occlusion lowers the class score, i.e. that
 support the class. Exit codes: 0 all done, 1 some inputs failed, 2 usage error,
-130 interrupted."""
+3 a --min-focus gate failed, 130 interrupted."""
 
 
 def sensitivity(
@@ -135,6 +135,52 @@ def sensitivity(
             show_default=False,
         ),
     ] = None,
+    expect_box: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-box",
+            metavar="X0,Y0,X1,Y1",
+            help="Where the evidence should be, in original-image pixels (end-exclusive): "
+            "adds 'focus' to each record, the share of the map's positive part inside it.",
+            show_default=False,
+        ),
+    ] = None,
+    expect_mask: Annotated[
+        Path | None,
+        typer.Option(
+            "--expect-mask",
+            metavar="MASK",
+            help="Like --expect-box, from an image whose non-zero pixels mark the region "
+            "(resized to each image).",
+            show_default=False,
+        ),
+    ] = None,
+    min_focus: Annotated[
+        float | None,
+        typer.Option(
+            "--min-focus",
+            min=0.0,
+            max=1.0,
+            metavar="F",
+            help="Exit 3 (after writing everything) when any image's focus is below F.",
+            show_default=False,
+        ),
+    ] = None,
+    metrics: Annotated[
+        bool,
+        typer.Option(
+            "--metrics",
+            help="Add deletion_auc and insertion_auc (RISE) and their random-order "
+            "baselines to each record, and their curves to the contact sheet.",
+        ),
+    ] = False,
+    steps: Annotated[
+        int,
+        typer.Option("--steps", min=1, metavar="N", help="Steps of the --metrics curves."),
+    ] = 20,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="S", help="Seed of the random-order baseline.")
+    ] = 0,
     overwrite: Annotated[
         bool,
         typer.Option(
@@ -193,6 +239,20 @@ def sensitivity(
                     f"--stride {s} is larger than --patch {p}: pixels between windows would "
                     "never be occluded"
                 )
+        box = None
+        if expect_box is not None:
+            coords = split_ints([expect_box], "--expect-box")
+            if len(coords) != 4:
+                raise UsageError(f"--expect-box needs x0,y0,x1,y1; received {expect_box!r}")
+            box = (coords[0], coords[1], coords[2], coords[3])
+            if box[2] <= box[0] or box[3] <= box[1]:
+                raise UsageError(f"--expect-box needs x0 < x1 and y0 < y1; received {expect_box}")
+        if box is not None and expect_mask is not None:
+            raise UsageError("give --expect-box or --expect-mask, not both")
+        if expect_mask is not None and not expect_mask.is_file():
+            raise UsageError(f"--expect-mask {expect_mask}: no such file")
+        if min_focus is not None and box is None and expect_mask is None:
+            raise UsageError("--min-focus needs --expect-box or --expect-mask")
         opts = SensitivityOptions(
             class_spec=class_,
             patch_sizes=patches,
@@ -200,6 +260,11 @@ def sensitivity(
             fill=SensitivityOptions.parse_fill(fill),
             batch_size=batch_size,
             save_npy=save_npy,
+            expect_box=box,
+            expect_mask=expect_mask,
+            metrics=metrics,
+            steps=steps,
+            seed=seed,
         )
         check_model_spec(model)
         if preprocess is not None:
@@ -247,6 +312,13 @@ def sensitivity(
         if failures:
             say(f"occlude: {failures} of {len(items)} inputs failed")
             raise typer.Exit(EXIT_FAILED)
+        if min_focus is not None:
+            low = [r for r in records if r["focus"] < min_focus]
+            for r in low:
+                say(f"occlude: focus gate: {r['input']}: focus {r['focus']:.3f} < {min_focus}")
+            if low:
+                say(f"occlude: {len(low)} of {len(records)} images below --min-focus {min_focus}")
+                raise typer.Exit(EXIT_GATE)
         raise typer.Exit(EXIT_OK)
 
     guarded(body)

@@ -15,19 +15,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from PIL import Image
 
 from occlude.classes import IMAGENET_CLASSES, find_imagenet_class
 from occlude.errors import InputError, UsageError
 from occlude.fill import Fill, parse_fill
-from occlude.imageio import read_rgb, resize_rgb, write_atomic, write_bytes
+from occlude.imageio import (
+    open_image,
+    read_rgb,
+    resize_map,
+    resize_rgb,
+    write_atomic,
+    write_bytes,
+)
 from occlude.inputs import InputImage
 from occlude.sensitivity.core import (
     SENSITIVITY_FILLS,
     SensitivityResult,
     balanced_batch_size,
     count_windows,
+    fill_pixels,
     occlusion_sensitivity,
 )
+from occlude.sensitivity.metrics import box_region, deletion_insertion, focus
 
 if TYPE_CHECKING:
     from occlude.model import Classifier
@@ -45,6 +55,11 @@ class SensitivityOptions:
     fill: Fill = field(default_factory=lambda: Fill("constant"))
     batch_size: int = 32
     save_npy: bool = False
+    expect_box: tuple[int, int, int, int] | None = None
+    expect_mask: Path | None = None
+    metrics: bool = False
+    steps: int = 20
+    seed: int = 0
 
     @staticmethod
     def parse_fill(text: str) -> Fill:
@@ -84,6 +99,19 @@ def check_class(spec: str, clf: Classifier) -> int | None:
     return index
 
 
+def expected_region(opts: SensitivityOptions, shape: tuple[int, int]) -> np.ndarray:
+    """The ``--expect-box``/``--expect-mask`` region as an H×W boolean mask at ``shape``."""
+    if opts.expect_box is not None:
+        return box_region(shape, opts.expect_box)
+    assert opts.expect_mask is not None
+    try:
+        mask = open_image(opts.expect_mask).convert("L")
+    except InputError as exc:
+        raise UsageError(f"--expect-mask: {exc}") from None
+    resized = mask.resize((shape[1], shape[0]), Image.Resampling.NEAREST)
+    return np.asarray(resized) > 0
+
+
 def output_paths(item: InputImage, out_dir: Path, save_npy: bool) -> dict[str, Path]:
     """Where one image's outputs go; ``record`` (its JSON record) is written last."""
     paths = {
@@ -108,6 +136,11 @@ def settings(clf: Classifier, opts: SensitivityOptions) -> dict[str, Any]:
         "strides": list(opts.strides),
         "fill": opts.fill.as_json(),
         "save_npy": opts.save_npy,
+        "expect_box": list(opts.expect_box) if opts.expect_box else None,
+        "expect_mask": str(opts.expect_mask) if opts.expect_mask else None,
+        "metrics": opts.metrics,
+        "steps": opts.steps,
+        "seed": opts.seed,
     }
 
 
@@ -188,6 +221,32 @@ def analyse(
             f"at {float(scores[top1]):.3g}"
         )
 
+    extra: dict[str, Any] = {}
+    if opts.expect_box is not None or opts.expect_mask is not None:
+        full = resize_map(result.map, (original.shape[1], original.shape[0]))
+        extra["focus"] = focus(full, expected_region(opts, original.shape[:2]))
+    curves = None
+    if opts.metrics:
+        curves = deletion_insertion(
+            image,
+            result.map,
+            clf.predictor(opts.batch_size),
+            result.class_index,
+            deleted=fill_pixels(image, opts.fill),
+            blurred=fill_pixels(image, "blur"),
+            steps=opts.steps,
+            rng=np.random.default_rng(opts.seed),
+            batch_size=opts.batch_size,
+        )
+        extra.update(curves.summary())
+        extra["curves"] = {
+            "fractions": curves.fractions.tolist(),
+            "deletion": curves.deletion.tolist(),
+            "insertion": curves.insertion.tolist(),
+            "deletion_random": curves.deletion_random.tolist(),
+            "insertion_random": curves.insertion_random.tolist(),
+        }
+
     paths = output_paths(item, out_dir, opts.save_npy)
     scales = "/".join(str(p) for p in result.patch_sizes)
     title = (
@@ -201,7 +260,7 @@ def analyse(
     ]
     if len(panels) > 1:
         panels.append(("multi-scale mean", result.map))
-    render.contact_sheet_png(paths["sheet"], image, panels, title, MAP_LABEL)
+    render.contact_sheet_png(paths["sheet"], image, panels, title, MAP_LABEL, curves)
     if opts.save_npy:
         _save_arrays(paths, result)
 
@@ -223,6 +282,7 @@ def analyse(
         "windows": result.windows,
         "map_min": float(result.map.min()),
         "map_max": float(result.map.max()),
+        **extra,
         "seconds": round(time.perf_counter() - started, 3),
         "settings": settings(clf, opts),
     }
