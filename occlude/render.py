@@ -18,6 +18,7 @@ from PIL import Image
 from occlude.imageio import resize_map, write_bytes
 
 if TYPE_CHECKING:
+    from occlude.robustness import Row
     from occlude.sensitivity.metrics import Curves
 
 CMAP = "RdBu_r"
@@ -175,3 +176,26 @@ def _plot_curves(ax: Any, curves: Curves) -> None:
     ax.tick_params(labelsize=6)
     ax.set_xlim(0, 1)
     ax.legend(fontsize=6, loc="best", frameon=False)
+
+
+def robustness_png(path: Path, rows: Sequence[Row], title: str) -> None:
+    """Accuracy against occluded fraction, one line per method."""
+    fig = _figure(640, 420)
+    ax = fig.add_axes((0.1, 0.12, 0.62, 0.76))
+    methods = list(dict.fromkeys(r.method for r in rows))
+    for i, method in enumerate(methods):
+        mine = sorted((r for r in rows if r.method == method), key=lambda r: r.fraction)
+        ax.plot(
+            [r.fraction for r in mine],
+            [r.accuracy for r in mine],
+            marker="o",
+            color=("#b2182b", "#2166ac", "#1b7837", "#762a83")[i % 4],
+            label=method,
+        )
+    ax.set_xlabel("occluded fraction of the image")
+    ax.set_ylabel("top-1 accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)
