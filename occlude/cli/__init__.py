@@ -40,6 +40,14 @@ from occlude.cli import sensitivity as _sensitivity  # noqa: E402
 
 _sensitivity.register(app)
 
+from occlude.cli import augment as _augment  # noqa: E402
+
+_augment.register(app)
+
+from occlude.cli import robustness as _robustness  # noqa: E402
+
+_robustness.register(app)
+
 
 def main() -> None:
     app()

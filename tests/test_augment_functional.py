@@ -1,0 +1,329 @@
+"""Exact-array tests of the pure augment functions on hand-built parameters."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from occlude.augment import (
+    CutmixParams,
+    CutoutParams,
+    MixupParams,
+    Noise,
+    augmentation,
+    cutmix,
+    erase_boxes,
+    fill_colour,
+    hidden_mask,
+    hide_cells,
+    match_partner,
+    mixup,
+)
+from occlude.augment.run import array_to_pil, output_suffix, pil_to_array
+from occlude.errors import UsageError
+from occlude.fill import parse_fill
+
+
+def ramp(h: int, w: int, c: int = 3, dtype: type = np.uint8) -> np.ndarray:
+    """Distinct-ish values everywhere, never equal to the fills used below."""
+    return (np.arange(h * w * c).reshape(h, w, c) % 50 + 100).astype(dtype)
+
+
+# --- erase_boxes (cutout, random erasing) ----------------------------------------
+
+
+def test_erase_boxes_paints_exactly_the_end_exclusive_box() -> None:
+    img = np.full((4, 5, 3), 9, np.uint8)
+    out = erase_boxes(img, [(1, 2, 4, 4)], (10.0, 20.0, 30.0))
+    expected = img.copy()
+    expected[2:4, 1:4] = [10, 20, 30]
+    np.testing.assert_array_equal(out, expected)
+    assert out.dtype == np.uint8
+
+
+def test_erase_boxes_never_mutates_its_input_and_rounds_the_colour() -> None:
+    img = ramp(6, 6)
+    before = img.copy()
+    out = erase_boxes(img, [(0, 0, 2, 2)], (127.5, 0.4, 254.6))
+    np.testing.assert_array_equal(img, before)
+    # rint: 127.5 -> 128 (half to even), 0.4 -> 0, 254.6 -> 255
+    np.testing.assert_array_equal(out[0, 0], [128, 0, 255])
+    assert out is not img
+
+
+def test_erase_boxes_later_boxes_win_and_empty_boxes_are_ignored() -> None:
+    img = np.zeros((3, 3, 1), np.uint8)
+    out = erase_boxes(img, [(0, 0, 2, 2), (1, 1, 1, 3)], (50.0,))
+    out = erase_boxes(out, [(1, 1, 3, 3)], (7.0,))
+    expected = np.array([[50, 50, 0], [50, 7, 7], [0, 7, 7]], np.uint8)[..., None]
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_erase_boxes_keeps_alpha() -> None:
+    img = ramp(4, 4, 4)
+    out = erase_boxes(img, [(0, 0, 4, 4)], (1.0, 2.0, 3.0))
+    np.testing.assert_array_equal(out[..., 3], img[..., 3])
+    assert (out[..., :3] == [1, 2, 3]).all()
+
+
+def test_erase_boxes_noise_is_replayable_from_its_seed_and_covers_the_range() -> None:
+    img = np.zeros((64, 64, 3), np.uint8)
+    box = (8, 4, 40, 60)
+    a = erase_boxes(img, [box], Noise(5))
+    b = erase_boxes(img, [box], Noise(5))
+    c = erase_boxes(img, [box], Noise(6))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    inside = a[4:60, 8:40]
+    outside = a.copy()
+    outside[4:60, 8:40] = 0
+    assert not outside.any()
+    # uniform 0..255 per pixel and channel: both ends occur, mean ~127.5
+    assert inside.min() == 0 and inside.max() == 255
+    assert abs(inside.mean() - 127.5) < 2.0
+    expected = np.random.default_rng(5).integers(0, 255, (56, 32, 3), np.uint8, endpoint=True)
+    np.testing.assert_array_equal(inside, expected)
+
+
+def test_erase_boxes_rejects_a_colour_with_the_wrong_channel_count() -> None:
+    with pytest.raises(UsageError, match="1 colour value"):
+        erase_boxes(np.zeros((2, 2, 1), np.uint8), [(0, 0, 1, 1)], (1.0, 2.0, 3.0))
+
+
+def test_check_image_says_what_it_received() -> None:
+    with pytest.raises(UsageError, match=r"received shape \(2, 2\)"):
+        erase_boxes(np.zeros((2, 2), np.uint8), [], (0.0,))
+    with pytest.raises(UsageError, match="float32"):
+        erase_boxes(np.zeros((2, 2, 3), np.float32), [], (0.0, 0.0, 0.0))
+
+
+# --- fills ---------------------------------------------------------------------------
+
+
+def test_fill_colour_converts_rgb_to_luma_for_grey_and_scales_16_bit() -> None:
+    rgb8 = np.zeros((2, 2, 3), np.uint8)
+    grey8 = np.zeros((2, 2, 1), np.uint8)
+    grey16 = np.zeros((2, 2, 1), np.uint16)
+    la8 = np.zeros((2, 2, 2), np.uint8)
+    colour = parse_fill("100,200,50")
+    assert fill_colour(colour, rgb8) == (100.0, 200.0, 50.0)
+    luma = 0.299 * 100 + 0.587 * 200 + 0.114 * 50
+    assert fill_colour(colour, grey8) == pytest.approx((luma,))
+    assert fill_colour(colour, la8) == pytest.approx((luma,))
+    assert fill_colour(parse_fill("white"), grey16) == pytest.approx((65535.0,))
+    out = erase_boxes(grey16, [(0, 0, 2, 2)], fill_colour(parse_fill("grey"), grey16))
+    assert (out == 32768).all()  # 127.5 * 257 = 32767.5, rounded half to even
+
+
+def test_fill_colour_mean_is_the_images_own_and_dataset_mean_is_given() -> None:
+    img = np.array([[[0, 10, 20, 255], [100, 30, 40, 0]]], np.uint8)
+    assert fill_colour(parse_fill("mean", ["mean"]), img) == (50.0, 20.0, 30.0)
+    dm = parse_fill("dataset-mean", ["dataset-mean"])
+    assert fill_colour(dm, img, (1.0, 2.0, 3.0)) == (1.0, 2.0, 3.0)
+    with pytest.raises(UsageError, match="dataset's mean"):
+        fill_colour(dm, img)
+    with pytest.raises(UsageError, match="Noise"):
+        fill_colour(parse_fill("noise", ["noise"]), img)
+
+
+# --- hide-and-seek ----------------------------------------------------------------
+
+
+def test_hidden_mask_clips_the_last_row_and_column() -> None:
+    mask = hidden_mask((5, 7), 3, [(0, 1), (1, 2)])
+    expected = np.zeros((5, 7), bool)
+    expected[0:3, 3:6] = True  # cell (0, 1)
+    expected[3:5, 6:7] = True  # cell (1, 2): 2 rows x 1 column left at the border
+    np.testing.assert_array_equal(mask, expected)
+    assert not hidden_mask((5, 7), 0, [(0, 0)]).any()
+
+
+def test_hide_cells_paints_hidden_cells_only() -> None:
+    img = ramp(5, 7)
+    out = hide_cells(img, 3, [(1, 0), (0, 2)], (1.0, 2.0, 3.0))
+    expected = img.copy()
+    expected[3:5, 0:3] = [1, 2, 3]
+    expected[0:3, 6:7] = [1, 2, 3]
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_hide_cells_noise_and_alpha() -> None:
+    img = ramp(8, 8, 2)
+    out = hide_cells(img, 4, [(0, 0), (1, 1)], Noise(3))
+    np.testing.assert_array_equal(out[..., 1], img[..., 1])
+    noise = np.random.default_rng(3).integers(0, 255, (8, 8, 1), np.uint8, endpoint=True)
+    mask = hidden_mask((8, 8), 4, [(0, 0), (1, 1)])
+    np.testing.assert_array_equal(out[..., :1][mask], noise[mask])
+    np.testing.assert_array_equal(out[..., :1][~mask], img[..., :1][~mask])
+
+
+def test_hide_cells_with_nothing_hidden_is_an_equal_copy() -> None:
+    img = ramp(4, 4)
+    out = hide_cells(img, 0, [], (0.0, 0.0, 0.0))
+    np.testing.assert_array_equal(out, img)
+    assert out is not img
+
+
+# --- mixing ------------------------------------------------------------------------
+
+
+def test_mixup_is_the_rounded_convex_combination() -> None:
+    a = np.array([[[0, 100, 255, 7]]], np.uint8)
+    b = np.array([[[200, 50, 1, 99]]], np.uint8)
+    out = mixup(a, b, 0.25)
+    # 0.25*a + 0.75*b = 150, 62.5 -> 62 (half to even), 64.5 -> 64; alpha from a
+    np.testing.assert_array_equal(out, [[[150, 62, 64, 7]]])
+    np.testing.assert_array_equal(mixup(a, b, 1.0), a)
+    np.testing.assert_array_equal(mixup(a, b, 0.0)[..., :3], b[..., :3])
+
+
+def test_mixup_checks_lam_and_partner_shape() -> None:
+    a = ramp(4, 4)
+    with pytest.raises(UsageError, match=r"received 1\.5"):
+        mixup(a, a, 1.5)
+    with pytest.raises(UsageError, match="match_partner"):
+        mixup(a, ramp(4, 5), 0.5)
+
+
+def test_cutmix_pastes_the_partner_inside_the_box_and_keeps_alpha() -> None:
+    a = np.zeros((3, 4, 4), np.uint8)
+    b = np.full((3, 4, 3), 200, np.uint8)
+    out = cutmix(a, b, [(1, 0, 3, 2)])
+    expected = a.copy()
+    expected[0:2, 1:3, :3] = 200
+    np.testing.assert_array_equal(out, expected)
+    assert (out[..., 3] == 0).all()
+
+
+def test_match_partner_converts_model_depth_and_size() -> None:
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    rgb[..., 0] = 255
+    grey = match_partner(rgb, np.zeros((2, 2, 1), np.uint8))
+    np.testing.assert_array_equal(grey, np.full((2, 2, 1), 76, np.uint8))  # 0.299 * 255
+    grey_src = np.full((2, 2, 1), 10, np.uint8)
+    back = match_partner(grey_src, np.zeros((2, 2, 4), np.uint8))
+    np.testing.assert_array_equal(back, np.full((2, 2, 3), 10, np.uint8))
+    deep = match_partner(grey_src, np.zeros((2, 2, 1), np.uint16))
+    assert deep.dtype == np.uint16 and (deep == 2570).all()
+    shallow = match_partner(deep, np.zeros((2, 2, 1), np.uint8))
+    np.testing.assert_array_equal(shallow, grey_src)
+    big = np.full((40, 60, 3), 77, np.uint8)
+    resized = match_partner(big, np.zeros((10, 15, 3), np.uint8))
+    assert resized.shape == (10, 15, 3) and (resized == 77).all()
+    tall16 = np.full((8, 4, 1), 1000, np.uint16)
+    assert (match_partner(tall16, np.zeros((4, 2, 1), np.uint16)) == 1000).all()
+
+
+# --- Augmentation.apply -------------------------------------------------------------
+
+
+def test_apply_replays_params_and_skips_when_not_applied() -> None:
+    img = ramp(6, 6)
+    cut = augmentation("cutout")
+    out = cut.apply(img, CutoutParams(((0, 0, 2, 2),)), fill=(0.0, 0.0, 0.0))
+    np.testing.assert_array_equal(out, erase_boxes(img, [(0, 0, 2, 2)], (0.0, 0.0, 0.0)))
+    skipped = cut.apply(img, CutoutParams((), applied=False))
+    np.testing.assert_array_equal(skipped, img)
+    mix = augmentation("mixup")
+    other = ramp(6, 6)[::-1].copy()
+    np.testing.assert_array_equal(
+        mix.apply(img, MixupParams(0.3, 0.3), partner=other), mixup(img, other, 0.3)
+    )
+    with pytest.raises(UsageError, match="partner"):
+        augmentation("cutmix").apply(img, CutmixParams(((0, 0, 1, 1),), 0.9, 0.9))
+    with pytest.raises(UsageError, match="fill"):
+        cut.apply(img, CutoutParams(((0, 0, 2, 2),)))
+
+
+# --- image modes in and out -------------------------------------------------------
+
+
+def roundtrip(img: Image.Image, fmt: str) -> Image.Image:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt)
+    buf.seek(0)
+    out = Image.open(buf)
+    out.load()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("mode", "shape", "dtype"),
+    [
+        ("1", (3, 4, 1), np.uint8),
+        ("L", (3, 4, 1), np.uint8),
+        ("LA", (3, 4, 2), np.uint8),
+        ("RGB", (3, 4, 3), np.uint8),
+        ("RGBA", (3, 4, 4), np.uint8),
+        ("P", (3, 4, 3), np.uint8),
+        ("CMYK", (3, 4, 3), np.uint8),
+        ("I;16", (3, 4, 1), np.uint16),
+        ("I", (3, 4, 1), np.uint16),
+        ("F", (3, 4, 1), np.uint8),
+    ],
+)
+def test_pil_to_array_modes(mode: str, shape: tuple[int, int, int], dtype: type) -> None:
+    arr = pil_to_array(Image.new(mode, (4, 3)))
+    assert arr.shape == shape and arr.dtype == dtype
+
+
+def test_palette_with_transparency_becomes_rgba_and_16_bit_values_survive() -> None:
+    pal = Image.new("P", (4, 3))
+    pal.info["transparency"] = 0
+    assert pil_to_array(pal).shape == (3, 4, 4)
+    deep = np.array([[0, 1000, 65535]], np.uint16)
+    arr = pil_to_array(roundtrip(Image.fromarray(deep), "PNG"))
+    np.testing.assert_array_equal(arr[..., 0], deep)
+    big = Image.fromarray(np.array([[70000, -5]], np.int32))
+    np.testing.assert_array_equal(pil_to_array(big)[..., 0], [[65535, 0]])
+
+
+def test_array_to_pil_adapts_to_the_output_format() -> None:
+    deep = np.full((2, 2, 1), 65535, np.uint16)
+    assert array_to_pil(deep, ".png").mode == "I;16"
+    assert array_to_pil(deep, ".tif").mode == "I;16"
+    jpeg = array_to_pil(deep, ".jpg")
+    assert jpeg.mode == "L" and np.asarray(jpeg).max() == 255
+    assert array_to_pil(np.zeros((2, 2, 4), np.uint8), ".JPEG").mode == "RGB"
+    assert array_to_pil(np.zeros((2, 2, 2), np.uint8), ".jpg").mode == "L"
+    assert array_to_pil(np.zeros((2, 2, 2), np.uint8), ".bmp").mode == "RGBA"
+    assert array_to_pil(np.zeros((2, 2, 2), np.uint8), ".png").mode == "LA"
+    for ext, fmt in [(".jpg", "JPEG"), (".webp", "WEBP"), (".bmp", "BMP"), (".gif", "GIF")]:
+        for arr in (deep, np.zeros((2, 2, 2), np.uint8), np.zeros((2, 2, 4), np.uint8)):
+            roundtrip(array_to_pil(arr, ext), fmt)  # writable, no exception
+
+
+def test_output_suffix() -> None:
+    from pathlib import Path
+
+    assert output_suffix(Path("a/b.jpeg"), "same") == ".jpeg"
+    assert output_suffix(Path("a/b.JPG"), "same") == ".JPG"
+    assert output_suffix(Path("a/b.ppm"), "same") == ".png"
+    assert output_suffix(Path("a/b.png"), "jpg") == ".jpg"
+    assert output_suffix(Path("a/b.png"), "webp") == ".webp"
+    with pytest.raises(UsageError, match="tga"):
+        output_suffix(Path("a/b.png"), "tga")
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.1, 0.25, 0.5, 0.731, 1.0])
+def test_mixup_matches_float64_arithmetic_for_8_and_16_bit(lam: float) -> None:
+    g = np.random.default_rng(int(lam * 1000))
+    for dtype, top, channels in [(np.uint8, 255, 3), (np.uint8, 255, 4), (np.uint16, 65535, 1)]:
+        a = g.integers(0, top, (17, 23, channels), dtype=dtype, endpoint=True)
+        b = g.integers(0, top, (17, 23, channels), dtype=dtype, endpoint=True)
+        cc = 3 if channels == 4 else channels
+        exact = lam * a[..., :cc].astype(np.float64) + (1.0 - lam) * b[..., :cc].astype(np.float64)
+        out = mixup(a, b, lam)
+        assert out.dtype == dtype and out.shape == a.shape
+        np.testing.assert_array_equal(out[..., :cc], np.rint(exact).astype(dtype))
+        np.testing.assert_array_equal(out[..., cc:], a[..., cc:])
+
+
+def test_match_partner_returns_a_new_array() -> None:
+    p = ramp(4, 4)
+    out = match_partner(p, np.zeros((4, 4, 3), np.uint8))
+    np.testing.assert_array_equal(out, p)
+    assert not np.shares_memory(out, p)

@@ -1,0 +1,306 @@
+"""Statistical tests of each sampler against its paper, with fixed seeds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from occlude.augment import (
+    augment,
+    augmentation,
+    box_area,
+    hidden_mask,
+    hide_cells,
+    mixup,
+    output_rng,
+    output_seed,
+    sample_cutmix,
+    sample_cutout,
+    sample_hide_and_seek,
+    sample_mixup,
+    sample_random_erasing,
+)
+from occlude.augment.samplers import cutout_side
+from occlude.errors import UsageError
+
+N = 4000
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def binomial_ok(successes: int, trials: int, p: float) -> bool:
+    return stats.binomtest(successes, trials, p).pvalue > 1e-3
+
+
+# --- cutout -----------------------------------------------------------------------
+
+
+def test_cutout_default_side_is_half_the_shorter_side() -> None:
+    assert cutout_side((32, 32), 0.5) == 16
+    assert cutout_side((480, 640), 0.5) == 240
+    assert cutout_side((480, 640), 20) == 20
+    assert cutout_side((3, 3), 0.01) == 1
+    with pytest.raises(UsageError, match=r"received 16\.5"):
+        cutout_side((32, 32), 16.5)
+    with pytest.raises(UsageError, match="received -1"):
+        cutout_side((32, 32), -1)
+
+
+def test_cutout_centres_are_uniform_over_all_pixels_and_squares_are_clipped() -> None:
+    g = rng(1)
+    centres_x, centres_y, whole = [], [], 0
+    for _ in range(N):
+        (box,) = sample_cutout(g, (32, 32)).boxes
+        x0, y0, x1, y1 = box
+        assert 0 <= x0 < x1 <= 32 and 0 <= y0 < y1 <= 32
+        assert x1 - x0 <= 16 and y1 - y0 <= 16
+        # with side 16 on 32 px at most one end is clipped, so the centre is recoverable
+        centres_x.append(x0 + 8 if x0 > 0 else x1 - 8)
+        centres_y.append(y0 + 8 if y0 > 0 else y1 - 8)
+        whole += box_area(box) == 256
+    for centres in (centres_x, centres_y):
+        counts = np.bincount(centres, minlength=32)
+        assert len(counts) == 32
+        assert stats.chisquare(counts).pvalue > 1e-3
+    # the square is whole only when 8 <= centre <= 24 on both axes: (17/32)^2
+    assert binomial_ok(whole, N, (17 / 32) ** 2)
+
+
+def test_cutout_holes_and_prob() -> None:
+    g = rng(2)
+    params = sample_cutout(g, (50, 40), holes=3, size=10)
+    assert len(params.boxes) == 3 and params.applied
+    applied = sum(sample_cutout(g, (10, 10), prob=0.3).applied for _ in range(N))
+    assert binomial_ok(applied, N, 0.3)
+    skipped = sample_cutout(g, (10, 10), prob=0.0)
+    assert not skipped.applied and skipped.boxes == ()
+    with pytest.raises(UsageError, match="received 0"):
+        sample_cutout(g, (10, 10), holes=0)
+    with pytest.raises(UsageError, match=r"--prob.*received 1\.5"):
+        sample_cutout(g, (10, 10), prob=1.5)
+
+
+# --- hide-and-seek ------------------------------------------------------------------
+
+
+def test_hide_and_seek_hides_about_half_the_cells() -> None:
+    g = rng(3)
+    hidden = total = 0
+    for _ in range(300):
+        p = sample_hide_and_seek(g, (100, 70), grids=(16,))
+        assert p.grid == 16
+        rows, cols = math.ceil(100 / 16), math.ceil(70 / 16)
+        assert all(0 <= r < rows and 0 <= c < cols for r, c in p.hidden)
+        assert len(set(p.hidden)) == len(p.hidden)
+        hidden += len(p.hidden)
+        total += rows * cols
+    assert binomial_ok(hidden, total, 0.5)
+
+
+def test_hide_and_seek_hide_prob_and_grid_choice() -> None:
+    g = rng(4)
+    hidden = sum(
+        len(sample_hide_and_seek(g, (64, 64), grids=(8,), hide_prob=0.2).hidden) for _ in range(200)
+    )
+    assert binomial_ok(hidden, 200 * 64, 0.2)
+    grids = [sample_hide_and_seek(g, (64, 64)).grid for _ in range(N)]
+    counts = [grids.count(s) for s in (0, 16, 32, 44, 56)]
+    assert sum(counts) == N
+    assert stats.chisquare(counts).pvalue > 1e-3
+    # S = 0 hides nothing, as in the reference code
+    assert all(
+        p.hidden == () for p in (sample_hide_and_seek(g, (64, 64), grids=(0,)) for _ in range(20))
+    )
+
+
+def test_every_hide_and_seek_cell_is_wholly_hidden_or_wholly_kept() -> None:
+    g = rng(5)
+    img = (np.arange(45 * 61 * 3).reshape(45, 61, 3) % 200).astype(np.uint8)
+    for _ in range(50):
+        p = sample_hide_and_seek(g, img.shape[:2])
+        out = hide_cells(img, p.grid, p.hidden, (255.0, 255.0, 255.0))
+        painted = (out == 255).all(axis=2)
+        np.testing.assert_array_equal(painted, hidden_mask(img.shape, p.grid, p.hidden))
+        if p.grid:
+            for r in range(0, 45, p.grid):
+                for c in range(0, 61, p.grid):
+                    cell = painted[r : r + p.grid, c : c + p.grid]
+                    assert cell.all() or not cell.any()
+
+
+# --- random erasing ----------------------------------------------------------------
+
+
+def erased_boxes(n: int, shape: tuple[int, int], seed: int, **kw: object) -> list[tuple[int, ...]]:
+    g = rng(seed)
+    out = []
+    for _ in range(n):
+        p = sample_random_erasing(g, shape, prob=1.0, **kw)  # type: ignore[arg-type]
+        out.extend(p.boxes)
+    return out
+
+
+def test_random_erasing_area_in_range_and_log_aspect_centred_on_zero() -> None:
+    boxes = erased_boxes(N, (200, 200), 6)
+    assert len(boxes) == N  # on a square image a box fits within 100 attempts
+    areas = np.array([box_area(b) / 200**2 for b in boxes])
+    assert areas.min() >= 0.019 and areas.max() <= 0.405
+    log_aspect = np.array([math.log((b[3] - b[1]) / (b[2] - b[0])) for b in boxes])
+    assert abs(log_aspect).max() <= math.log(1 / 0.3) + 0.05
+    assert stats.ttest_1samp(log_aspect, 0.0).pvalue > 1e-3
+    # log-uniform aspect: as many boxes taller than wide as wider than tall
+    wide = int((log_aspect < 0).sum())
+    tall = int((log_aspect > 0).sum())
+    assert binomial_ok(wide, wide + tall, 0.5)
+
+
+def test_random_erasing_aspect_is_log_uniform_and_area_uniform() -> None:
+    # large image, small areas: every draw fits, so the raw distributions show
+    boxes = erased_boxes(N, (1000, 1000), 7, area_range=(0.02, 0.05))
+    log_aspect = [math.log((b[3] - b[1]) / (b[2] - b[0])) for b in boxes]
+    low, high = math.log(0.3), math.log(1 / 0.3)
+    assert stats.kstest(log_aspect, stats.uniform(low, high - low).cdf).pvalue > 1e-3
+    squares = erased_boxes(N, (1000, 1000), 8, aspect_range=(1.0, 1.0))
+    areas = [box_area(b) / 1e6 for b in squares]
+    assert stats.kstest(areas, stats.uniform(0.02, 0.38).cdf).pvalue > 1e-3
+
+
+def test_random_erasing_top_left_is_uniform_over_fitting_positions() -> None:
+    boxes = erased_boxes(N, (40, 40), 9, area_range=(0.25, 0.25), aspect_range=(1.0, 1.0))
+    assert {b[2] - b[0] for b in boxes} == {20}
+    counts = np.bincount([b[0] for b in boxes], minlength=21)
+    assert len(counts) == 21 and stats.chisquare(counts).pvalue > 1e-3
+
+
+def test_random_erasing_prob_and_giving_up() -> None:
+    g = rng(10)
+    params = [sample_random_erasing(g, (32, 32)) for _ in range(N)]
+    assert binomial_ok(sum(p.applied for p in params), N, 0.5)  # the paper's p = 0.5
+    assert all(p.boxes == () and p.attempts == 0 for p in params if not p.applied)
+    # one row of pixels: no box of >= 2% of the area and aspect >= 0.3 is 1 px tall
+    stuck = sample_random_erasing(g, (1, 1000), prob=1.0)
+    assert stuck.applied and stuck.boxes == () and stuck.attempts == 100
+    limited = sample_random_erasing(g, (1, 1000), prob=1.0, max_attempts=7)
+    assert limited.attempts == 7
+    with pytest.raises(UsageError, match="--area-range"):
+        sample_random_erasing(g, (10, 10), area_range=(0.5, 0.2))
+    with pytest.raises(UsageError, match="--aspect-range"):
+        sample_random_erasing(g, (10, 10), aspect_range=(0.0, 2.0))
+
+
+# --- mixup ------------------------------------------------------------------------
+
+
+def test_mixup_lam_is_beta_alpha_alpha() -> None:
+    g = rng(11)
+    for alpha in (0.2, 1.0):
+        lams = [sample_mixup(g, alpha=alpha).lam for _ in range(N)]
+        assert stats.kstest(lams, stats.beta(alpha, alpha).cdf).pvalue > 1e-3
+    p = sample_mixup(g)
+    assert p.lam == p.lam_sampled
+    skipped = sample_mixup(g, prob=0.0)
+    assert (skipped.applied, skipped.lam, skipped.lam_sampled) == (False, 1.0, None)
+    with pytest.raises(UsageError, match="--alpha"):
+        sample_mixup(g, alpha=0.0)
+
+
+def test_mixup_pixels_are_lam_a_plus_one_minus_lam_b() -> None:
+    g = rng(12)
+    a = g.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    b = g.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    for k in range(30):
+        result = augment(a, augmentation("mixup"), output_rng(0, "a.png", k), partners=[b])
+        lam = result.params.lam  # type: ignore[union-attr]
+        exact = lam * a.astype(np.float64) + (1 - lam) * b.astype(np.float64)
+        assert np.abs(result.image - exact).max() <= 0.5 + 1e-9
+        np.testing.assert_array_equal(result.image, mixup(a, b, lam))
+        assert result.partner_index == 0
+
+
+# --- cutmix -----------------------------------------------------------------------
+
+
+def test_cutmix_lam_is_one_minus_clipped_box_area() -> None:
+    g = rng(13)
+    clipped = 0
+    raw = []
+    for _ in range(N):
+        p = sample_cutmix(g, (48, 64))
+        (box,) = p.boxes
+        assert p.lam == 1 - box_area(box) / (48 * 64)
+        assert p.lam_sampled is not None
+        raw.append(p.lam_sampled)
+        # the unclipped box has area (1 - lam_sampled) H W, up to rounding of its sides
+        r = math.sqrt(1 - p.lam_sampled)
+        unclipped = round(64 * r) * round(48 * r)
+        assert abs(unclipped - (1 - p.lam_sampled) * 48 * 64) <= 0.5 * (64 + 48) * r + 1
+        assert box_area(box) <= unclipped
+        clipped += box_area(box) < unclipped
+        assert p.lam >= 1 - unclipped / (48 * 64)
+    assert stats.kstest(raw, stats.beta(1.0, 1.0).cdf).pvalue > 1e-3
+    assert clipped > N // 4  # clipping is common: the centre is uniform over the image
+
+
+def test_cutmix_pastes_partner_into_the_recorded_box() -> None:
+    a = np.zeros((30, 40, 3), np.uint8)
+    b = np.full((60, 80, 3), 255, np.uint8)  # a different size: resized to a's
+    for k in range(10):
+        result = augment(a, augmentation("cutmix"), output_rng(1, "x", k), partners=[b])
+        (box,) = result.params.boxes  # type: ignore[union-attr]
+        x0, y0, x1, y1 = box
+        expected = np.zeros_like(a)
+        expected[y0:y1, x0:x1] = 255
+        np.testing.assert_array_equal(result.image, expected)
+        assert result.params.lam == pytest.approx(1 - (expected[..., 0] > 0).mean())  # type: ignore[union-attr]
+
+
+# --- per-output generators ----------------------------------------------------------
+
+
+def test_output_seed_depends_on_seed_path_and_copy_only() -> None:
+    base = output_seed(0, "cats/a.png", 0)
+    assert base == output_seed(0, "cats/a.png", 0)
+    others = {output_seed(1, "cats/a.png", 0), output_seed(0, "cats/b.png", 0)}
+    others.add(output_seed(0, "cats/a.png", 1))
+    assert base not in others and len(others) == 3
+    assert 0 <= base < 2**128
+    a = output_rng(3, "x.png", 2).random(5)
+    np.testing.assert_array_equal(a, np.random.default_rng(output_seed(3, "x.png", 2)).random(5))
+
+
+def test_samplers_are_deterministic_given_the_generator() -> None:
+    for sample in (
+        lambda g: sample_cutout(g, (30, 40), holes=2),
+        lambda g: sample_hide_and_seek(g, (30, 40)),
+        lambda g: sample_random_erasing(g, (30, 40), prob=1.0),
+        lambda g: sample_mixup(g),
+        lambda g: sample_cutmix(g, (30, 40)),
+    ):
+        assert sample(rng(42)) == sample(rng(42))
+        assert len({repr(sample(rng(s))) for s in range(20)}) > 1
+
+
+def test_augmentation_validates_options_per_method() -> None:
+    with pytest.raises(UsageError, match="--alpha applies to mixup and cutmix only"):
+        augmentation("cutout", alpha=0.3)
+    with pytest.raises(UsageError, match="--fill applies to"):
+        augmentation("mixup", fill="black")
+    with pytest.raises(UsageError, match="--holes applies to cutout only"):
+        augmentation("random-erasing", holes=2)
+    with pytest.raises(UsageError, match="unknown method 'gridmask'"):
+        augmentation("gridmask")
+    with pytest.raises(UsageError, match="--grid"):
+        augmentation("hide-and-seek", grid=[16, -1])
+    with pytest.raises(UsageError, match="--hide-prob"):
+        augmentation("hide-and-seek", hide_prob=2.0)
+    assert augmentation("random-erasing").prob == 0.5
+    assert augmentation("cutmix").alpha == 1.0
+    assert augmentation("mixup").alpha == 0.2
+    assert str(augmentation("hide-and-seek").fill) == "dataset-mean"
+    assert str(augmentation("random-erasing").fill) == "noise"
+    assert str(augmentation("cutout").fill) == "grey"
