@@ -36,6 +36,15 @@ class InputError(OccludeError):
     exit_code = EXIT_FAILED
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with how far the run got (what was finished is kept)."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__(f"interrupted after {done} of {total} inputs")
+        self.done = done
+        self.total = total
+
+
 class ModelError(OccludeError):
     """A model or its weights could not be loaded."""
 

@@ -47,15 +47,19 @@ def open_image(path: Path, notes: list[str] | None = None) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img_file = Image.open(path)
-        with img_file as img:
-            frames = getattr(img, "n_frames", 1)
+        try:
+            frames = getattr(img_file, "n_frames", 1)
             if frames > 1 and notes is not None:
                 notes.append(f"animated ({frames} frames): using the first frame")
-            img.seek(0)
-            img.load()
-            upright = ImageOps.exif_transpose(img)
-            if upright is img:
-                upright = img.copy()
+            img_file.seek(0)
+            img_file.load()  # single-frame files are closed by Pillow once loaded
+            upright = img_file.copy() if frames > 1 else img_file
+        except BaseException:
+            img_file.close()
+            raise
+        if upright is not img_file:
+            img_file.close()
+        ImageOps.exif_transpose(upright, in_place=True)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InputError(
             f"{path}: refused: over {Image.MAX_IMAGE_PIXELS} pixels, a possible decompression bomb"
@@ -103,9 +107,7 @@ def atomic_file(path: Path) -> Iterator[IO[bytes]]:
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

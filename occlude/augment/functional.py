@@ -151,32 +151,13 @@ def hide_cells(image: np.ndarray, grid: int, hidden: Sequence[Cell], fill: FillV
     if grid <= 0 or not hidden:
         return out
     cc = colour_channels(arr)
-    h, w = arr.shape[:2]
-    noise = None
+    mask = hidden_mask(arr.shape, grid, hidden)
     if isinstance(fill, Noise):
-        noise = _noise(np.random.default_rng(fill.seed), (h, w, cc), arr.dtype)
-    colour = None if isinstance(fill, Noise) else _colour_array(fill, arr)
-    for row, first, last in _runs(hidden):
-        y0, y1 = row * grid, min(h, (row + 1) * grid)
-        x0, x1 = first * grid, min(w, (last + 1) * grid)
-        if y1 <= y0 or x1 <= x0:
-            continue
-        if noise is not None:
-            out[y0:y1, x0:x1, :cc] = noise[y0:y1, x0:x1]
-        else:
-            out[y0:y1, x0:x1, :cc] = colour
+        noise = _noise(np.random.default_rng(fill.seed), (*arr.shape[:2], cc), arr.dtype)
+        out[mask, :cc] = noise[mask]
+    else:
+        out[mask, :cc] = _colour_array(fill, arr)
     return out
-
-
-def _runs(cells: Sequence[Cell]) -> list[tuple[int, int, int]]:
-    """Hidden cells as ``(row, first col, last col)`` runs of adjacent columns."""
-    runs: list[tuple[int, int, int]] = []
-    for row, col in sorted({(int(r), int(c)) for r, c in cells}):
-        if runs and runs[-1][0] == row and runs[-1][2] == col - 1:
-            runs[-1] = (row, runs[-1][1], col)
-        else:
-            runs.append((row, col, col))
-    return runs
 
 
 def _check_pair(source: np.ndarray, partner: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

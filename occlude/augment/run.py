@@ -17,6 +17,8 @@ import json
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -36,10 +38,16 @@ from occlude.augment.params import (
     RandomErasingParams,
     params_from_dict,
 )
-from occlude.errors import InputError, OccludeError, UsageError
+from occlude.errors import InputError, Interrupted, OccludeError, UsageError
 from occlude.fill import Fill, parse_fill
-from occlude.imageio import open_image, save_image, to_rgb, write_atomic
-from occlude.inputs import InputImage, check_outputs, find_images
+from occlude.imageio import (
+    open_image,
+    remove_stale_temporaries,
+    save_image,
+    to_rgb,
+    write_atomic,
+)
+from occlude.inputs import InputImage, check_out_dir, check_outputs, find_images
 from occlude.progress import Progress
 
 METHODS = ("cutout", "hide-and-seek", "random-erasing", "mixup", "cutmix")
@@ -53,6 +61,8 @@ DEFAULT_ALPHA = {"mixup": 0.2, "cutmix": 1.0}
 FORMATS = ("same", "png", "jpg", "webp")
 DEFAULT_OUT = Path("occlude-augmented")
 MANIFEST = "manifest.jsonl"
+JOURNAL = ".manifest.journal.jsonl"
+"""Records appended as outputs finish, so that a run killed outright can resume."""
 JPEG_QUALITY = 95
 # Extensions we can write; other input extensions fall back to PNG with --format same.
 WRITABLE = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
@@ -327,9 +337,9 @@ def pil_to_array(img: Image.Image) -> np.ndarray:
     return arr.reshape(arr.shape[0], arr.shape[1], -1)
 
 
-def load_array(path: str | Path) -> np.ndarray:
+def load_array(path: str | Path, notes: list[str] | None = None) -> np.ndarray:
     """Read ``path`` (EXIF-upright, first frame) into the augment model."""
-    return pil_to_array(open_image(Path(path)))
+    return pil_to_array(open_image(Path(path), notes))
 
 
 def array_to_pil(arr: np.ndarray, suffix: str = ".png") -> Image.Image:
@@ -430,6 +440,7 @@ class _Task:
     pool_index: int
     outputs: tuple[str, ...]
     dataset_mean: tuple[float, float, float] | None
+    config: str = ""
 
 
 @dataclass
@@ -437,6 +448,7 @@ class _Outcome:
     source: str
     records: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class _Failures:
@@ -501,7 +513,7 @@ def _process(task: _Task, plan: _Plan) -> _Outcome:
     src = task.source
     outcome = _Outcome(src.path)
     try:
-        image = load_array(Path(src.path))
+        image = load_array(Path(src.path), outcome.notes)
     except (OccludeError, OSError, ValueError) as exc:
         outcome.errors.append(_line(exc, src.path))
         return outcome
@@ -535,6 +547,7 @@ def _process(task: _Task, plan: _Plan) -> _Outcome:
             "method": aug.method,
             "seed": plan.seed,
             "output_seed": f"{output_seed(plan.seed, src.rel, copy):032x}",
+            "config": task.config,
             "params": result.params_dict(),
         }
         if aug.mixing:
@@ -588,6 +601,14 @@ def _init_worker(plan: _Plan) -> None:
     global _WORKER_PLAN
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     _WORKER_PLAN = plan
+    parent = os.getppid()
+
+    def exit_with_parent() -> None:  # a parent killed outright (SIGKILL) leaves no orphans
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
 
 
 def _process_in_worker(task: _Task) -> _Outcome:
@@ -643,6 +664,9 @@ def augment_files(
     fmt: str = "same",
     show_progress: bool = True,
     on_error: Callable[[str], None] | None = None,
+    overwrite: bool = False,
+    fail_fast: bool = False,
+    on_note: Callable[[str], None] | None = None,
 ) -> AugmentReport:
     """Augment image files and folders into ``out_dir`` and write ``manifest.jsonl``.
 
@@ -650,6 +674,16 @@ def augment_files(
     that fails (unreadable, no label in the CSV, a partner unreadable) is reported through
     ``on_error`` as one line and listed in the report; the others are still written.
     ``labels`` is ``"folders"`` or the path of a ``path,label`` CSV.
+
+    Resuming: every record carries ``config``, a digest of everything that decides the
+    outputs (method and options, seed, format, labels, the dataset mean, the partner
+    pool). Unless ``overwrite``, an input whose outputs all exist with a record of the
+    same ``config`` (in the manifest, or in the journal a killed run left) is not redone,
+    so rerunning an interrupted command finishes it with one record per output.
+    ``fail_fast`` stops at the first input that fails.
+
+    Raises:
+        Interrupted: Ctrl-C; the manifest still covers every finished output.
 
     Raises:
         UsageError: bad arguments, no inputs, outputs that would collide or overwrite an
@@ -662,8 +696,7 @@ def augment_files(
         raise UsageError(f"--workers must be at least 1; received {workers}")
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r}; choose {', '.join(FORMATS)}")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir}: exists and is not a folder")
+    check_out_dir(out_dir)
     failures = _Failures(on_error)
     images = find_images([Path(p) for p in inputs], exclude=out_dir)
     if not images:
@@ -684,37 +717,56 @@ def augment_files(
     pool = tuple(sorted(sources, key=_order))
     position = {s.path: i for i, s in enumerate(pool)}
     plan = _Plan(aug=aug, seed=int(seed), out_dir=str(out_dir), pool=pool)
+    remove_stale_temporaries(out_dir)
+    journal = out_dir / JOURNAL
+    finished = {} if overwrite else _finished_records(out_dir)
     n_workers = min(workers or default_workers(), len(sources)) if sources else 1
-    executor: cf.ProcessPoolExecutor | None = None
-    if n_workers > 1:
-        executor = cf.ProcessPoolExecutor(
-            max_workers=n_workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(plan,),
-        )
+    executor = _executor(n_workers, plan) if n_workers > 1 else None
     records: list[dict[str, Any]] = []
     manifest = out_dir / MANIFEST
     dataset_mean: tuple[float, float, float] | None = None
     batch: _Batch[_Task, _Outcome] | None = None
+    done_inputs, total_inputs = 0, len(sources)
     try:
         if aug.fill is not None and aug.fill.kind == "dataset-mean":
             dataset_mean, keep = _dataset_mean(executor, sources, show_progress, failures)
             pairs = [(s, o) for s, o in zip(sources, tasks_out, strict=True) if s.path in keep]
             sources, tasks_out = [p[0] for p in pairs], [p[1] for p in pairs]
-        tasks = [
-            _Task(s, position[s.path], tuple(str(p) for p in o), dataset_mean)
-            for s, o in zip(sources, tasks_out, strict=True)
-        ]
+        config = _config(plan, fmt, labels, dataset_mean)
+        tasks = []
+        for s, o in zip(sources, tasks_out, strict=True):
+            reused = [finished.get(p.relative_to(out_dir).as_posix()) for p in o]
+            if all(r is not None and r.get("config") == config for r in reused):
+                records.extend(r for r in reused if r is not None)
+                done_inputs += 1
+                continue
+            outs = tuple(str(p) for p in o)
+            tasks.append(_Task(s, position[s.path], outs, dataset_mean, config))
         func: Callable[[_Task], _Outcome] = (
             _process_in_worker if executor is not None else (lambda t: _process(t, plan))
         )
-        with Progress(len(tasks), "augment", enabled=show_progress) as bar:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with (
+            Progress(len(tasks), "augment", enabled=show_progress) as bar,
+            open(journal, "a", encoding="utf-8") as log,
+        ):
             batch = _Batch(executor, func, tasks)
             for outcome in batch.results(bar):
                 records.extend(outcome.records)
+                log.write("".join(json.dumps(r, allow_nan=False) + "\n" for r in outcome.records))
+                log.flush()
+                done_inputs += 1
+                if on_note is not None:
+                    for note in outcome.notes:
+                        on_note(f"{outcome.source}: {note}")
                 for line in outcome.errors:
                     failures.add(outcome.source, line)
+                if outcome.errors and fail_fast:
+                    break
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+                executor = None
+                records.extend(r for outcome in batch.leftovers() for r in outcome.records)
     except BaseException as exc:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
@@ -730,11 +782,15 @@ def augment_files(
                 "workers without `if __name__ == '__main__':`); rerun with --workers 1 to "
                 "see which input"
             ) from None
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted(done_inputs, total_inputs) from None
         raise
     finally:
         if executor is not None:
             executor.shutdown(wait=True)
     _write_manifest(manifest, _merge_records(manifest, out_dir, records))
+    with contextlib.suppress(OSError):
+        journal.unlink()
     return AugmentReport(
         inputs=len(images),
         written=len(records),
@@ -744,6 +800,61 @@ def augment_files(
         failed_inputs=tuple(sorted(failures.inputs)),
         dataset_mean=dataset_mean,
     )
+
+
+def _executor(n_workers: int, plan: _Plan) -> cf.ProcessPoolExecutor:
+    return cf.ProcessPoolExecutor(
+        max_workers=n_workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(plan,),
+    )
+
+
+def _config(
+    plan: _Plan,
+    fmt: str,
+    labels: str | Path | None,
+    dataset_mean: tuple[float, float, float] | None,
+) -> str:
+    """A digest of everything that decides an output's bytes and record."""
+    parts: dict[str, Any] = {
+        "version": 1,
+        "aug": repr(plan.aug),
+        "seed": plan.seed,
+        "format": fmt,
+        "labels": None if labels is None else str(labels),
+        "dataset_mean": dataset_mean,
+    }
+    if plan.aug.mixing:
+        parts["pool"] = [(s.path, s.rel, s.label) for s in plan.pool]
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Records of a JSON-lines file; a line cut short by a kill is skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("output"), str):
+            yield record
+
+
+def _finished_records(out_dir: Path) -> dict[str, dict[str, Any]]:
+    """Records of outputs that exist, from the manifest and a killed run's journal."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in (out_dir / MANIFEST, out_dir / JOURNAL):
+        for record in _read_records(path):
+            if (out_dir / record["output"]).is_file():
+                found[record["output"]] = record
+    return found
 
 
 def _order(source: _Source) -> tuple[str, str]:

@@ -49,5 +49,24 @@ from occlude.cli import robustness as _robustness  # noqa: E402
 _robustness.register(app)
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """The console script: usage errors become one line, ``occlude: error: ...``, exit 2."""
+    import sys
+
+    from typer.exceptions import TyperException
+    from typer.main import get_command
+
+    command = get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="occlude", standalone_mode=False)
+    except TyperException as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            print(ctx.get_help())
+        else:
+            where = f"occlude {ctx.info_name}" if ctx is not None and ctx.parent else "occlude"
+            where = "occlude" if where == "occlude occlude" else where
+            message = exc.format_message().replace("Value error, ", "")
+            print(f"occlude: error: {message} (see {where} --help)", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import typer
 
-from occlude.errors import EXIT_INTERRUPTED, EXIT_USAGE, OccludeError
+from occlude.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, OccludeError
 
 T = TypeVar("T")
 
@@ -29,8 +29,8 @@ def guarded(body: Callable[[], T]) -> T:
         return body()
     except OccludeError as exc:
         raise fail(str(exc), exc.exit_code) from None
-    except KeyboardInterrupt:
-        say("occlude: interrupted")
+    except KeyboardInterrupt as exc:
+        say(f"occlude: {exc}" if isinstance(exc, Interrupted) else "occlude: interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 

@@ -211,6 +211,17 @@ def augment(
             show_default=False,
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Redo outputs that already exist from a run with the same settings (by "
+            "default a rerun skips them, so an interrupted run resumes).",
+        ),
+    ] = False,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first input that fails (exit 1).")
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")
     ] = False,
@@ -243,6 +254,9 @@ def augment(
             fmt=fmt.value,
             show_progress=not quiet,
             on_error=lambda line: say(f"occlude: error: {line}"),
+            overwrite=overwrite,
+            fail_fast=fail_fast,
+            on_note=None if quiet else (lambda line: say(f"occlude: note: {line}")),
         )
         if not quiet:
             say(
