@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +102,22 @@ def huge_jpeg(path: Path, size: tuple[int, int] = (4000, 6000)) -> Path:
 def good_png(path: Path, size: tuple[int, int] = (64, 96)) -> Path:
     Image.fromarray(_photo(size)).save(path)
     return path
+
+
+# (make the file in a folder, what the error line says), for parametrised tests.
+BROKEN: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "zero-byte": (lambda d: zero_byte(d / "empty.png"), "empty file"),
+    "text": (lambda d: text_as_image(d / "text.jpg"), "cannot read image"),
+    "truncated-jpeg": (lambda d: truncated_jpeg(d / "cut.jpg"), "cannot read image"),
+    "bad-crc-png": (lambda d: bad_checksum_png(d / "crc.png"), "cannot read image"),
+    "bomb": (lambda d: decompression_bomb(d / "bomb.png"), "decompression bomb"),
+}
+
+
+def digest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``, by relative path."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }

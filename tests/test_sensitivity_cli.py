@@ -246,3 +246,24 @@ def test_every_sensitivity_option_has_help() -> None:
     command = get_command(app).commands["sensitivity"]  # type: ignore[attr-defined]
     for param in command.params:
         assert getattr(param, "help", None) or param.param_type_name == "argument", param.name
+
+
+def test_progress_bar_shows_only_on_a_terminal(monkeypatch) -> None:
+    import io
+
+    from occlude.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    with Progress(10, "occluding") as bar:
+        assert bar.enabled
+        bar.advance(10)
+    with Progress(10, "occluding", enabled=False) as bar:  # --quiet
+        assert not bar.enabled
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # a pipe or a CI log
+    with Progress(10, "occluding") as bar:
+        assert not bar.enabled

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -28,31 +27,14 @@ def run(*args: object):
     return runner.invoke(app, ["sensitivity", *map(str, args)])
 
 
-def digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-@pytest.mark.parametrize(
-    ("maker", "message"),
-    [
-        (lambda d: badfiles.zero_byte(d / "empty.png"), "empty file"),
-        (lambda d: badfiles.text_as_image(d / "text.jpg"), "cannot read image"),
-        (lambda d: badfiles.truncated_jpeg(d / "cut.jpg"), "cannot read image"),
-        (lambda d: badfiles.bad_checksum_png(d / "crc.png"), "cannot read image"),
-        (lambda d: badfiles.decompression_bomb(d / "bomb.png"), "decompression bomb"),
-    ],
-    ids=["zero-byte", "text", "truncated-jpeg", "bad-crc-png", "bomb"],
-)
-def test_bad_file_among_good_ones(model_file, tmp_path, maker, message) -> None:
+@pytest.mark.parametrize("kind", sorted(badfiles.BROKEN))
+def test_bad_file_among_good_ones(model_file, tmp_path, kind) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     badfiles.good_png(folder / "good.png")
+    maker, message = badfiles.BROKEN[kind]
     bad = maker(folder)
-    before = digest(folder)
+    before = badfiles.digest(folder)
     out = tmp_path / "out"
     res = run(folder, "-m", model_file, "-p", "16", "-o", out, "-q")
     assert res.exit_code == 1, res.output
@@ -60,7 +42,7 @@ def test_bad_file_among_good_ones(model_file, tmp_path, maker, message) -> None:
     assert len(errors) == 1 and str(bad) in errors[0] and message in errors[0]
     assert "Traceback" not in res.output
     assert (out / "good.png").is_file() and not (out / f"{bad.stem}.png").exists()
-    assert digest(folder) == before  # inputs untouched
+    assert badfiles.digest(folder) == before  # inputs untouched
 
 
 def test_fail_fast_stops_at_the_first_failure(model_file, tmp_path) -> None:
@@ -237,7 +219,7 @@ def test_not_a_keras_model(tmp_path) -> None:
 
 def _outputs(folder: Path) -> dict[str, str]:
     """Digests of the images and arrays (records hold timings, so they are compared apart)."""
-    return {k: v for k, v in digest(folder).items() if not k.endswith(".json")}
+    return {k: v for k, v in badfiles.digest(folder).items() if not k.endswith(".json")}
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])

@@ -151,12 +151,24 @@ def hide_cells(image: np.ndarray, grid: int, hidden: Sequence[Cell], fill: FillV
     if grid <= 0 or not hidden:
         return out
     cc = colour_channels(arr)
-    mask = hidden_mask(arr.shape, grid, hidden)
+    h, w = arr.shape[:2]
+    cells = np.zeros((-(-h // grid), -(-w // grid)), dtype=np.int8)
+    rows, cols = np.asarray(hidden, dtype=np.intp).reshape(-1, 2).T
+    cells[rows, cols] = 1
+    noise = None
     if isinstance(fill, Noise):
-        noise = _noise(np.random.default_rng(fill.seed), (*arr.shape[:2], cc), arr.dtype)
-        out[mask, :cc] = noise[mask]
-    else:
-        out[mask, :cc] = _colour_array(fill, arr)
+        noise = _noise(np.random.default_rng(fill.seed), (h, w, cc), arr.dtype)
+    colour = None if isinstance(fill, Noise) else _colour_array(fill, arr)
+    # Paint each run of adjacent hidden cells in a row as one slice: far faster than a mask.
+    edges = np.diff(np.pad(cells, ((0, 0), (1, 1))), axis=1)
+    for row, first in zip(*np.nonzero(edges == 1), strict=True):
+        last = first + int(np.argmax(edges[row, first + 1 :] == -1))
+        y0, y1 = row * grid, min(h, (row + 1) * grid)
+        x0, x1 = first * grid, min(w, (last + 1) * grid)
+        if noise is not None:
+            out[y0:y1, x0:x1, :cc] = noise[y0:y1, x0:x1]
+        else:
+            out[y0:y1, x0:x1, :cc] = colour
     return out
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from pathlib import Path
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -47,3 +48,77 @@ def split_ints(values: Sequence[str] | None, name: str) -> list[int]:
             except ValueError:
                 raise fail(f"{name} expects integers; received {part!r}") from None
     return out
+
+
+# Options that mean the same in every command, declared once.
+Inputs = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Image files and/or folders (searched recursively for jpg, jpeg, png, bmp, gif, "
+        "tif, tiff, webp).",
+        show_default=False,
+        metavar="INPUT",
+    ),
+]
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="NAME|FILE",
+        help="A keras.applications name (resnet50, vgg16, mobilenet_v2, efficientnetb0, ..., "
+        "any case) or a .keras/.h5 model file (input size read from it).",
+    ),
+]
+WeightsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        "-w",
+        metavar="imagenet|none|FILE",
+        help="imagenet (default for named models; downloaded once into Keras's cache), none "
+        "(random init, for smoke tests) or a weights file.",
+        show_default=False,
+    ),
+]
+PreprocessOption = Annotated[
+    str | None,
+    typer.Option(
+        "--preprocess",
+        metavar="MODE",
+        help="Override preprocessing: none, caffe, tf, torch or a family/model name. Default: "
+        "the named model's own; none (raw 0-255) for model files.",
+        show_default=False,
+    ),
+]
+UnsafeModelOption = Annotated[
+    bool,
+    typer.Option(
+        "--unsafe-model",
+        help="Allow model files that run arbitrary code when loaded (Lambda layers). Only for "
+        "files you trust.",
+    ),
+]
+JsonOption = Annotated[
+    str | None,
+    typer.Option(
+        "--json",
+        metavar="PATH|-",
+        help="Write the results as JSON to this file, or - for stdout.",
+        show_default=False,
+    ),
+]
+OverwriteOption = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Redo outputs that are already complete from a run with the same settings (by "
+        "default a rerun skips them, so an interrupted run resumes).",
+    ),
+]
+FailFastOption = Annotated[
+    bool, typer.Option("--fail-fast", help="Stop at the first input that fails (exit 1).")
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bar and no per-input messages.")
+]

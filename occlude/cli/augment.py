@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from occlude.cli._common import guarded, say, split_ints
+from occlude.cli._common import (
+    FailFastOption,
+    Inputs,
+    OverwriteOption,
+    QuietOption,
+    guarded,
+    say,
+    split_ints,
+)
 from occlude.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 HELP = """Write augmented copies of images with one of five paper-faithful methods, plus
@@ -50,15 +58,7 @@ def _float_pair(text: str | None, name: str) -> tuple[float, float] | None:
 
 
 def augment(
-    inputs: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Image files and/or folders (searched recursively for jpg, jpeg, png, "
-            "bmp, gif, tif, tiff, webp).",
-            show_default=False,
-            metavar="INPUT",
-        ),
-    ],
+    inputs: Inputs,
     method: Annotated[
         Method,
         typer.Option(
@@ -211,20 +211,9 @@ def augment(
             show_default=False,
         ),
     ] = None,
-    overwrite: Annotated[
-        bool,
-        typer.Option(
-            "--overwrite",
-            help="Redo outputs that already exist from a run with the same settings (by "
-            "default a rerun skips them, so an interrupted run resumes).",
-        ),
-    ] = False,
-    fail_fast: Annotated[
-        bool, typer.Option("--fail-fast", help="Stop at the first input that fails (exit 1).")
-    ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")
-    ] = False,
+    overwrite: OverwriteOption = False,
+    fail_fast: FailFastOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     def body() -> None:
         from occlude.augment.run import augment_files, augmentation

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from occlude.cli._common import guarded, say
+from occlude.cli._common import (
+    JsonOption,
+    ModelOption,
+    PreprocessOption,
+    QuietOption,
+    UnsafeModelOption,
+    WeightsOption,
+    guarded,
+    say,
+)
 from occlude.errors import EXIT_FAILED, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -51,31 +60,9 @@ def robustness(
             show_default=False,
         ),
     ],
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model", "-m", metavar="NAME|FILE", help="keras.applications name or model file."
-        ),
-    ] = "resnet50",
-    weights: Annotated[
-        str | None,
-        typer.Option(
-            "--weights",
-            "-w",
-            metavar="imagenet|none|FILE",
-            help="imagenet (default for named models), none, or a weights file.",
-            show_default=False,
-        ),
-    ] = None,
-    preprocess: Annotated[
-        str | None,
-        typer.Option(
-            "--preprocess",
-            metavar="MODE",
-            help="Override preprocessing: none, caffe, tf, torch or a family/model name.",
-            show_default=False,
-        ),
-    ] = None,
+    model: ModelOption = "resnet50",
+    weights: WeightsOption = None,
+    preprocess: PreprocessOption = None,
     methods: Annotated[
         str,
         typer.Option(
@@ -103,15 +90,7 @@ def robustness(
     batch_size: Annotated[
         int, typer.Option("--batch-size", "-b", min=1, metavar="N", help="Images per model call.")
     ] = 32,
-    json_path: Annotated[
-        str | None,
-        typer.Option(
-            "--json",
-            metavar="PATH|-",
-            help="Write the results as JSON to a file or - (stdout).",
-            show_default=False,
-        ),
-    ] = None,
+    json_path: JsonOption = None,
     plot: Annotated[
         Path | None,
         typer.Option(
@@ -138,11 +117,8 @@ def robustness(
             "--at", metavar="F", help="The fraction --min-accuracy applies to.", show_default=False
         ),
     ] = None,
-    unsafe_model: Annotated[
-        bool,
-        typer.Option("--unsafe-model", help="Allow model files with Lambda layers (trusted)."),
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    unsafe_model: UnsafeModelOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     def body() -> None:
         from occlude.fill import parse_fill

@@ -7,7 +7,20 @@ from typing import Annotated
 
 import typer
 
-from occlude.cli._common import guarded, say, split_ints
+from occlude.cli._common import (
+    FailFastOption,
+    Inputs,
+    JsonOption,
+    ModelOption,
+    OverwriteOption,
+    PreprocessOption,
+    QuietOption,
+    UnsafeModelOption,
+    WeightsOption,
+    guarded,
+    say,
+    split_ints,
+)
 from occlude.errors import EXIT_FAILED, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, UsageError
 
 HELP = """Occlusion sensitivity maps: slide grey patches of several sizes over each image,
@@ -19,46 +32,10 @@ support the class. Exit codes: 0 all done, 1 some inputs failed, 2 usage error,
 
 
 def sensitivity(
-    inputs: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Image files and/or folders (searched recursively for jpg, jpeg, png, "
-            "bmp, gif, tif, tiff, webp).",
-            show_default=False,
-            metavar="INPUT",
-        ),
-    ],
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="NAME|FILE",
-            help="A keras.applications name (resnet50, vgg16, mobilenet_v2, efficientnetb0, "
-            "..., any case) or a .keras/.h5 model file (input size read from it).",
-        ),
-    ] = "resnet50",
-    weights: Annotated[
-        str | None,
-        typer.Option(
-            "--weights",
-            "-w",
-            metavar="imagenet|none|FILE",
-            help="imagenet (default for named models; downloaded once into Keras's cache), "
-            "none (random init, for smoke tests) or a weights file.",
-            show_default=False,
-        ),
-    ] = None,
-    preprocess: Annotated[
-        str | None,
-        typer.Option(
-            "--preprocess",
-            metavar="MODE",
-            help="Override preprocessing: none, caffe, tf, torch or a family/model name. "
-            "Default: the named model's own; none (raw 0-255) for model files.",
-            show_default=False,
-        ),
-    ] = None,
+    inputs: Inputs,
+    model: ModelOption = "resnet50",
+    weights: WeightsOption = None,
+    preprocess: PreprocessOption = None,
     class_: Annotated[
         str,
         typer.Option(
@@ -126,15 +103,7 @@ def sensitivity(
             "<stem>_scales.npz (per-scale maps, patch sizes, strides).",
         ),
     ] = False,
-    json_path: Annotated[
-        str | None,
-        typer.Option(
-            "--json",
-            metavar="PATH|-",
-            help="Write one JSON record per image to this file, or - for stdout.",
-            show_default=False,
-        ),
-    ] = None,
+    json_path: JsonOption = None,
     expect_box: Annotated[
         str | None,
         typer.Option(
@@ -181,28 +150,10 @@ def sensitivity(
     seed: Annotated[
         int, typer.Option("--seed", metavar="S", help="Seed of the random-order baseline.")
     ] = 0,
-    overwrite: Annotated[
-        bool,
-        typer.Option(
-            "--overwrite",
-            help="Redo images whose outputs are already complete (by default a rerun skips "
-            "them, so an interrupted run resumes).",
-        ),
-    ] = False,
-    fail_fast: Annotated[
-        bool, typer.Option("--fail-fast", help="Stop at the first input that fails (exit 1).")
-    ] = False,
-    unsafe_model: Annotated[
-        bool,
-        typer.Option(
-            "--unsafe-model",
-            help="Allow model files that run arbitrary code when loaded (Lambda layers). "
-            "Only for files you trust.",
-        ),
-    ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar and no per-image lines.")
-    ] = False,
+    overwrite: OverwriteOption = False,
+    fail_fast: FailFastOption = False,
+    unsafe_model: UnsafeModelOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     def body() -> None:
         from occlude.inputs import check_out_dir, check_outputs, find_images
