@@ -64,7 +64,7 @@ def open_image(path: Path, notes: list[str] | None = None) -> Image.Image:
         raise InputError(
             f"{path}: refused: over {Image.MAX_IMAGE_PIXELS} pixels, a possible decompression bomb"
         ) from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+    except Exception as exc:  # Pillow raises many kinds on broken files
         reason = str(exc) or type(exc).__name__
         if Path(path).exists() and Path(path).stat().st_size == 0:
             reason = "empty file"
@@ -89,10 +89,16 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 def read_rgb(path: Path, notes: list[str] | None = None) -> np.ndarray:
     """The image at ``path`` as an H×W×3 uint8 RGB array."""
-    return np.asarray(to_rgb(open_image(path, notes)), dtype=np.uint8)
+    img = open_image(path, notes)
+    try:
+        return np.asarray(to_rgb(img), dtype=np.uint8)
+    except Exception as exc:
+        raise InputError(f"{path}: cannot convert mode {img.mode} to RGB ({exc})") from None
 
 
 TEMP_SUFFIX = ".occlude-part"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -100,10 +106,13 @@ def atomic_file(path: Path) -> Iterator[IO[bytes]]:
     """Open a temporary file next to ``path``; rename it over ``path`` on success.
 
     Only a process killed outright (SIGKILL) can leave the temporary file behind; its name
-    is ``.<name>.<random>.occlude-part`` and :func:`remove_stale_temporaries` clears it.
+    is ``.<name>.<pid>.<random>.occlude-part`` and :func:`remove_stale_temporaries` clears
+    it once that process is gone. The file gets the usual permissions (0666 less umask).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    prefix = f".{path.name}.{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_UMASK)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
@@ -115,15 +124,37 @@ def atomic_file(path: Path) -> Iterator[IO[bytes]]:
 
 
 def remove_stale_temporaries(folder: Path) -> int:
-    """Delete temporary files that a killed run left under ``folder``; return how many."""
+    """Delete temporary files that killed runs left under ``folder``; return how many.
+
+    A file whose writer is still running (another run into the same folder) is kept.
+    """
     if not folder.is_dir():
         return 0
     count = 0
     for path in folder.rglob(f".*{TEMP_SUFFIX}"):
+        if _writer_alive(path):
+            continue
         with contextlib.suppress(OSError):
             path.unlink()
             count += 1
     return count
+
+
+def _writer_alive(path: Path) -> bool:
+    parts = path.name[: -len(TEMP_SUFFIX)].split(".")
+    try:
+        pid = int(parts[-2])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:

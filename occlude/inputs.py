@@ -29,6 +29,17 @@ class InputImage:
         return out_dir.joinpath(*self.rel.parent.parts, name)
 
 
+def file_stamp(path: str | Path | None) -> list[int] | None:
+    """(size, mtime in ns) of a file, so that a changed file is not mistaken for the old."""
+    if path is None:
+        return None
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
 def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
@@ -45,36 +56,49 @@ def find_images(args: Sequence[Path], exclude: Path | None = None) -> list[Input
     """Expand files and folders (recursively) into image files, in a stable order.
 
     Files named directly are taken whatever their extension; inside folders only the
-    image extensions (any letter case) count. Anything under ``exclude`` (the output
-    folder) is skipped, so a run never reads its own outputs back.
+    image extensions (any letter case) count. An output folder ``exclude`` inside an input
+    folder is skipped, so a run never reads its own outputs back. A file reached through
+    several arguments keeps the longest relative path (from the outermost folder), so the
+    order of the arguments changes nothing.
 
     Raises:
-        UsageError: a path does not exist, or nothing was given.
+        UsageError: a path does not exist, nothing was given, or ``exclude`` is itself
+            one of the input folders.
     """
     if not args:
         raise UsageError("no input given: name image files or folders")
     excluded = exclude.resolve() if exclude is not None else None
-    found: list[InputImage] = []
-    seen: set[Path] = set()
+    best: dict[Path, InputImage] = {}
+    order: list[Path] = []
     for arg in args:
         if not arg.exists():
             raise UsageError(f"{arg}: no such file or folder")
         if arg.is_dir():
             root = arg.resolve()
-            for path in _walk(arg):
-                real = path.resolve()
-                if excluded is not None and _inside(real, excluded):
-                    continue
-                if real in seen:
-                    continue
-                seen.add(real)
-                found.append(InputImage(path, PurePosixPath(real.relative_to(root).as_posix())))
+            if excluded is not None and excluded == root:
+                raise UsageError(f"--out {exclude} is an input folder; write outputs elsewhere")
+            # Skip the output folder only when it lies inside this input folder; an input
+            # folder inside the output folder (``--out .``) is read as usual.
+            skip = excluded if excluded is not None and _inside(excluded, root) else None
+            candidates = [
+                (path, PurePosixPath(path.resolve().relative_to(root).as_posix()))
+                for path in _walk(arg)
+                if skip is None or not _inside(path.resolve(), skip)
+            ]
         else:
-            real = arg.resolve()
-            if real not in seen:
-                seen.add(real)
-                found.append(InputImage(arg, PurePosixPath(arg.name)))
-    return found
+            candidates = [(arg, PurePosixPath(arg.name))]
+        for path, rel in candidates:
+            real = path.resolve()
+            item = InputImage(path, rel)
+            if real not in best:
+                order.append(real)
+                best[real] = item
+            elif (len(rel.parts), rel.as_posix()) > (
+                len(best[real].rel.parts),
+                best[real].rel.as_posix(),
+            ):
+                best[real] = item
+    return [best[real] for real in order]
 
 
 def _walk(folder: Path) -> Iterable[Path]:
@@ -95,6 +119,20 @@ def check_out_dir(out: Path) -> None:
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
         raise UsageError(f"--out {out}: cannot write there (permission denied)")
+
+
+def check_json_target(
+    target: Path, images: Sequence[InputImage], outputs: Sequence[Sequence[Path]]
+) -> None:
+    """Refuse a ``--json`` file that is a folder, an input, or one of the planned outputs."""
+    real = target.resolve()
+    if target.is_dir():
+        raise UsageError(f"--json {target}: is a folder")
+    if real in {img.path.resolve() for img in images}:
+        raise UsageError(f"--json {target}: would overwrite an input")
+    if real in {p.resolve() for paths in outputs for p in paths}:
+        raise UsageError(f"--json {target}: would overwrite one of the outputs")
+    check_out_dir(target.parent if str(target.parent) else Path("."))
 
 
 def check_outputs(images: Sequence[InputImage], outputs: Sequence[Sequence[Path]]) -> None:

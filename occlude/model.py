@@ -36,11 +36,14 @@ def _quiet_native() -> Iterator[None]:
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
+    # Python-level messages (a download's progress) still reach the real stderr.
+    visible = os.fdopen(os.dup(saved), "w", buffering=1)
     try:
         os.dup2(devnull, 2)
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(visible), contextlib.redirect_stderr(visible):
             yield
     finally:
+        visible.close()
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
@@ -67,6 +70,7 @@ class Classifier:
     weights: str
     n_classes: int
     class_names: list[str] | None
+    fixed_batch: int | None = None
     _predictors: dict[int, Callable[[np.ndarray], np.ndarray]] = field(
         default_factory=dict, repr=False
     )
@@ -77,8 +81,10 @@ class Classifier:
     def predictor(self, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
         """``predict(batch) -> scores`` compiled once for a fixed (batch_size, H, W, 3) shape.
 
-        Smaller batches are padded and larger ones split, so the graph is traced once.
+        Smaller batches are padded and larger ones split, so the graph is traced once. A
+        model saved with a fixed batch size always runs at that size.
         """
+        batch_size = self.fixed_batch or batch_size
         if batch_size not in self._predictors:
             with _quiet_native():
                 self._predictors[batch_size] = _compile(self, batch_size)
@@ -160,9 +166,11 @@ def load_classifier(
         assert app is not None
         model, weights_used = _load_application(app, weights)
         name, mode = app, preprocess or APPLICATIONS[app]
-    input_size, n_classes = _check_io(name, model)
+    input_size, n_classes = _check_io(name, model, None if is_model_file(spec) else APP_SIZE)
     names = imagenet_names() if n_classes == IMAGENET_CLASSES else None
-    return Classifier(name, model, input_size, mode, weights_used, n_classes, names)
+    batch = model.inputs[0].shape[0]
+    fixed = int(batch) if batch is not None else None
+    return Classifier(name, model, input_size, mode, weights_used, n_classes, names, fixed)
 
 
 def _weights_arg(weights: str | None) -> str | None:
@@ -184,20 +192,25 @@ def _load_application(app: str, weights: str | None) -> tuple[Any, str]:
         with _quiet_native():
             model = ctor(weights=arg)
     except Exception as exc:
-        if arg == "imagenet":
+        if arg == "imagenet" and "URL fetch failure" in str(exc):
             reason = _short(exc).rsplit("--", 1)[-1].strip()
             raise ModelError(
                 f"{app}: cannot download its ImageNet weights ({reason}). Offline, pass "
                 f"--weights FILE (a {app} weights file, e.g. copied from ~/.keras/models on a "
                 "connected machine) or --model FILE.keras"
             ) from None
-        raise ModelError(f"{weights}: cannot load as {app} weights ({_short(exc)})") from None
+        source = "its ImageNet weights" if arg == "imagenet" else f"{weights} as weights"
+        raise ModelError(f"{app}: cannot load {source} ({_short(exc)})") from None
     return model, "none" if arg is None else arg
 
 
 def _load_file(path: Path, weights: str | None, safe: bool) -> tuple[Any, str]:
     if not path.is_file():
         raise UsageError(f"{path}: model file not found")
+    if weights is not None and weights.lower() == "imagenet":
+        raise UsageError(
+            f"--weights imagenet applies to keras.applications names; {path} has its own weights"
+        )
     keras = _keras()
     try:
         with _quiet_native():
@@ -215,7 +228,7 @@ def _load_file(path: Path, weights: str | None, safe: bool) -> tuple[Any, str]:
             ) from None
         raise ModelError(f"{path}: cannot load as a Keras model ({text})") from None
     used = str(path)
-    if weights is not None and weights.lower() not in ("imagenet",):
+    if weights is not None:
         arg = _weights_arg(weights)
         if arg is not None:
             try:
@@ -241,7 +254,13 @@ def _refuse_legacy_lambda(path: Path) -> None:
         )
 
 
-def _check_io(name: str, model: Any) -> tuple[tuple[int, int], int]:
+APP_SIZE = (224, 224)
+"""Input size for keras.applications models built without a fixed one (MobileNetV3)."""
+
+
+def _check_io(
+    name: str, model: Any, default: tuple[int, int] | None = None
+) -> tuple[tuple[int, int], int]:
     inputs = getattr(model, "inputs", None) or []
     outputs = getattr(model, "outputs", None) or []
     if len(inputs) != 1 or len(outputs) != 1:
@@ -253,14 +272,20 @@ def _check_io(name: str, model: Any) -> tuple[tuple[int, int], int]:
     if len(shape) != 4 or shape[3] != 3:
         raise ModelError(f"{name}: input shape {shape} is not (batch, height, width, 3)")
     if shape[1] is None or shape[2] is None:
-        raise ModelError(f"{name}: input size {shape[1:3]} is not fixed; save it with one")
-    out_shape = tuple(outputs[0].shape)
+        if default is None:
+            raise ModelError(f"{name}: input size {shape[1:3]} is not fixed; save it with one")
+        return default, _n_classes(name, outputs[0])
+    return (int(shape[1]), int(shape[2])), _n_classes(name, outputs[0])
+
+
+def _n_classes(name: str, output: Any) -> int:
+    out_shape = tuple(output.shape)
     n_classes = 1
     for dim in out_shape[1:]:
         n_classes *= int(dim) if dim is not None else 0
     if n_classes < 1:
         raise ModelError(f"{name}: output shape {out_shape} is not (batch, classes)")
-    return (int(shape[1]), int(shape[2])), n_classes
+    return n_classes
 
 
 def _short(exc: BaseException) -> str:

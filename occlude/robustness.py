@@ -35,7 +35,7 @@ ATTEMPTS = 100
 
 
 def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
-    out = tuple(m.strip().lower() for m in methods if m.strip())
+    out = tuple(dict.fromkeys(m.strip().lower() for m in methods if m.strip()))
     for m in out:
         if m not in METHODS:
             raise UsageError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
@@ -45,7 +45,7 @@ def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
 
 
 def check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:
-    out = tuple(float(f) for f in fractions)
+    out = tuple(dict.fromkeys(float(f) for f in fractions))
     for f in out:
         if not 0.0 <= f <= 1.0:
             raise UsageError(f"occluded fractions must be in [0, 1]; received {f}")
@@ -177,6 +177,8 @@ def evaluate(
 
     def flush(batch: list[tuple[list[tuple[str, float]], int, np.ndarray]]) -> None:
         scores = np.asarray(predict(np.stack([b[2] for b in batch]).astype(np.float32)))
+        if scores.ndim == 0 or len(scores) != len(batch):
+            raise UsageError(f"predict returned shape {scores.shape} for a batch of {len(batch)}")
         scores = scores.reshape(len(batch), -1)
         for (targets, label, _), row in zip(batch, scores, strict=True):
             if not 0 <= label < len(row):

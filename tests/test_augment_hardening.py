@@ -197,7 +197,9 @@ def test_interrupted_run_resumes_to_the_same_outputs_and_manifest(tmp_path, sig)
     proc = subprocess.Popen([*argv, "-o", str(out)], stderr=subprocess.PIPE, text=True)
     journal = out / ".manifest.journal.jsonl"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (journal.is_file() and journal.stat().st_size):
+    while time.monotonic() < deadline and not (
+        journal.is_file() and '"output"' in journal.read_text()
+    ):
         time.sleep(0.01)
     proc.send_signal(getattr(signal, sig))
     _, stderr = proc.communicate(timeout=60)
@@ -216,3 +218,44 @@ def test_interrupted_run_resumes_to_the_same_outputs_and_manifest(tmp_path, sig)
     resumed = subprocess.run([*argv, "-o", str(out)], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert badfiles.digest(out) == badfiles.digest(clean)  # images and manifest, byte for byte
+
+
+def test_records_are_withdrawn_before_outputs_are_rewritten(tmp_path, monkeypatch) -> None:
+    """Run A finishes; run B (another seed) dies after rewriting some files; rerunning A
+    must redo those, not trust A's old records."""
+    import occlude.augment.run as pipeline
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):
+        badfiles.good_png(folder / f"a{i}.png")
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    args = ["-m", "random-erasing", "--prob", "1", "-j", "1", "-q"]
+    assert run(folder, *args, "-o", clean).exit_code == 0
+    assert run(folder, *args, "-o", out).exit_code == 0
+    real_save = pipeline.save_image
+    calls = []
+
+    def save_then_die(*a, **k):  # type: ignore[no-untyped-def]
+        real_save(*a, **k)
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "save_image", save_then_die)
+    assert run(folder, *args, "-o", out, "--seed", "7").exit_code == 130
+    monkeypatch.undo()
+    assert run(folder, *args, "-o", out).exit_code == 0
+    assert badfiles.digest(out) == badfiles.digest(clean)
+
+
+def test_fail_fast_stops_before_processing_on_a_missing_label(tmp_path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        badfiles.good_png(folder / f"a{i}.png")
+    (folder / "labels.csv").write_text("path,label\na0.png,x\na1.png,y\n")
+    res = run(folder, "-m", "cutout", "--labels", folder / "labels.csv", "-o", tmp_path / "out",
+              "--fail-fast", "-q")  # fmt: skip
+    assert res.exit_code == 1 and "no label" in res.stderr
+    assert not list((tmp_path / "out").glob("*.png")) if (tmp_path / "out").exists() else True

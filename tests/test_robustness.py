@@ -203,5 +203,45 @@ def test_cli_usage_errors(model_file, dataset, args, message) -> None:
 
 def test_cli_class_names_need_an_imagenet_model(model_file, dataset) -> None:
     (dataset / "labels.csv").write_text("path,label\n0/0.png,tabby\n")
-    res = run(dataset / "0" / "0.png", "-m", model_file, "--labels", dataset / "labels.csv")
-    assert res.exit_code == 2 and "ImageNet model" in res.stderr
+    res = run(dataset / "0" / "0.png", "-m", model_file, "--labels", dataset / "labels.csv",
+              "--json", "-")  # fmt: skip
+    assert res.exit_code == 1 and "ImageNet model" in res.stderr  # that input fails alone
+    data = json.loads(res.stdout)
+    assert data["results"][0]["n"] == 0 and data["results"][0]["accuracy"] is None  # not NaN
+
+
+def test_repeated_methods_and_fractions_count_once() -> None:
+    rows = evaluate(
+        red_samples(3), red_share_model, methods=["cutout", "cutout"], fractions=[0, 0, 0.5],
+        fill=GREY,
+    )  # fmt: skip
+    assert [(r.method, r.fraction, r.n) for r in rows] == [("cutout", 0.0, 3), ("cutout", 0.5, 3)]
+
+
+def test_cli_named_model_weights_none_and_preprocess(tmp_path) -> None:
+    """--weights none on a keras.applications model, --preprocess, ImageNet class names."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    Image.fromarray(red_image((40, 40), (5, 5, 30, 30))).save(folder / "a.png")
+    (folder / "labels.csv").write_text("path,label\na.png,tabby\n")
+    res = run(folder, "-m", "mobilenetv3small", "-w", "none", "--preprocess", "none",
+              "--labels", folder / "labels.csv", "--fractions", "0,0.5", "--methods", "cutout",
+              "--unsafe-model", "--json", "-", "-q")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["model"] == "MobileNetV3Small" and data["weights"] == "none"
+    assert [r["n"] for r in data["results"]] == [1, 1]
+
+
+def test_cli_weights_file_for_a_model_file(model_file, dataset, tmp_path) -> None:
+    import keras
+
+    model = keras.saving.load_model(model_file)
+    model.layers[-2].set_weights([np.zeros((1, 2)), np.array([5.0, 0.0])])  # always class 0
+    weights = tmp_path / "class0.weights.h5"
+    model.save_weights(weights)
+    args = [dataset, "-m", model_file, "--labels", "folders", "--fractions", "0", "--json", "-"]
+    plain = json.loads(run(*args).stdout)["results"][0]["accuracy"]
+    res = run(*args, "--weights", weights)
+    assert res.exit_code == 0, res.output
+    assert plain == 1.0 and json.loads(res.stdout)["results"][0]["accuracy"] == 0.5

@@ -264,3 +264,122 @@ def test_interrupted_run_resumes_to_the_same_outputs(model_file, tmp_path, sig) 
     assert resumed.returncode == 0, resumed.stderr
     assert _outputs(out) == _outputs(clean)
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in clean.iterdir())
+
+
+def test_a_record_is_withdrawn_before_its_outputs_are_rewritten(model_file, tmp_path, monkeypatch):
+    """Run A finishes; run B (other settings) dies mid-image; rerunning A must redo it."""
+    from occlude import render
+
+    img = badfiles.good_png(tmp_path / "a.png")
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    args = [img, "-m", model_file, "-p", "16", "-q"]
+    assert run(*args, "-o", clean).exit_code == 0
+    assert run(*args, "-o", out).exit_code == 0
+
+    def die(*a, **k):  # B has written its heatmap, not yet its sheet or record
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render, "contact_sheet_png", die)
+    assert run(*args, "-o", out, "--fill", "black").exit_code == 130
+    monkeypatch.undo()
+    again = run(img, "-m", model_file, "-p", "16", "-o", out)
+    assert again.exit_code == 0 and "already done" not in again.stderr
+    assert _outputs(out) == _outputs(clean)
+
+
+def test_changed_input_is_redone(model_file, tmp_path) -> None:
+    img = badfiles.good_png(tmp_path / "a.png")
+    args = [img, "-m", model_file, "-p", "16", "-o", tmp_path / "out"]
+    assert run(*args).exit_code == 0
+    badfiles.good_png(img, (64, 80))  # edited in place
+    again = run(*args)
+    assert again.exit_code == 0 and "already done" not in again.stderr
+
+
+def test_out_above_the_inputs_and_out_equal_to_an_input_folder(model_file, tmp_path, monkeypatch):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    badfiles.good_png(folder / "a.png")
+    monkeypatch.chdir(tmp_path)
+    res = run("imgs", "-m", model_file, "-p", "16", "-o", ".", "-q")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "a.png").is_file()  # outputs in ".", inputs untouched in imgs/
+    res = run("imgs", "-m", model_file, "-o", "imgs")
+    assert res.exit_code == 2 and "is an input folder" in res.stderr
+
+
+def test_overlapping_arguments_do_not_depend_on_their_order(tmp_path) -> None:
+    from occlude.inputs import find_images
+
+    (tmp_path / "data" / "cats").mkdir(parents=True)
+    badfiles.good_png(tmp_path / "data" / "cats" / "a.png")
+    one = find_images([tmp_path / "data", tmp_path / "data" / "cats" / "a.png"])
+    two = find_images([tmp_path / "data" / "cats" / "a.png", tmp_path / "data"])
+    assert [i.rel.as_posix() for i in one] == [i.rel.as_posix() for i in two] == ["cats/a.png"]
+
+
+def test_outputs_get_the_usual_permissions(model_file, tmp_path) -> None:
+    img = badfiles.good_png(tmp_path / "a.png")
+    old = os.umask(0o022)
+    try:
+        assert run(img, "-m", model_file, "-p", "16", "-o", tmp_path / "out", "-q").exit_code == 0
+    finally:
+        os.umask(old)
+    # the umask in force when occlude.imageio was imported applies (022 on most systems)
+    from occlude.imageio import _UMASK
+
+    assert (tmp_path / "out" / "a.png").stat().st_mode & 0o777 == 0o666 & ~_UMASK
+
+
+def test_model_saved_with_a_fixed_batch_size(tmp_path) -> None:
+    import keras
+
+    inputs = keras.Input((8, 8, 3), batch_size=4)
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    path = tmp_path / "fixed.keras"
+    model.save(path)
+    img = badfiles.good_png(tmp_path / "a.png")
+    res = run(img, "-m", path, "-p", "2", "-b", "32", "-o", tmp_path / "out", "--json", "-", "-q")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)[0]["windows"] == 16
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("in/a.png", "would overwrite an input"),
+        ("out/a.json", "outputs"),
+        ("in", "is a folder"),
+    ],
+)
+def test_json_target_is_checked_before_any_work(model_file, tmp_path, target, message) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    badfiles.good_png(folder / "a.png")
+    res = run(folder, "-m", model_file, "-o", tmp_path / "out", "--json", tmp_path / target)
+    assert res.exit_code == 2 and message in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_named_model_with_random_weights_a_class_name_and_default_out(tmp_path, monkeypatch):
+    """--weights none, --class NAME, --preprocess FAMILY and the default --out."""
+    img = badfiles.good_png(tmp_path / "a.png")
+    monkeypatch.chdir(tmp_path)
+    res = run(img, "-m", "MobileNetV3Small", "-w", "none", "-c", "tabby", "--preprocess",
+              "mobilenet_v2", "-p", "112", "--json", "-", "-q")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.stdout)[0]
+    assert rec["class_index"] == 281 and rec["class_name"] == "tabby"
+    assert rec["weights"] == "none" and rec["preprocess"] == "mobilenet_v2"
+    assert rec["input_size"] == [224, 224] and rec["windows"] == 4
+    assert (tmp_path / "occlude-out" / "a.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "code"), [(["-s", "1"], 0), (["-s", "8"], 2), (["--seed", "-1"], 2)]
+)
+def test_stride_with_the_default_sweep_and_bad_seed(model_file, tmp_path, args, code) -> None:
+    img = badfiles.good_png(tmp_path / "a.png")
+    res = run(img, "-m", model_file, "-o", tmp_path / "out", "-q", *args)
+    assert res.exit_code == code, res.output

@@ -19,6 +19,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -47,7 +48,7 @@ from occlude.imageio import (
     to_rgb,
     write_atomic,
 )
-from occlude.inputs import InputImage, check_out_dir, check_outputs, find_images
+from occlude.inputs import InputImage, check_out_dir, check_outputs, file_stamp, find_images
 from occlude.progress import Progress
 
 METHODS = ("cutout", "hide-and-seek", "random-erasing", "mixup", "cutmix")
@@ -548,6 +549,7 @@ def _process(task: _Task, plan: _Plan) -> _Outcome:
             "seed": plan.seed,
             "output_seed": f"{output_seed(plan.seed, src.rel, copy):032x}",
             "config": task.config,
+            "source_stamp": file_stamp(src.path),
             "params": result.params_dict(),
         }
         if aug.mixing:
@@ -580,10 +582,13 @@ def _channel_sums(path: str) -> tuple[list[int], int] | str:
     Pillow cannot read goes through ``open_image`` for the usual one-line message.
     """
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img_file = Image.open(path)
+        with img_file as img:
             img.load()
             rgb = np.asarray(img if img.mode == "RGB" else to_rgb(img), dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+    except Exception:
         try:
             open_image(Path(path))
         except OccludeError as exc:
@@ -627,6 +632,20 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes are started, so that a Ctrl-C aimed at the
+    whole process group cannot hit them half-started (an ignored signal survives exec)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class _Batch(Generic[T, R]):
     """``func`` over ``items`` in the pool (or in-process without one), results as they
     finish; after an early stop, :meth:`leftovers` returns those finished but not taken."""
@@ -641,7 +660,8 @@ class _Batch(Generic[T, R]):
                 yield self.func(item)
                 progress.advance()
             return
-        self._pending = {self.pool.submit(self.func, item) for item in self.items}
+        with _sigint_ignored():  # workers start here and inherit it: Ctrl-C is the parent's
+            self._pending = {self.pool.submit(self.func, item) for item in self.items}
         for future in cf.as_completed(list(self._pending)):
             self._pending.discard(future)
             yield future.result()
@@ -710,6 +730,8 @@ def augment_files(
     ]
     check_outputs(images, outputs)
     sources, tasks_out = _label_sources(images, outputs, labels, failures)
+    if fail_fast and failures.lines:
+        return _report(images, 0, out_dir, failures, None)
     if aug.mixing and len(sources) < 2:
         raise UsageError(
             f"{aug.method} mixes each image with another input; give at least two images"
@@ -732,11 +754,17 @@ def augment_files(
             dataset_mean, keep = _dataset_mean(executor, sources, show_progress, failures)
             pairs = [(s, o) for s, o in zip(sources, tasks_out, strict=True) if s.path in keep]
             sources, tasks_out = [p[0] for p in pairs], [p[1] for p in pairs]
+            if fail_fast and failures.lines:
+                sources, tasks_out = [], []
         config = _config(plan, fmt, labels, dataset_mean)
         tasks = []
         for s, o in zip(sources, tasks_out, strict=True):
             reused = [finished.get(p.relative_to(out_dir).as_posix()) for p in o]
-            if all(r is not None and r.get("config") == config for r in reused):
+            stamp = file_stamp(s.path)
+            if all(
+                r is not None and r.get("config") == config and r.get("source_stamp") == stamp
+                for r in reused
+            ):
                 records.extend(r for r in reused if r is not None)
                 done_inputs += 1
                 continue
@@ -750,6 +778,12 @@ def augment_files(
             Progress(len(tasks), "augment", enabled=show_progress) as bar,
             open(journal, "a", encoding="utf-8") as log,
         ):
+            # Outputs about to be rewritten lose their old records first, so a kill mid-way
+            # never leaves an old record vouching for a new, different file.
+            log.write(
+                "".join(json.dumps({"started": o}) + "\n" for t in tasks for o in _rel(t, out_dir))
+            )
+            log.flush()
             batch = _Batch(executor, func, tasks)
             for outcome in batch.results(bar):
                 records.extend(outcome.records)
@@ -791,11 +825,22 @@ def augment_files(
     _write_manifest(manifest, _merge_records(manifest, out_dir, records))
     with contextlib.suppress(OSError):
         journal.unlink()
+    remove_stale_temporaries(out_dir)  # again: a killed run's workers may have lingered
+    return _report(images, len(records), out_dir, failures, dataset_mean)
+
+
+def _report(
+    images: Sequence[InputImage],
+    written: int,
+    out_dir: Path,
+    failures: _Failures,
+    dataset_mean: tuple[float, float, float] | None,
+) -> AugmentReport:
     return AugmentReport(
         inputs=len(images),
-        written=len(records),
+        written=written,
         out_dir=out_dir,
-        manifest=manifest,
+        manifest=out_dir / MANIFEST,
         failures=tuple(failures.lines),
         failed_inputs=tuple(sorted(failures.inputs)),
         dataset_mean=dataset_mean,
@@ -824,10 +869,11 @@ def _config(
         "seed": plan.seed,
         "format": fmt,
         "labels": None if labels is None else str(labels),
+        "labels_file": None if labels in (None, "folders") else file_stamp(str(labels)),
         "dataset_mean": dataset_mean,
     }
-    if plan.aug.mixing:
-        parts["pool"] = [(s.path, s.rel, s.label) for s in plan.pool]
+    if plan.aug.mixing:  # partners can be any input: their contents count too
+        parts["pool"] = [(s.path, s.rel, s.label, file_stamp(s.path)) for s in plan.pool]
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -843,16 +889,28 @@ def _read_records(path: Path) -> Iterator[dict[str, Any]]:
             record = json.loads(line)
         except ValueError:
             continue
-        if isinstance(record, dict) and isinstance(record.get("output"), str):
+        if isinstance(record, dict) and (
+            isinstance(record.get("output"), str) or isinstance(record.get("started"), str)
+        ):
             yield record
 
 
+def _rel(task: _Task, out_dir: Path) -> list[str]:
+    return [Path(o).relative_to(out_dir).as_posix() for o in task.outputs]
+
+
 def _finished_records(out_dir: Path) -> dict[str, dict[str, Any]]:
-    """Records of outputs that exist, from the manifest and a killed run's journal."""
+    """Records of outputs that exist, from the manifest then a killed run's journal.
+
+    In the journal, ``{"started": output}`` withdraws the output's earlier record: that
+    run began rewriting the file; a record follows only if it finished.
+    """
     found: dict[str, dict[str, Any]] = {}
     for path in (out_dir / MANIFEST, out_dir / JOURNAL):
         for record in _read_records(path):
-            if (out_dir / record["output"]).is_file():
+            if "started" in record:
+                found.pop(str(record["started"]), None)
+            elif (out_dir / record["output"]).is_file():
                 found[record["output"]] = record
     return found
 

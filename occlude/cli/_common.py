@@ -9,7 +9,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from occlude.errors import EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, OccludeError
+from occlude.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, OccludeError
 
 T = TypeVar("T")
 
@@ -30,6 +30,9 @@ def guarded(body: Callable[[], T]) -> T:
         return body()
     except OccludeError as exc:
         raise fail(str(exc), exc.exit_code) from None
+    except OSError as exc:  # a full disk, a vanished folder: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise fail(f"{where}{exc.strerror or exc}", EXIT_FAILED) from None
     except KeyboardInterrupt as exc:
         say(f"occlude: {exc}" if isinstance(exc, Interrupted) else "occlude: interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -120,5 +123,11 @@ FailFastOption = Annotated[
     bool, typer.Option("--fail-fast", help="Stop at the first input that fails (exit 1).")
 ]
 QuietOption = Annotated[
-    bool, typer.Option("--quiet", "-q", help="No progress bar and no per-input messages.")
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No progress bar and no per-input progress lines (warnings and errors still go "
+        "to stderr).",
+    ),
 ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,10 +22,10 @@ from occlude.cli._common import (
     guarded,
     say,
 )
-from occlude.errors import EXIT_FAILED, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from occlude.errors import EXIT_FAILED, EXIT_GATE, EXIT_OK, Interrupted, UsageError
 
 if TYPE_CHECKING:
-    from occlude.robustness import Row
+    from occlude.robustness import Row, Sample
 
 HELP = """Evaluate top-1 accuracy and the true class's mean score on labelled images while
 cutout squares, hide-and-seek grids or random-erasing boxes hide a growing fraction of
@@ -86,7 +88,9 @@ def robustness(
             "or R,G,B.",
         ),
     ] = "grey",
-    seed: Annotated[int, typer.Option("--seed", metavar="S", help="Seed of the placements.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, metavar="S", help="Seed of the placements.")
+    ] = 0,
     batch_size: Annotated[
         int, typer.Option("--batch-size", "-b", min=1, metavar="N", help="Images per model call.")
     ] = 32,
@@ -122,7 +126,7 @@ def robustness(
 ) -> None:
     def body() -> None:
         from occlude.fill import parse_fill
-        from occlude.inputs import find_images
+        from occlude.inputs import check_out_dir, find_images
         from occlude.robustness import check_fractions, check_methods
         from occlude.zoo import check_model_spec, resolve_preprocess
 
@@ -140,6 +144,11 @@ def robustness(
         if not items:
             raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
         label_of = _label_reader(labels)
+        for target, flag in ((json_path, "--json"), (plot, "--plot")):
+            if target is not None and str(target) != "-":
+                if Path(target).is_dir():
+                    raise UsageError(f"{flag} {target}: is a folder")
+                check_out_dir(Path(target).parent)
 
         from occlude.classes import IMAGENET_CLASSES
         from occlude.model import load_classifier
@@ -159,9 +168,20 @@ def robustness(
             if text is None:
                 failed(str(item.path), f"{item.path}: no label in {labels}")
                 continue
-            index = resolve_label(text, clf.n_classes, clf.n_classes == IMAGENET_CLASSES)
+            try:
+                index = resolve_label(text, clf.n_classes, clf.n_classes == IMAGENET_CLASSES)
+            except UsageError as exc:  # a bad label fails its own input only
+                failed(str(item.path), f"{item.path}: {exc}")
+                continue
             labelled.append((item.rel.as_posix(), item.path, index))
-        samples = read_samples(labelled, clf.input_size, failed)
+        read = [0]
+
+        def counted() -> Iterator[Sample]:
+            for sample in read_samples(labelled, clf.input_size, failed):
+                read[0] += 1
+                yield sample
+
+        samples = counted()
         total = jobs_per_image(chosen, levels) * len(labelled)
         try:
             with Progress(total, "evaluating", enabled=not quiet) as bar:
@@ -176,13 +196,12 @@ def robustness(
                     on_progress=bar.advance,
                 )
         except KeyboardInterrupt:
-            say("occlude: interrupted; no results written")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            raise Interrupted(read[0], len(items)) from None
 
         table = _table(rows)
         (sys.stderr if json_path == "-" else sys.stdout).write(table)
         result: dict[str, Any] = {
-            "results": [asdict(r) for r in rows],
+            "results": [_finite(asdict(r)) for r in rows],
             "model": clf.name,
             "weights": clf.weights,
             "methods": list(chosen),
@@ -204,20 +223,24 @@ def robustness(
 
             n = max((r.n for r in rows), default=0)
             robustness_png(plot, rows, f"{clf.name}: top-1 accuracy under occlusion ({n} images)")
-        if failures:
-            say(f"occlude: {len(failures)} of {len(items)} inputs failed")
-            raise typer.Exit(EXIT_FAILED)
+        low = []
         if min_accuracy is not None and at is not None:
             low = [r for r in rows if abs(r.fraction - at) < 1e-9 and r.accuracy < min_accuracy]
             for r in low:
                 say(
                     f"occlude: accuracy gate: {r.method} at {at}: {r.accuracy:.3f} < {min_accuracy}"
                 )
-            if low:
-                raise typer.Exit(EXIT_GATE)
-        raise typer.Exit(EXIT_OK)
+        if failures:
+            say(f"occlude: {len(failures)} of {len(items)} inputs failed")
+            raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(EXIT_GATE if low else EXIT_OK)
 
     guarded(body)
+
+
+def _finite(row: dict[str, Any]) -> dict[str, Any]:
+    """NaN (nothing scored) as null, so the JSON stays valid."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
 
 
 def _label_reader(spec: str) -> Any:

@@ -148,7 +148,8 @@ def sensitivity(
         typer.Option("--steps", min=1, metavar="N", help="Steps of the --metrics curves."),
     ] = 20,
     seed: Annotated[
-        int, typer.Option("--seed", metavar="S", help="Seed of the random-order baseline.")
+        int,
+        typer.Option("--seed", min=0, metavar="S", help="Seed of the random-order baseline."),
     ] = 0,
     overwrite: OverwriteOption = False,
     fail_fast: FailFastOption = False,
@@ -156,7 +157,7 @@ def sensitivity(
     quiet: QuietOption = False,
 ) -> None:
     def body() -> None:
-        from occlude.inputs import check_out_dir, check_outputs, find_images
+        from occlude.inputs import check_json_target, check_out_dir, check_outputs, find_images
         from occlude.sensitivity.pipeline import (
             Failure,
             SensitivityOptions,
@@ -177,7 +178,7 @@ def sensitivity(
         for s in strides:
             if s <= 0:
                 raise UsageError(f"--stride must be positive; received {s}")
-        if len(strides) > 1 and len(strides) != len(patches):
+        if patches and len(strides) > 1 and len(strides) != len(patches):
             raise UsageError(
                 f"give one --stride or one per patch size; received {len(strides)} strides "
                 f"for {len(patches)} patch sizes"
@@ -225,7 +226,10 @@ def sensitivity(
         items = find_images(inputs, exclude=out)
         if not items:
             raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
-        check_outputs(items, [list(output_paths(i, out, save_npy).values()) for i in items])
+        planned = [list(output_paths(i, out, save_npy).values()) for i in items]
+        check_outputs(items, planned)
+        if json_path not in (None, "-"):
+            check_json_target(Path(json_path), items, planned)
 
         from occlude.imageio import remove_stale_temporaries
         from occlude.model import load_classifier
@@ -260,17 +264,17 @@ def sensitivity(
             raise typer.Exit(EXIT_INTERRUPTED) from None
         if json_path is not None:
             write_json(records, json_path)
-        if failures:
-            say(f"occlude: {failures} of {len(items)} inputs failed")
-            raise typer.Exit(EXIT_FAILED)
+        low = []
         if min_focus is not None:
             low = [r for r in records if r["focus"] < min_focus]
             for r in low:
                 say(f"occlude: focus gate: {r['input']}: focus {r['focus']:.3f} < {min_focus}")
             if low:
                 say(f"occlude: {len(low)} of {len(records)} images below --min-focus {min_focus}")
-                raise typer.Exit(EXIT_GATE)
-        raise typer.Exit(EXIT_OK)
+        if failures:
+            say(f"occlude: {failures} of {len(items)} inputs failed")
+            raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(EXIT_GATE if low else EXIT_OK)
 
     guarded(body)
 

@@ -215,7 +215,7 @@ def _stream_scores(
             y0, x0, y1, x1 = boxes[j - 1]
             batch[j - start, y0:y1, x0:x1] = fill_img[y0:y1, x0:x1]
         scores = np.asarray(predict(batch))
+        if scores.ndim == 0 or len(scores) != len(batch):
+            raise UsageError(f"predict returned shape {scores.shape} for a batch of {len(batch)}")
         scores = scores.reshape(len(batch), -1)
-        if len(scores) != len(batch):
-            raise UsageError(f"predict returned {len(scores)} rows for a batch of {len(batch)}")
         yield start, scores

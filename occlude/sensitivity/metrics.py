@@ -118,7 +118,10 @@ def deletion_insertion(
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start : start + batch_size]
         batch = np.stack([np.where(m[..., None], a, b) for m, a, b in chunk]).astype(np.float32)
-        out = np.asarray(predict(batch)).reshape(len(chunk), -1)
+        out = np.asarray(predict(batch))
+        if out.ndim == 0 or len(out) != len(chunk):
+            raise UsageError(f"predict returned shape {out.shape} for a batch of {len(chunk)}")
+        out = out.reshape(len(chunk), -1)
         scores[start : start + len(chunk)] = out[:, class_index]
     k = steps + 1
     return Curves(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from occlude.imageio import (
     write_atomic,
     write_bytes,
 )
-from occlude.inputs import InputImage
+from occlude.inputs import InputImage, file_stamp
 from occlude.sensitivity.core import (
     SENSITIVITY_FILLS,
     SensitivityResult,
@@ -112,6 +113,28 @@ def expected_region(opts: SensitivityOptions, shape: tuple[int, int]) -> np.ndar
     return np.asarray(resized) > 0
 
 
+FOCUS_MAX_SIDE = 2048
+"""Focus is measured at the original resolution, or this size on the longer side if less."""
+
+
+def image_focus(values: np.ndarray, shape: tuple[int, int], opts: SensitivityOptions) -> float:
+    """Focus of a model-size map on the region given in original-image pixels."""
+    height, width = shape
+    scale = min(1.0, FOCUS_MAX_SIDE / max(height, width))
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    full = resize_map(values, (size[1], size[0]))
+    if opts.expect_box is not None and scale < 1.0:
+        x0, y0, x1, y1 = opts.expect_box
+        box = (
+            math.floor(x0 * scale),
+            math.floor(y0 * scale),
+            max(math.ceil(x1 * scale), math.floor(x0 * scale) + 1),
+            max(math.ceil(y1 * scale), math.floor(y0 * scale) + 1),
+        )
+        return focus(full, box_region(size, box))
+    return focus(full, expected_region(opts, size))
+
+
 def output_paths(item: InputImage, out_dir: Path, save_npy: bool) -> dict[str, Path]:
     """Where one image's outputs go; ``record`` (its JSON record) is written last."""
     paths = {
@@ -125,11 +148,19 @@ def output_paths(item: InputImage, out_dir: Path, save_npy: bool) -> dict[str, P
     return paths
 
 
-def settings(clf: Classifier, opts: SensitivityOptions) -> dict[str, Any]:
-    """What determines the outputs: a finished record is reused only if these match."""
+def settings(
+    clf: Classifier, opts: SensitivityOptions, item: InputImage | None = None
+) -> dict[str, Any]:
+    """What determines the outputs: a finished record is reused only if these match.
+
+    Files (the input, a model or weights file, the mask) count by size and mtime too.
+    """
     return {
+        "input": file_stamp(item.path) if item is not None else None,
         "model": clf.name,
+        "model_file": file_stamp(clf.name) if Path(clf.name).is_file() else None,
         "weights": clf.weights,
+        "weights_file": file_stamp(clf.weights) if Path(clf.weights).is_file() else None,
         "preprocess": clf.preprocess,
         "class": opts.class_spec,
         "patch_sizes": list(opts.patch_sizes),
@@ -138,6 +169,7 @@ def settings(clf: Classifier, opts: SensitivityOptions) -> dict[str, Any]:
         "save_npy": opts.save_npy,
         "expect_box": list(opts.expect_box) if opts.expect_box else None,
         "expect_mask": str(opts.expect_mask) if opts.expect_mask else None,
+        "expect_mask_file": file_stamp(opts.expect_mask),
         "metrics": opts.metrics,
         "steps": opts.steps,
         "seed": opts.seed,
@@ -150,10 +182,10 @@ def finished_record(
     """The record of an earlier, complete run with the same settings, if there is one."""
     paths = output_paths(item, out_dir, opts.save_npy)
     try:
-        record: dict[str, Any] = json.loads(paths["record"].read_text("utf-8"))
+        record = json.loads(paths["record"].read_text("utf-8"))
     except (OSError, ValueError):
         return None
-    if record.get("settings") != settings(clf, opts):
+    if not isinstance(record, dict) or record.get("settings") != settings(clf, opts, item):
         return None
     if not all(path.is_file() for path in paths.values()):
         return None
@@ -193,6 +225,10 @@ def analyse(
     from occlude import render
 
     started = time.perf_counter()
+    paths = output_paths(item, out_dir, opts.save_npy)
+    # The record marks a finished image: drop an old one before overwriting its outputs,
+    # so that a run killed half-way is never mistaken for a finished one.
+    paths["record"].unlink(missing_ok=True)
     notes: list[str] = []
     original = read_rgb(item.path, notes)
     if warn is not None:
@@ -223,8 +259,7 @@ def analyse(
 
     extra: dict[str, Any] = {}
     if opts.expect_box is not None or opts.expect_mask is not None:
-        full = resize_map(result.map, (original.shape[1], original.shape[0]))
-        extra["focus"] = focus(full, expected_region(opts, original.shape[:2]))
+        extra["focus"] = image_focus(result.map, original.shape[:2], opts)
     curves = None
     if opts.metrics:
         curves = deletion_insertion(
@@ -247,7 +282,6 @@ def analyse(
             "insertion_random": curves.insertion_random.tolist(),
         }
 
-    paths = output_paths(item, out_dir, opts.save_npy)
     scales = "/".join(str(p) for p in result.patch_sizes)
     title = (
         f"{item.rel.name}: {_describe(clf, result.class_index)}, score {result.base_score:.3f}"
@@ -284,7 +318,7 @@ def analyse(
         "map_max": float(result.map.max()),
         **extra,
         "seconds": round(time.perf_counter() - started, 3),
-        "settings": settings(clf, opts),
+        "settings": settings(clf, opts, item),
     }
     text = json.dumps(record, indent=2) + "\n"
     write_bytes(paths["record"], text.encode("utf-8"))  # last: marks the image as done
