@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kerasmodels import red_detector, red_image
+from kerasmodels import red_image
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -117,11 +117,6 @@ def test_labels_resolve_to_indices() -> None:
 
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return red_detector(tmp_path_factory.mktemp("models") / "red.keras")
 
 
 @pytest.fixture()

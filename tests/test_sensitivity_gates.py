@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kerasmodels import red_detector, red_image
+from kerasmodels import red_image
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -27,11 +27,6 @@ runner = CliRunner()
 
 def run(*args: object):
     return runner.invoke(app, ["sensitivity", *map(str, args)])
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return red_detector(tmp_path_factory.mktemp("models") / "red.keras")
 
 
 @pytest.fixture()

@@ -9,18 +9,12 @@ from pathlib import Path
 import badfiles
 import numpy as np
 import pytest
-from kerasmodels import red_detector
 from PIL import Image
 from typer.testing import CliRunner
 
 from occlude.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return red_detector(tmp_path_factory.mktemp("models") / "red.keras")
 
 
 def run(*args: object):

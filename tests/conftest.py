@@ -1,0 +1,14 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kerasmodels import red_detector
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The red-object detector (kerasmodels.red_detector) saved as a .keras file, once."""
+    return red_detector(tmp_path_factory.mktemp("models") / "red.keras")
