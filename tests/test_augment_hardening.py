@@ -189,7 +189,7 @@ def test_interrupted_run_resumes_to_the_same_outputs_and_manifest(tmp_path, sig)
     for i in range(60):
         badfiles.good_png(folder / f"img{i:02d}.png", (480, 640))
     argv = [sys.executable, "-m", "occlude", "augment", str(folder), "-m", "random-erasing",
-            "-n", "2", "-j", "2", "--prob", "1", "-q"]  # fmt: skip
+            "-n", "4", "-j", "2", "--prob", "1", "-q"]  # fmt: skip
     clean = tmp_path / "clean"
     subprocess.run([*argv, "-o", str(clean)], check=True, capture_output=True)
 
@@ -207,11 +207,11 @@ def test_interrupted_run_resumes_to_the_same_outputs_and_manifest(tmp_path, sig)
         assert proc.returncode == 130, stderr
         assert "interrupted after" in stderr and "Traceback" not in stderr
         records = (out / "manifest.jsonl").read_text().splitlines()
-        assert 0 < len(records) < 120  # what was finished is in the manifest
+        assert 0 < len(records) < 240  # what was finished is in the manifest
     else:
         assert proc.returncode == -signal.SIGKILL
     finished = [p for p in out.glob("*.png")]
-    assert 0 < len(finished) < 120
+    assert 0 < len(finished) < 240
     for path in finished:  # whatever exists under its final name is whole
         Image.open(path).load()
 
