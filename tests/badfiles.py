@@ -121,3 +121,12 @@ def digest(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def assert_one_error(result: object, bad: Path, message: str) -> None:
+    """The run failed (exit 1) with exactly one error line, naming ``bad`` and the problem."""
+    code, stderr, output = (getattr(result, k) for k in ("exit_code", "stderr", "output"))
+    assert code == 1, output
+    errors = [line for line in stderr.splitlines() if line.startswith("occlude: error:")]
+    assert len(errors) == 1 and str(bad) in errors[0] and message in errors[0]
+    assert "Traceback" not in output

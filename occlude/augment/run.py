@@ -190,31 +190,27 @@ def augmentation(
     if method in OCCLUDING:
         text = DEFAULT_FILL[method] if fill is None else fill
         resolved = parse_fill(text, AUGMENT_FILLS) if isinstance(text, str) else text
-        aug = _replace(aug, fill=resolved)
+        aug = replace(aug, fill=resolved)
     if method == "cutout":
         n = 1 if holes is None else int(holes)
         if n < 1:
             raise UsageError(f"--holes must be at least 1; received {holes}")
         side = S.CUTOUT_SIZE if size is None else float(size)
         S.cutout_side((1 << 20, 1 << 20), side)
-        aug = _replace(aug, holes=n, size=side)
+        aug = replace(aug, holes=n, size=side)
     if method == "hide-and-seek":
-        aug = _replace(
+        aug = replace(
             aug,
             grids=S.check_grids(S.HIDE_AND_SEEK_GRIDS if grid is None else grid),
             hide_prob=S.check_prob(0.5 if hide_prob is None else hide_prob, "--hide-prob"),
         )
     if method == "random-erasing":
-        aug = _replace(
+        aug = replace(
             aug,
             area_range=S.check_range(area_range or S.ERASING_AREA, "--area-range", upper=1.0),
             aspect_range=S.check_range(aspect_range or S.ERASING_ASPECT, "--aspect-range"),
         )
     return aug
-
-
-def _replace(aug: Augmentation, **changes: Any) -> Augmentation:
-    return replace(aug, **changes)
 
 
 @dataclass(frozen=True)
