@@ -1,22 +1,23 @@
 """occlude: occlusion sensitivity maps and occlusion augmentations.
 
-``import occlude`` loads neither TensorFlow nor matplotlib: the Keras edge
-(:mod:`occlude.model`) and the renderer (:mod:`occlude.render`) are imported on use.
+``import occlude`` loads neither TensorFlow nor matplotlib (nor numpy): everything is
+imported on first use. The Keras edge (:mod:`occlude.model`) and the renderer
+(:mod:`occlude.render`) are the only modules that import those libraries.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from occlude.errors import InputError, ModelError, OccludeError, UsageError
-from occlude.sensitivity import SensitivityResult, occlusion_sensitivity
+from occlude.errors import InputError, ModelError, OccludeError, ScoreError, UsageError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "InputError",
     "ModelError",
     "OccludeError",
+    "ScoreError",
     "SensitivityResult",
     "UsageError",
     "__version__",
@@ -24,10 +25,16 @@ __all__ = [
     "occlusion_sensitivity",
 ]
 
+_LAZY = {
+    "load_classifier": "occlude.model",
+    "occlusion_sensitivity": "occlude.sensitivity.core",
+    "SensitivityResult": "occlude.sensitivity.core",
+}
+
 
 def __getattr__(name: str) -> Any:
-    if name == "load_classifier":
-        from occlude.model import load_classifier
+    if name in _LAZY:
+        import importlib
 
-        return load_classifier
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'occlude' has no attribute {name!r}")

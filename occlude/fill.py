@@ -49,7 +49,7 @@ class Fill:
 def constant(value: float | tuple[float, float, float]) -> Fill:
     rgb = (float(value),) * 3 if isinstance(value, (int, float)) else tuple(map(float, value))
     if len(rgb) != 3 or not all(0.0 <= v <= 255.0 for v in rgb):
-        raise UsageError(f"fill colour must be 0-255 per channel; received {value!r}")
+        raise UsageError(f"fill colour must be 0-255 per channel; received {value!r}", "fill")
     return Fill("constant", (rgb[0], rgb[1], rgb[2]))
 
 
@@ -60,19 +60,21 @@ def parse_fill(text: str, allowed: Collection[str] = DERIVED) -> Fill:
         return Fill("constant", _CONSTANTS[key])
     if key in DERIVED:
         if key not in allowed:
-            raise UsageError(f"--fill {text!r} is not available here; choose {_choices(allowed)}")
+            raise UsageError(
+                f"fill {text!r} is not available here; choose {_choices(allowed)}", "fill"
+            )
         return Fill(key)
     try:
         parts = [float(p) for p in key.split(",")]
     except ValueError:
         raise UsageError(
-            f"unknown --fill {text!r}; choose {_choices(allowed)}, a number or R,G,B"
+            f"unknown fill {text!r}; choose {_choices(allowed)}, a number or R,G,B", "fill"
         ) from None
     if len(parts) == 1:
         return constant(parts[0])
     if len(parts) == 3:
         return constant((parts[0], parts[1], parts[2]))
-    raise UsageError(f"--fill {text!r}: give one number or three (R,G,B)")
+    raise UsageError(f"fill {text!r}: give one number or three (R,G,B)", "fill")
 
 
 def _choices(allowed: Collection[str]) -> str:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from occlude.errors import InputError
+from occlude.text import shown
 
 # Formats Pillow writes for each extension we produce.
 _FORMATS = {
@@ -33,43 +36,73 @@ _FORMATS = {
 }
 
 
+READ_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "TIFF", "WEBP")
+"""The only formats images are decoded from, recognised by content (never by extension):
+Pillow's other plugins (EPS, which runs Ghostscript, PDF, PSD ...) are never reached."""
+
+
 def open_image(path: Path, notes: list[str] | None = None) -> Image.Image:
     """Decode an image file fully (first frame), upright as a viewer shows it.
 
-    Images over Pillow's pixel limit (``Image.MAX_IMAGE_PIXELS``) are refused from their
-    header, before any decoding. ``notes`` collects what the caller may want to tell the
-    user (an animation reduced to its first frame).
+    Only :data:`READ_FORMATS` are recognised. Images over Pillow's pixel limit
+    (``Image.MAX_IMAGE_PIXELS``) are refused from their header, before any decoding.
+    ``notes`` collects what the caller may want to tell the user (an animation reduced to
+    its first frame).
 
     Raises:
-        InputError: the file is missing, empty, truncated, corrupt, too large or not an image.
+        InputError: the file is missing, empty, truncated, corrupt, too large, not a
+            regular file, or not one of the supported formats.
     """
+    name = shown(path)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InputError(f"{name}: not a regular file")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img_file = Image.open(path)
+            img_file = Image.open(path, formats=READ_FORMATS)
         try:
             frames = getattr(img_file, "n_frames", 1)
             if frames > 1 and notes is not None:
                 notes.append(f"animated ({frames} frames): using the first frame")
             img_file.seek(0)
-            img_file.load()  # single-frame files are closed by Pillow once loaded
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Pillow's EXIF and palette chatter
+                img_file.load()  # single-frame files are closed by Pillow once loaded
             upright = img_file.copy() if frames > 1 else img_file
         except BaseException:
             img_file.close()
             raise
         if upright is not img_file:
             img_file.close()
-        ImageOps.exif_transpose(upright, in_place=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ImageOps.exif_transpose(upright, in_place=True)
+    except InputError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InputError(
-            f"{path}: refused: over {Image.MAX_IMAGE_PIXELS} pixels, a possible decompression bomb"
+            f"{name}: refused: over {Image.MAX_IMAGE_PIXELS} pixels, a possible decompression bomb"
         ) from None
+    except UnidentifiedImageError:
+        reason = "not a JPEG, PNG, BMP, GIF, TIFF or WebP file"
+        if _is_empty(path):
+            reason = "empty file"
+        raise InputError(f"{name}: cannot read image ({reason})") from None
     except Exception as exc:  # Pillow raises many kinds on broken files
         reason = str(exc) or type(exc).__name__
-        if Path(path).exists() and Path(path).stat().st_size == 0:
+        if isinstance(exc, OSError) and exc.strerror:
+            reason = exc.strerror
+        if _is_empty(path):
             reason = "empty file"
-        raise InputError(f"{path}: cannot read image ({reason})") from None
+        raise InputError(f"{name}: cannot read image ({shown(reason)})") from None
     return upright
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return os.stat(path).st_size == 0
+    except OSError:
+        return False
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -93,12 +126,26 @@ def read_rgb(path: Path, notes: list[str] | None = None) -> np.ndarray:
     try:
         return np.asarray(to_rgb(img), dtype=np.uint8)
     except Exception as exc:
-        raise InputError(f"{path}: cannot convert mode {img.mode} to RGB ({exc})") from None
+        raise InputError(f"{shown(path)}: cannot convert mode {img.mode} to RGB ({exc})") from None
 
 
 TEMP_SUFFIX = ".occlude-part"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+_RUN_TAG = uuid.uuid4().hex[:16]
+
+
+def run_tag() -> str:
+    """The tag in this process's temporary file names (the run's id while a run is on)."""
+    return _RUN_TAG
+
+
+def set_run_tag(tag: str) -> None:
+    """Name this process's temporary files after run ``tag`` (worker processes too)."""
+    global _RUN_TAG
+    if not tag or not tag.isalnum():
+        raise ValueError(f"run tag must be alphanumeric; received {tag!r}")
+    _RUN_TAG = tag
 
 
 @contextlib.contextmanager
@@ -106,11 +153,13 @@ def atomic_file(path: Path) -> Iterator[IO[bytes]]:
     """Open a temporary file next to ``path``; rename it over ``path`` on success.
 
     Only a process killed outright (SIGKILL) can leave the temporary file behind; its name
-    is ``.<name>.<pid>.<random>.occlude-part`` and :func:`remove_stale_temporaries` clears
-    it once that process is gone. The file gets the usual permissions (0666 less umask).
+    is ``.<name>.<run tag>.<random>.occlude-part``, and a later run into the same folder
+    removes it once that run is known to be over (see :func:`remove_stale_temporaries`),
+    which holds across PID namespaces and hosts. The file gets the usual permissions
+    (0666 less umask).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{path.name}.{os.getpid()}."
+    prefix = f".{path.name}.{_RUN_TAG}."
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=path.parent)
     os.fchmod(fd, 0o666 & ~_UMASK)
     try:
@@ -123,38 +172,32 @@ def atomic_file(path: Path) -> Iterator[IO[bytes]]:
         raise
 
 
-def remove_stale_temporaries(folder: Path) -> int:
-    """Delete temporary files that killed runs left under ``folder``; return how many.
+def temporary_tag(path: Path) -> str | None:
+    """The run tag in a temporary file's name, or None if it is not one of ours."""
+    name = path.name
+    if not name.startswith(".") or not name.endswith(TEMP_SUFFIX):
+        return None
+    parts = name[: -len(TEMP_SUFFIX)].split(".")
+    return parts[-2] if len(parts) >= 3 and parts[-2].isalnum() else None
 
-    A file whose writer is still running (another run into the same folder) is kept.
+
+def remove_stale_temporaries(folder: Path, is_live: Callable[[str], bool]) -> int:
+    """Delete temporary files that finished or killed runs left under ``folder``.
+
+    ``is_live(tag)`` says whether the run that made a file is still running (another run
+    into the same folder); its files are kept. Returns how many files were removed.
     """
     if not folder.is_dir():
         return 0
     count = 0
     for path in folder.rglob(f".*{TEMP_SUFFIX}"):
-        if _writer_alive(path):
+        tag = temporary_tag(path)
+        if tag is None or tag == _RUN_TAG or is_live(tag):
             continue
         with contextlib.suppress(OSError):
             path.unlink()
             count += 1
     return count
-
-
-def _writer_alive(path: Path) -> bool:
-    parts = path.name[: -len(TEMP_SUFFIX)].split(".")
-    try:
-        pid = int(parts[-2])
-    except (IndexError, ValueError):
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:

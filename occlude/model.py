@@ -17,6 +17,7 @@ import numpy as np
 
 from occlude.classes import IMAGENET_CLASSES, imagenet_names
 from occlude.errors import ModelError, UsageError
+from occlude.text import shown
 from occlude.zoo import APPLICATIONS, application_name, check_model_spec, is_model_file
 from occlude.zoo import resolve_preprocess as _resolve_preprocess
 
@@ -180,7 +181,7 @@ def _weights_arg(weights: str | None) -> str | None:
         return None
     path = Path(weights)
     if not path.is_file():
-        raise UsageError(f"{weights}: weights file not found (or give imagenet or none)")
+        raise UsageError(f"{shown(weights)}: weights file not found (or give imagenet or none)")
     return str(path)
 
 
@@ -196,8 +197,9 @@ def _load_application(app: str, weights: str | None) -> tuple[Any, str]:
             reason = _short(exc).rsplit("--", 1)[-1].strip()
             raise ModelError(
                 f"{app}: cannot download its ImageNet weights ({reason}). Offline, pass "
-                f"--weights FILE (a {app} weights file, e.g. copied from ~/.keras/models on a "
-                "connected machine) or --model FILE.keras"
+                f"weights=FILE (a {app} weights file, e.g. copied from ~/.keras/models on a "
+                "connected machine) or model=FILE.keras",
+                ("weights=", "model="),
             ) from None
         source = "its ImageNet weights" if arg == "imagenet" else f"{weights} as weights"
         raise ModelError(f"{app}: cannot load {source} ({_short(exc)})") from None
@@ -206,10 +208,12 @@ def _load_application(app: str, weights: str | None) -> tuple[Any, str]:
 
 def _load_file(path: Path, weights: str | None, safe: bool) -> tuple[Any, str]:
     if not path.is_file():
-        raise UsageError(f"{path}: model file not found")
+        raise UsageError(f"{shown(path)}: model file not found")
     if weights is not None and weights.lower() == "imagenet":
         raise UsageError(
-            f"--weights imagenet applies to keras.applications names; {path} has its own weights"
+            f"weights=imagenet applies to keras.applications names; {shown(path)} has its "
+            "own weights",
+            "weights=",
         )
     keras = _keras()
     try:
@@ -223,10 +227,11 @@ def _load_file(path: Path, weights: str | None, safe: bool) -> tuple[Any, str]:
         text = _short(exc)
         if safe and ("safe_mode" in text or "Lambda" in text):
             raise ModelError(
-                f"{path}: refused: it contains code (a Lambda layer) that would run on "
-                "loading; pass --unsafe-model if you trust this file"
+                f"{shown(path)}: refused: it contains code (a Lambda layer) that would run on "
+                "loading; pass safe=False if you trust this file",
+                ("safe=False",),
             ) from None
-        raise ModelError(f"{path}: cannot load as a Keras model ({text})") from None
+        raise ModelError(f"{shown(path)}: cannot load as a Keras model ({text})") from None
     used = str(path)
     if weights is not None:
         arg = _weights_arg(weights)
@@ -234,7 +239,9 @@ def _load_file(path: Path, weights: str | None, safe: bool) -> tuple[Any, str]:
             try:
                 model.load_weights(arg)
             except Exception as exc:
-                raise ModelError(f"{weights}: cannot load into {path} ({_short(exc)})") from None
+                raise ModelError(
+                    f"{shown(weights)}: cannot load into {shown(path)} ({_short(exc)})"
+                ) from None
             used = arg
     return model, used
 
@@ -249,8 +256,9 @@ def _refuse_legacy_lambda(path: Path) -> None:
         config = config.decode("utf-8", "replace")
     if isinstance(config, str) and '"class_name": "Lambda"' in config:
         raise ModelError(
-            f"{path}: refused: it contains code (a Lambda layer) that would run on loading; "
-            "pass --unsafe-model if you trust this file"
+            f"{shown(path)}: refused: it contains code (a Lambda layer) that would run on "
+            "loading; pass safe=False if you trust this file",
+            ("safe=False",),
         )
 
 

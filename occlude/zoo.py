@@ -6,7 +6,13 @@ test suite checks that the table matches ``keras.applications``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from occlude.errors import UsageError
+
+if TYPE_CHECKING:
+    from occlude.model import Classifier
 
 # constructor name in keras.applications -> module holding its preprocess_input
 APPLICATIONS: dict[str, str] = {
@@ -58,8 +64,9 @@ def resolve_preprocess(name: str) -> str:
     if app is not None:
         return APPLICATIONS[app]
     raise UsageError(
-        f"unknown --preprocess {name!r}; choose {', '.join(PREPROCESS_MODES)}, "
-        f"a family ({', '.join(FAMILIES)}) or a model name"
+        f"unknown preprocess {name!r}; choose {', '.join(PREPROCESS_MODES)}, "
+        f"a family ({', '.join(FAMILIES)}) or a model name",
+        "preprocess",
     )
 
 
@@ -76,3 +83,38 @@ def check_model_spec(spec: str) -> None:
         f"unknown model {spec!r}: give a keras.applications name ({examples}, ...) "
         "or a .keras/.h5 model file"
     )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which classifier to load, checked without TensorFlow; :meth:`load` loads it.
+
+    ``model``: a keras.applications name or a model file; ``weights``: ``imagenet``,
+    ``none`` or a weights file (None: the model's default); ``preprocess``: a mode, family
+    or model name (None: the model's own); ``safe``: refuse model files that run code.
+    """
+
+    model: str = "resnet50"
+    weights: str | None = None
+    preprocess: str | None = None
+    safe: bool = True
+
+    def __post_init__(self) -> None:
+        check_model_spec(self.model)
+        if self.preprocess is not None:
+            resolve_preprocess(self.preprocess)
+
+    @property
+    def model_file(self) -> str | None:
+        return self.model if is_model_file(self.model) else None
+
+    @property
+    def weights_file(self) -> str | None:
+        w = self.weights
+        return w if w is not None and w.lower() not in ("imagenet", "none") else None
+
+    def load(self) -> Classifier:
+        """The loaded classifier (imports TensorFlow/Keras)."""
+        from occlude.model import load_classifier
+
+        return load_classifier(self.model, self.weights, self.preprocess, safe=self.safe)

@@ -22,7 +22,7 @@ from occlude.augment import (
     match_partner,
     mixup,
 )
-from occlude.augment.run import array_to_pil, output_suffix, pil_to_array
+from occlude.augment.arrays import array_to_pil, output_suffix, pil_to_array
 from occlude.errors import UsageError
 from occlude.fill import parse_fill
 

@@ -23,7 +23,7 @@ from occlude.augment import (
     sample_mixup,
     sample_random_erasing,
 )
-from occlude.augment.samplers import cutout_side
+from occlude.augment.methods.cutout import cutout_side
 from occlude.errors import UsageError
 
 N = 4000

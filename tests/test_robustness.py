@@ -15,15 +15,15 @@ from typer.testing import CliRunner
 from occlude.cli import app
 from occlude.errors import UsageError
 from occlude.fill import parse_fill
-from occlude.robustness import (
-    Sample,
-    box_inside,
-    evaluate,
-    hidden_cells,
-    occlude,
-    resolve_label,
-    square_inside,
-)
+from occlude.augment.methods import HideAndSeek
+from occlude.augment.methods.cutout import square_inside
+from occlude.augment.methods.random_erasing import box_inside
+from occlude.robustness import Sample, evaluate, occlude, resolve_label
+
+
+def hidden_cells(rng, shape, fraction):  # type: ignore[no-untyped-def]
+    params = HideAndSeek.at_fraction(rng, shape, fraction)
+    return params.grid, list(params.hidden)
 
 GREY = parse_fill("grey")
 

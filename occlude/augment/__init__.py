@@ -1,26 +1,35 @@
-"""Paper-faithful occlusion augmentations: pure functions, samplers and a folder pipeline.
+"""Paper-faithful occlusion augmentations: pure functions, methods and a folder pipeline.
 
 Three layers, each usable alone:
 
 * :mod:`~occlude.augment.functional`: image array + explicit parameters -> new array
   (``erase_boxes``, ``hide_cells``, ``mixup``, ``cutmix``);
-* :mod:`~occlude.augment.samplers`: ``numpy.random.Generator`` -> parameters, as each
-  paper defines them (``sample_cutout``, ``sample_hide_and_seek``, ...);
-* :mod:`~occlude.augment.run`: a method with settings (:func:`augmentation`), one image
-  (:func:`augment`) and files and folders with a manifest (:func:`augment_files`).
+* :mod:`~occlude.augment.methods`: one frozen class per method (``Cutout``,
+  ``HideAndSeek``, ``RandomErasing``, ``Mixup``, ``Cutmix``) that validates its settings,
+  samples its parameters from a ``numpy.random.Generator`` as its paper defines them, and
+  applies them; the registry :data:`METHODS` and :func:`augmentation` build them by name;
+* :func:`augment_files`: files and folders with a manifest, on the job runner.
 
 Example::
 
     import numpy as np
-    from occlude.augment import erase_boxes, sample_random_erasing
+    from occlude.augment import augmentation
 
-    rng = np.random.default_rng(0)
-    params = sample_random_erasing(rng, image.shape[:2], prob=1.0)
-    erased = erase_boxes(image, params.boxes, (127.5, 127.5, 127.5))
+    method = augmentation("random-erasing", prob=1.0)
+    result = method(image, np.random.default_rng(0))
+    result.image, result.params.to_dict()
 
 Importing this package loads numpy and Pillow only.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from occlude.augment.arrays import load_array
+from occlude.augment.files import AugmentReport, augment_files
 from occlude.augment.functional import (
     Noise,
     cutmix,
@@ -31,50 +40,69 @@ from occlude.augment.functional import (
     match_partner,
     mixup,
 )
-from occlude.augment.params import (
-    Box,
-    CutmixParams,
-    CutoutParams,
-    HideAndSeekParams,
-    MixupParams,
-    Params,
-    RandomErasingParams,
-    box_area,
-    params_from_dict,
-)
-from occlude.augment.run import (
+from occlude.augment.manifest import replay
+from occlude.augment.methods import (
     METHODS,
-    Augmentation,
     Augmented,
-    AugmentReport,
-    augment,
-    augment_files,
+    Context,
+    Cutmix,
+    CutmixParams,
+    Cutout,
+    CutoutParams,
+    HideAndSeek,
+    HideAndSeekParams,
+    Method,
+    Mixup,
+    MixupParams,
+    RandomErasing,
+    RandomErasingParams,
     augmentation,
-    load_array,
-    output_rng,
-    output_seed,
-    replay,
-)
-from occlude.augment.samplers import (
+    params_from_dict,
     sample_cutmix,
     sample_cutout,
     sample_hide_and_seek,
     sample_mixup,
     sample_random_erasing,
 )
+from occlude.augment.params import Box, Params, box_area
+from occlude.augment.seeding import output_rng, output_seed
+
+
+def augment(
+    image: np.ndarray,
+    method: Method,
+    rng: np.random.Generator,
+    *,
+    partners: Sequence[np.ndarray] = (),
+    dataset_mean: Sequence[float] | None = None,
+) -> Augmented:
+    """Sample and apply ``method`` to one image, drawing everything from ``rng``.
+
+    The draws, in order: the method's parameters (the ``prob`` coin first); for mixing
+    methods the partner's index into ``partners``; for a noise fill the noise seed.
+    ``partners`` may be a lazy sequence: only the chosen one is read.
+    """
+    return method(image, rng, Context(partners, dataset_mean))
+
 
 __all__ = [
     "METHODS",
     "AugmentReport",
-    "Augmentation",
     "Augmented",
     "Box",
+    "Context",
+    "Cutmix",
     "CutmixParams",
+    "Cutout",
     "CutoutParams",
+    "HideAndSeek",
     "HideAndSeekParams",
+    "Method",
+    "Mixup",
     "MixupParams",
     "Noise",
     "Params",
+    "RandomErasing",
     "RandomErasingParams",
     "augment",
     "augment_files",

@@ -1,16 +1,19 @@
-"""What a sampler drew for one output: small frozen records, serialisable to the manifest.
+"""What a sampler draws, and the checks every method shares.
 
 Boxes are ``(x0, y0, x1, y1)`` in pixels, end-exclusive, already clipped to the image, so
-``image[y0:y1, x0:x1]`` is exactly the region that was changed. ``applied`` is false when
-the ``prob`` coin skipped the output; the image is then returned unchanged and nothing
-else was drawn.
+``image[y0:y1, x0:x1]`` is exactly the region that changed. Each method's parameter record
+(``CutoutParams`` ...) lives beside its method, in :mod:`occlude.augment.methods`; all of
+them have ``applied`` (false when the ``prob`` coin skipped the output; the image is then
+unchanged and nothing else was drawn), ``to_dict()`` for the manifest and ``from_dict``.
+
+Errors name the Python parameter that was wrong and what was received.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+import math
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeAlias
 
 from occlude.errors import UsageError
 
@@ -21,130 +24,82 @@ Cell: TypeAlias = tuple[int, int]
 """``(row, col)`` of a Hide-and-Seek grid cell."""
 
 
+class Params(Protocol):
+    """Any method's sampled parameters."""
+
+    @property
+    def applied(self) -> bool: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 def box_area(box: Box) -> int:
     """Pixels inside ``box`` (0 for an empty box)."""
     x0, y0, x1, y1 = box
     return max(0, x1 - x0) * max(0, y1 - y0)
 
 
-def _boxes(boxes: tuple[Box, ...]) -> list[list[int]]:
+def boxes_json(boxes: Sequence[Box]) -> list[list[int]]:
     return [list(b) for b in boxes]
 
 
-@dataclass(frozen=True)
-class CutoutParams:
-    """Cutout (DeVries & Taylor 2017): the clipped squares to fill."""
-
-    boxes: tuple[Box, ...]
-    applied: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"applied": self.applied, "boxes": _boxes(self.boxes)}
+def boxes_from(data: Any) -> tuple[Box, ...]:
+    """Boxes from a manifest list of ``[x0, y0, x1, y1]``."""
+    return tuple((int(b[0]), int(b[1]), int(b[2]), int(b[3])) for b in data)
 
 
-@dataclass(frozen=True)
-class HideAndSeekParams:
-    """Hide-and-Seek (Singh & Lee 2017): the cell side ``grid`` and the hidden cells.
-
-    ``grid == 0`` means nothing is hidden (the reference code's "no hiding" choice).
-    """
-
-    grid: int
-    hidden: tuple[Cell, ...]
-    applied: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "applied": self.applied,
-            "grid": self.grid,
-            "hidden": [list(c) for c in self.hidden],
-        }
+def clip_box(x0: int, y0: int, x1: int, y1: int, shape: tuple[int, int]) -> Box:
+    """The part of a box inside an image of ``shape`` (may be empty, never inverted)."""
+    h, w = shape
+    cx0, cy0 = min(max(x0, 0), w), min(max(y0, 0), h)
+    return (cx0, cy0, max(cx0, min(x1, w)), max(cy0, min(y1, h)))
 
 
-@dataclass(frozen=True)
-class RandomErasingParams:
-    """Random Erasing (Zhong et al. 2017): the erased box, if one fitted.
-
-    ``boxes`` is empty when the coin said "erase" but no box fitted within
-    ``attempts`` draws; the image is then unchanged. ``attempts`` counts the draws made.
-    """
-
-    boxes: tuple[Box, ...]
-    attempts: int = 1
-    applied: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"applied": self.applied, "boxes": _boxes(self.boxes), "attempts": self.attempts}
+def centred_box(cx: int, cy: int, width: int, height: int, shape: tuple[int, int]) -> Box:
+    """A ``width`` x ``height`` box whose centre pixel is ``(cx, cy)``, clipped."""
+    x0, y0 = cx - width // 2, cy - height // 2
+    return clip_box(x0, y0, x0 + width, y0 + height, shape)
 
 
-@dataclass(frozen=True)
-class MixupParams:
-    """MixUp (Zhang et al. 2018): output = lam * source + (1 - lam) * partner.
-
-    ``lam_sampled`` is the Beta draw (None when not applied); ``lam`` is the source's
-    weight actually used (1.0 when not applied).
-    """
-
-    lam: float
-    lam_sampled: float | None
-    applied: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"applied": self.applied, "lam": self.lam, "lam_sampled": self.lam_sampled}
+def coin(rng: Any, prob: float) -> bool:
+    """The ``prob`` coin every sampler draws first."""
+    return bool(rng.random() < prob)
 
 
-@dataclass(frozen=True)
-class CutmixParams:
-    """CutMix (Yun et al. 2019): the partner's pixels pasted into ``boxes`` (one box).
-
-    ``lam`` = 1 - (clipped box area) / (H * W), the source's share of the pixels;
-    ``lam_sampled`` is the raw Beta draw that sized the box.
-    """
-
-    boxes: tuple[Box, ...]
-    lam: float
-    lam_sampled: float | None
-    applied: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "applied": self.applied,
-            "boxes": _boxes(self.boxes),
-            "lam": self.lam,
-            "lam_sampled": self.lam_sampled,
-        }
+def check_shape(shape: Sequence[int]) -> tuple[int, int]:
+    """``(height, width)`` as positive ints, or a UsageError naming what was received."""
+    if len(shape) < 2 or int(shape[0]) < 1 or int(shape[1]) < 1:
+        raise UsageError(f"shape must be (height, width) >= 1; received {tuple(shape)}", "shape")
+    return int(shape[0]), int(shape[1])
 
 
-Params: TypeAlias = (
-    CutoutParams | HideAndSeekParams | RandomErasingParams | MixupParams | CutmixParams
-)
-"""Any method's sampled parameters."""
+def check_prob(prob: float, name: str = "prob") -> float:
+    if not 0.0 <= prob <= 1.0:
+        raise UsageError(f"{name} must be between 0 and 1; received {prob}", name)
+    return float(prob)
 
 
-def _box_tuple(boxes: Any) -> tuple[Box, ...]:
-    return tuple((int(b[0]), int(b[1]), int(b[2]), int(b[3])) for b in boxes)
+def check_alpha(alpha: float, name: str = "alpha") -> float:
+    if not (alpha > 0 and math.isfinite(alpha)):
+        raise UsageError(f"{name} must be a positive number; received {alpha}", name)
+    return float(alpha)
 
 
-def params_from_dict(method: str, data: Mapping[str, Any]) -> Params:
-    """Rebuild a method's parameters from a manifest ``params`` dict (to replay or audit).
+def check_range(bounds: Sequence[float], name: str, upper: float = math.inf) -> tuple[float, float]:
+    """``(low, high)`` with ``0 < low <= high <= upper``."""
+    if len(bounds) != 2:
+        raise UsageError(f"{name} takes two numbers, low,high; received {tuple(bounds)}", name)
+    low, high = float(bounds[0]), float(bounds[1])
+    if not (0.0 < low <= high <= upper):
+        limit = f" <= {upper:g}" if math.isfinite(upper) else ""
+        raise UsageError(f"{name} needs 0 < low <= high{limit}; received {low:g},{high:g}", name)
+    return low, high
 
-    Raises:
-        UsageError: unknown method or a dict that lacks what the method records.
-    """
-    try:
-        applied = bool(data["applied"])
-        if method == "cutout":
-            return CutoutParams(_box_tuple(data["boxes"]), applied)
-        if method == "hide-and-seek":
-            cells = tuple((int(r), int(c)) for r, c in data["hidden"])
-            return HideAndSeekParams(int(data["grid"]), cells, applied)
-        if method == "random-erasing":
-            return RandomErasingParams(_box_tuple(data["boxes"]), int(data["attempts"]), applied)
-        lam_sampled = None if data["lam_sampled"] is None else float(data["lam_sampled"])
-        if method == "mixup":
-            return MixupParams(float(data["lam"]), lam_sampled, applied)
-        if method == "cutmix":
-            return CutmixParams(_box_tuple(data["boxes"]), float(data["lam"]), lam_sampled, applied)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise UsageError(f"{method} params are incomplete or malformed ({exc!r})") from None
-    raise UsageError(f"unknown method {method!r}")
+
+def check_count(value: int, name: str, least: int = 1) -> int:
+    """A whole number of at least ``least``."""
+    if isinstance(value, bool) or int(value) != value:
+        raise UsageError(f"{name} must be a whole number; received {value}", name)
+    if value < least:
+        raise UsageError(f"{name} must be at least {least}; received {value}", name)
+    return int(value)

@@ -1,72 +1,67 @@
 """The ``occlude`` command: a thin, typed layer over the library.
 
-Commands live in their own modules and import heavy libraries (TensorFlow,
-matplotlib) only inside their bodies, so ``occlude --help`` starts fast.
+:func:`main` is the console script. It is the one place that handles Ctrl-C: at any
+moment (even while TensorFlow is being imported) an interrupt ends the run with one line
+and exit code 130; a run interrupted mid-way also says how many inputs were finished.
 """
 
 from __future__ import annotations
 
-import typer
-
-app = typer.Typer(
-    name="occlude",
-    help="Occlusion sensitivity maps for Keras classifiers, and occlusion augmentations.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        from occlude import __version__
-
-        typer.echo(f"occlude {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """Occlusion sensitivity maps for Keras classifiers, and occlusion augmentations."""
-
-
-from occlude.cli import sensitivity as _sensitivity  # noqa: E402
-
-_sensitivity.register(app)
-
-from occlude.cli import augment as _augment  # noqa: E402
-
-_augment.register(app)
-
-from occlude.cli import robustness as _robustness  # noqa: E402
-
-_robustness.register(app)
+import sys
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The console script: usage errors become one line, ``occlude: error: ...``, exit 2."""
-    import sys
+    """Run the CLI; usage errors become one line, ``occlude: error: ...``, exit 2."""
+    from occlude.errors import EXIT_INTERRUPTED
 
-    from typer.exceptions import TyperException
+    try:
+        code = _dispatch(argv)
+    except KeyboardInterrupt as exc:
+        from occlude.text import shown
+
+        message = str(exc) if str(exc).startswith("interrupted") else "interrupted"
+        print(f"occlude: {shown(message)}", file=sys.stderr, flush=True)
+        code = EXIT_INTERRUPTED
+    sys.exit(code)
+
+
+def _dispatch(argv: list[str] | None) -> int:
+    """Parse and run a command without the parser's own Ctrl-C handling (which would
+    swallow the interrupt), so that :func:`main` alone speaks about interrupts."""
+    from typer.exceptions import Exit, TyperException
+
+    from occlude.cli.application import app
+
+    command = typer_command(app)
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        with command.make_context("occlude", args) as ctx:
+            command.invoke(ctx)
+    except Exit as exc:
+        return int(exc.exit_code)
+    except TyperException as exc:
+        ctx_: Any = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx_ is not None:
+            print(ctx_.get_help())
+            return 2
+        where = f"occlude {ctx_.info_name}" if ctx_ is not None and ctx_.parent else "occlude"
+        where = "occlude" if where == "occlude occlude" else where
+        message = exc.format_message().replace("Value error, ", "")  # type: ignore[attr-defined]
+        print(f"occlude: error: {message} (see {where} --help)", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
+    return 0
+
+
+def typer_command(app: Any) -> Any:
     from typer.main import get_command
 
-    command = get_command(app)
-    try:
-        code = command.main(args=argv, prog_name="occlude", standalone_mode=False)
-    except TyperException as exc:
-        ctx = getattr(exc, "ctx", None)
-        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
-            print(ctx.get_help())
-        else:
-            where = f"occlude {ctx.info_name}" if ctx is not None and ctx.parent else "occlude"
-            where = "occlude" if where == "occlude occlude" else where
-            message = exc.format_message().replace("Value error, ", "")
-            print(f"occlude: error: {message} (see {where} --help)", file=sys.stderr)
-        sys.exit(getattr(exc, "exit_code", 2))
-    sys.exit(code if isinstance(code, int) else 0)
+    return get_command(app)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # ``from occlude.cli import app`` (tests, embedding)
+        from occlude.cli.application import app
+
+        return app
+    raise AttributeError(f"module 'occlude.cli' has no attribute {name!r}")

@@ -1,22 +1,28 @@
-"""What every command shares: turning library errors into one line and an exit code."""
+"""What every command shares: options, one-line errors, running a job, the exit code."""
 
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from occlude.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, OccludeError
+from occlude.cli.flags import to_flags
+from occlude.errors import EXIT_FAILED, EXIT_GATE, EXIT_OK, EXIT_USAGE, OccludeError, UsageError
+from occlude.text import shown
+
+if TYPE_CHECKING:
+    from occlude.runner import Outcome, Runner, RunReport
 
 T = TypeVar("T")
 
 
 def say(message: str) -> None:
-    """One line on stderr."""
-    print(message, file=sys.stderr, flush=True)
+    """One line on stderr, control characters escaped (a file name cannot forge lines)."""
+    print(shown(message), file=sys.stderr, flush=True)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -29,16 +35,31 @@ def guarded(body: Callable[[], T]) -> T:
     try:
         return body()
     except OccludeError as exc:
-        raise fail(str(exc), exc.exit_code) from None
+        raise fail(to_flags(str(exc), exc.params), exc.exit_code) from None
     except OSError as exc:  # a full disk, a vanished folder: one line, not a traceback
         where = f"{exc.filename}: " if exc.filename else ""
         raise fail(f"{where}{exc.strerror or exc}", EXIT_FAILED) from None
-    except KeyboardInterrupt as exc:
-        say(f"occlude: {exc}" if isinstance(exc, Interrupted) else "occlude: interrupted")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
-def split_ints(values: Sequence[str] | None, name: str) -> list[int]:
+def quiet_warnings(quiet: bool) -> None:
+    """Library warnings as one line each (``occlude: warning: ...``), none with ``-q``.
+
+    What Python's ``warnings`` carries (Pillow's EXIF and palette notices, NumPy's and
+    Keras's deprecations) is silenced under ``-q``; TensorFlow's native start-up chatter is
+    always hidden by the model edge (``OCCLUDE_TF_LOGS=1`` shows it).
+    """
+    if quiet:
+        warnings.simplefilter("ignore")
+        return
+
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        text = " ".join(str(message).split())
+        say(f"occlude: warning: {category.__name__}: {text}")
+
+    warnings.showwarning = show
+
+
+def split_ints(values: Sequence[str] | None, param: str) -> list[int]:
     """``["20,40", "80"]`` -> ``[20, 40, 80]``; a usage error names the bad value."""
     out: list[int] = []
     for value in values or []:
@@ -49,8 +70,70 @@ def split_ints(values: Sequence[str] | None, name: str) -> list[int]:
             try:
                 out.append(int(part))
             except ValueError:
-                raise fail(f"{name} expects integers; received {part!r}") from None
+                raise UsageError(f"{param} expects integers; received {part!r}", param) from None
     return out
+
+
+def split_floats(text: str | None, param: str, count: int | None = None) -> list[float] | None:
+    """``"0.1,0.5"`` -> ``[0.1, 0.5]`` (exactly ``count`` numbers when given)."""
+    if text is None:
+        return None
+    try:
+        values = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise UsageError(f"{param} expects numbers separated by commas; received {text!r}",
+                         param) from None  # fmt: skip
+    if count is not None and len(values) != count:
+        raise UsageError(f"{param} expects {count} numbers; received {text!r}", param)
+    return values
+
+
+def drive(
+    runner: Runner,
+    quiet: bool,
+    on_done: Callable[[Outcome], None] | None = None,
+) -> RunReport:
+    """Run a job, printing one line per failure, note and warning; return its report."""
+    for outcome in runner.run():
+        for warning in outcome.warnings:
+            say(f"occlude: warning: {warning}")
+        if not quiet:
+            for note in outcome.notes:
+                say(f"occlude: note: {outcome.source}: {note}")
+        if outcome.status == "note":
+            if not quiet:
+                say(f"occlude: note: {outcome.message}")
+        elif outcome.status == "failed":
+            say(f"occlude: error: {outcome.message}")
+        elif on_done is not None:
+            on_done(outcome)
+    return runner.report
+
+
+def finish(report: RunReport, gate_failures: Sequence[str] = ()) -> None:
+    """The exit code every command shares: failed inputs (1) before a failed gate (3)."""
+    for line in gate_failures:
+        say(f"occlude: {line}")
+    if report.failed:
+        say(f"occlude: {report.failed} of {report.inputs} inputs failed")
+        raise typer.Exit(EXIT_FAILED)
+    raise typer.Exit(EXIT_GATE if gate_failures else EXIT_OK)
+
+
+def write_json_to(target: str, text: str) -> None:
+    """JSON text to a file (atomically) or ``-`` (stdout)."""
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from occlude.imageio import write_bytes
+
+    write_bytes(Path(target), text.encode("utf-8"))
+
+
+def json_file(target: str | None) -> Path | None:
+    """The file a ``--json`` value names (None for stdout or no JSON)."""
+    return None if target in (None, "-") else Path(str(target))
 
 
 # Options that mean the same in every command, declared once.
@@ -58,7 +141,7 @@ Inputs = Annotated[
     list[Path],
     typer.Argument(
         help="Image files and/or folders (searched recursively for jpg, jpeg, png, bmp, gif, "
-        "tif, tiff, webp).",
+        "tif, tiff, webp; links followed).",
         show_default=False,
         metavar="INPUT",
     ),
@@ -127,7 +210,8 @@ QuietOption = Annotated[
     typer.Option(
         "--quiet",
         "-q",
-        help="No progress bar and no per-input progress lines (warnings and errors still go "
-        "to stderr).",
+        help="No progress bar, no per-input progress lines and no notes (warnings and errors "
+        "still go to stderr).",
     ),
 ]
+SeedOption = Annotated[int, typer.Option("--seed", min=0, metavar="S", help="Random seed.")]

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from occlude.augment.methods import METHODS
 from occlude.cli._common import (
     FailFastOption,
     Inputs,
     OverwriteOption,
     QuietOption,
+    drive,
+    finish,
     guarded,
+    quiet_warnings,
     say,
+    split_floats,
     split_ints,
 )
-from occlude.errors import EXIT_FAILED, EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from occlude.runner import Outcome
+
+MANIFEST = "manifest.jsonl"
 
 HELP = """Write augmented copies of images with one of five paper-faithful methods, plus
 <out>/manifest.jsonl recording what was sampled for every output.
@@ -29,12 +38,7 @@ byte-identical files whatever the input order or --workers. Exit codes: 0 all do
 1 some inputs failed, 2 usage error, 130 interrupted."""
 
 
-class Method(str, Enum):
-    cutout = "cutout"
-    hide_and_seek = "hide-and-seek"
-    random_erasing = "random-erasing"
-    mixup = "mixup"
-    cutmix = "cutmix"
+Method = Enum("Method", {name: name for name in METHODS}, type=str)  # type: ignore[misc]
 
 
 class Format(str, Enum):
@@ -42,19 +46,6 @@ class Format(str, Enum):
     png = "png"
     jpg = "jpg"
     webp = "webp"
-
-
-def _float_pair(text: str | None, name: str) -> tuple[float, float] | None:
-    if text is None:
-        return None
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise UsageError(f"{name} expects two numbers low,high; received {text!r}") from None
-    if len(values) != 2:
-        raise UsageError(f"{name} expects two numbers low,high; received {text!r}")
-    return values[0], values[1]
 
 
 def augment(
@@ -215,49 +206,43 @@ def augment(
     fail_fast: FailFastOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    def body() -> None:
-        from occlude.augment.run import augment_files, augmentation
+    args = dict(locals())
+    quiet_warnings(quiet)
+    guarded(lambda: _run(**args))
 
-        aug = augmentation(
-            method.value,
-            prob=prob,
-            fill=fill,
-            holes=holes,
-            size=size,
-            grid=split_ints(grid, "--grid") if grid is not None else None,
-            hide_prob=hide_prob,
-            area_range=_float_pair(area_range, "--area-range"),
-            aspect_range=_float_pair(aspect_range, "--aspect-range"),
-            alpha=alpha,
-        )
-        if labels is not None and labels != "folders" and not Path(labels).is_file():
-            raise UsageError(f"--labels {labels}: give folders or an existing CSV file")
-        report = augment_files(
-            inputs,
-            aug,
-            out_dir=out,
-            copies=copies,
-            seed=seed,
-            workers=workers,
-            labels=labels,
-            fmt=fmt.value,
-            show_progress=not quiet,
-            on_error=lambda line: say(f"occlude: error: {line}"),
-            overwrite=overwrite,
-            fail_fast=fail_fast,
-            on_note=None if quiet else (lambda line: say(f"occlude: note: {line}")),
-        )
-        if not quiet:
-            say(
-                f"occlude: wrote {report.written} image(s) to {report.out_dir} "
-                f"(manifest {report.manifest})"
-            )
-        if report.failed_inputs:
-            say(f"occlude: {len(report.failed_inputs)} of {report.inputs} inputs failed")
-            raise typer.Exit(EXIT_FAILED)
-        raise typer.Exit(EXIT_OK)
 
-    guarded(body)
+def _run(**a: Any) -> None:
+    from occlude.augment.job import AugmentJob
+    from occlude.augment.methods import augmentation
+    from occlude.runner import Runner, choose_engine
+
+    method = augmentation(
+        a["method"].value,
+        prob=a["prob"],
+        fill=a["fill"],
+        holes=a["holes"],
+        size=a["size"],
+        grid=split_ints(a["grid"], "grid") if a["grid"] is not None else None,
+        hide_prob=a["hide_prob"],
+        area_range=split_floats(a["area_range"], "area_range", 2),
+        aspect_range=split_floats(a["aspect_range"], "aspect_range", 2),
+        alpha=a["alpha"],
+    )
+    job = AugmentJob(a["inputs"], method, a["out"], a["copies"], a["seed"], a["labels"],
+                     a["fmt"].value)  # fmt: skip
+    engine = choose_engine(a["workers"], len(job.plan().units))
+    runner = Runner(job, engine=engine, overwrite=a["overwrite"], fail_fast=a["fail_fast"],
+                    progress=not a["quiet"], label="augment")  # fmt: skip
+    written = [0]
+
+    def count(outcome: Outcome) -> None:
+        written[0] += len(outcome.unit.outputs) if outcome.unit is not None else 0
+
+    report = drive(runner, a["quiet"], count)
+    if not a["quiet"]:
+        out = job.out_dir
+        say(f"occlude: wrote {written[0]} image(s) to {out} (manifest {out / MANIFEST})")
+    finish(report)
 
 
 def register(app: typer.Typer) -> None:

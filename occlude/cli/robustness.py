@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,13 +18,19 @@ from occlude.cli._common import (
     QuietOption,
     UnsafeModelOption,
     WeightsOption,
+    drive,
+    finish,
     guarded,
-    say,
+    json_file,
+    quiet_warnings,
+    split_floats,
+    write_json_to,
 )
-from occlude.errors import EXIT_FAILED, EXIT_GATE, EXIT_OK, Interrupted, UsageError
+from occlude.errors import UsageError
+from occlude.fill import Fill
 
 if TYPE_CHECKING:
-    from occlude.robustness import Row, Sample
+    from occlude.robustness import Row
 
 HELP = """Evaluate top-1 accuracy and the true class's mean score on labelled images while
 cutout squares, hide-and-seek grids or random-erasing boxes hide a growing fraction of
@@ -33,13 +38,6 @@ each image. Prints a table; --json and --plot save it.
 
 Exit codes: 0 all done, 1 some inputs failed, 2 usage error, 3 the --min-accuracy gate
 failed, 130 interrupted."""
-
-
-def _floats(text: str, name: str) -> list[float]:
-    try:
-        return [float(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise UsageError(f"{name} expects numbers separated by commas; received {text!r}") from None
 
 
 def robustness(
@@ -124,133 +122,72 @@ def robustness(
     unsafe_model: UnsafeModelOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    def body() -> None:
-        from occlude.fill import parse_fill
-        from occlude.inputs import check_out_dir, find_images
-        from occlude.robustness import check_fractions, check_methods
-        from occlude.zoo import check_model_spec, resolve_preprocess
+    args = dict(locals())
+    quiet_warnings(quiet)
+    guarded(lambda: _run(**args))
 
-        chosen = check_methods(methods.split(","))
-        levels = check_fractions(_floats(fractions, "--fractions"))
-        occluder = parse_fill(fill, ("mean", "noise"))
-        if (min_accuracy is None) != (at is None):
-            raise UsageError("--min-accuracy and --at go together")
-        if at is not None and not any(abs(at - f) < 1e-9 for f in levels):
-            raise UsageError(f"--at {at} is not one of --fractions {fractions}")
-        check_model_spec(model)
-        if preprocess is not None:
-            resolve_preprocess(preprocess)
-        items = find_images(inputs)
-        if not items:
-            raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
-        label_of = _label_reader(labels)
-        for target, flag in ((json_path, "--json"), (plot, "--plot")):
-            if target is not None and str(target) != "-":
-                if Path(target).is_dir():
-                    raise UsageError(f"{flag} {target}: is a folder")
-                check_out_dir(Path(target).parent)
 
-        from occlude.classes import IMAGENET_CLASSES
-        from occlude.model import load_classifier
-        from occlude.progress import Progress
-        from occlude.robustness import evaluate, jobs_per_image, read_samples, resolve_label
+def _run(**a: Any) -> None:
+    from occlude.inputs import check_target_file
+    from occlude.robustness import RobustnessJob, check_fractions
+    from occlude.runner import Runner
+    from occlude.zoo import ModelSpec
 
-        clf = load_classifier(model, weights, preprocess, safe=not unsafe_model)
-        failures: list[str] = []
-
-        def failed(path: str, message: str) -> None:
-            failures.append(path)
-            say(f"occlude: error: {message}")
-
-        labelled = []
-        for item in items:
-            text = label_of(item.path)
-            if text is None:
-                failed(str(item.path), f"{item.path}: no label in {labels}")
-                continue
-            try:
-                index = resolve_label(text, clf.n_classes, clf.n_classes == IMAGENET_CLASSES)
-            except UsageError as exc:  # a bad label fails its own input only
-                failed(str(item.path), f"{item.path}: {exc}")
-                continue
-            labelled.append((item.rel.as_posix(), item.path, index))
-        read = [0]
-
-        def counted() -> Iterator[Sample]:
-            for sample in read_samples(labelled, clf.input_size, failed):
-                read[0] += 1
-                yield sample
-
-        samples = counted()
-        total = jobs_per_image(chosen, levels) * len(labelled)
-        try:
-            with Progress(total, "evaluating", enabled=not quiet) as bar:
-                rows = evaluate(
-                    samples,
-                    clf.predictor(batch_size),
-                    methods=chosen,
-                    fractions=levels,
-                    fill=occluder,
-                    seed=seed,
-                    batch_size=batch_size,
-                    on_progress=bar.advance,
-                )
-        except KeyboardInterrupt:
-            raise Interrupted(read[0], len(items)) from None
-
-        table = _table(rows)
-        (sys.stderr if json_path == "-" else sys.stdout).write(table)
-        result: dict[str, Any] = {
+    levels = check_fractions(split_floats(a["fractions"], "fractions") or [])
+    min_accuracy, at, json_path, plot = a["min_accuracy"], a["at"], a["json_path"], a["plot"]
+    if (min_accuracy is None) != (at is None):
+        raise UsageError("min_accuracy and at go together", ("min_accuracy", "at"))
+    if at is not None and not any(abs(at - f) < 1e-9 for f in levels):
+        raise UsageError(f"at {at} is not one of fractions {a['fractions']}", ("at", "fractions"))
+    writes = {"json_path": json_file(json_path), "plot": plot}
+    for role, target in writes.items():
+        if target is not None:
+            check_target_file(Path(target), role)
+    spec = ModelSpec(a["model"], a["weights"], a["preprocess"], not a["unsafe_model"])
+    job = RobustnessJob(
+        a["inputs"], a["labels"], spec, a["methods"].split(","), levels, a["fill"],
+        a["seed"], a["batch_size"], {k: Path(v) for k, v in writes.items() if v is not None},
+    )  # fmt: skip
+    report = drive(Runner(job, progress=not a["quiet"], label="evaluating"), a["quiet"])
+    rows, clf = job.rows, job.classifier()
+    (sys.stderr if json_path == "-" else sys.stdout).write(_table(rows))
+    if json_path is not None:
+        result = {
             "results": [_finite(asdict(r)) for r in rows],
             "model": clf.name,
             "weights": clf.weights,
-            "methods": list(chosen),
-            "fractions": list(levels),
-            "fill": occluder.as_json(),
-            "seed": seed,
-            "failed": failures,
+            "methods": list(job.methods),
+            "fractions": list(job.fractions),
+            "fill": job.fill.as_json() if isinstance(job.fill, Fill) else job.fill,
+            "seed": a["seed"],
+            "failed": report.failed_sources,
         }
-        if json_path is not None:
-            from occlude.imageio import write_bytes
+        write_json_to(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
+    if plot is not None:
+        from occlude.render import robustness_png
 
-            text = json.dumps(result, indent=2) + "\n"
-            if json_path == "-":
-                sys.stdout.write(text)
-            else:
-                write_bytes(Path(json_path), text.encode("utf-8"))
-        if plot is not None:
-            from occlude.render import robustness_png
+        n = max((r.n for r in rows), default=0)
+        robustness_png(plot, rows, f"{clf.name}: top-1 accuracy under occlusion ({n} images)")
+    gates = []
+    if min_accuracy is not None and at is not None:
+        for r in rows:
+            if abs(r.fraction - at) < 1e-9 and not _at_least(r.accuracy, min_accuracy):
+                gates.append(f"accuracy gate: {r.method} at {at}: {_num(r.accuracy)} < "
+                             f"{min_accuracy}")  # fmt: skip
+    finish(report, gates)
 
-            n = max((r.n for r in rows), default=0)
-            robustness_png(plot, rows, f"{clf.name}: top-1 accuracy under occlusion ({n} images)")
-        low = []
-        if min_accuracy is not None and at is not None:
-            low = [r for r in rows if abs(r.fraction - at) < 1e-9 and r.accuracy < min_accuracy]
-            for r in low:
-                say(
-                    f"occlude: accuracy gate: {r.method} at {at}: {r.accuracy:.3f} < {min_accuracy}"
-                )
-        if failures:
-            say(f"occlude: {len(failures)} of {len(items)} inputs failed")
-            raise typer.Exit(EXIT_FAILED)
-        raise typer.Exit(EXIT_GATE if low else EXIT_OK)
 
-    guarded(body)
+def _at_least(value: float, threshold: float) -> bool:
+    return math.isfinite(value) and value >= threshold
+
+
+def _num(value: float) -> str:
+    return f"{value:.3f}" if math.isfinite(value) else "none"
 
 
 def _finite(row: dict[str, Any]) -> dict[str, Any]:
     """NaN (nothing scored) as null, so the JSON stays valid."""
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
-
-
-def _label_reader(spec: str) -> Any:
-    """``path -> label text or None`` for ``--labels folders`` or a CSV file."""
-    from occlude.augment.run import folder_label, read_label_csv
-
-    if spec == "folders":
-        return folder_label
-    table = read_label_csv(Path(spec))
-    return lambda path: table.get(Path(path).resolve())
 
 
 def _table(rows: list[Row]) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,11 +19,20 @@ from occlude.cli._common import (
     QuietOption,
     UnsafeModelOption,
     WeightsOption,
+    drive,
+    finish,
     guarded,
+    json_file,
+    quiet_warnings,
     say,
     split_ints,
+    write_json_to,
 )
-from occlude.errors import EXIT_FAILED, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from occlude.errors import UsageError
+
+if TYPE_CHECKING:
+    from occlude.runner import Outcome
+    from occlude.sensitivity.options import SensitivityOptions
 
 HELP = """Occlusion sensitivity maps: slide grey patches of several sizes over each image,
 measure how much the target class's score drops, and write heatmaps, raw maps and JSON.
@@ -156,127 +167,89 @@ def sensitivity(
     unsafe_model: UnsafeModelOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    def body() -> None:
-        from occlude.inputs import check_json_target, check_out_dir, check_outputs, find_images
-        from occlude.sensitivity.pipeline import (
-            Failure,
-            SensitivityOptions,
-            check_class,
-            output_paths,
-            parse_class,
-            planned_windows,
-            run,
-            write_json,
-        )
-        from occlude.zoo import check_model_spec, resolve_preprocess
+    args = dict(locals())
+    quiet_warnings(quiet)
+    guarded(lambda: _run(**args))
 
-        patches = tuple(split_ints(patch, "--patch"))
-        strides = tuple(split_ints(stride, "--stride"))
-        for p in patches:
-            if p <= 0:
-                raise UsageError(f"--patch must be positive; received {p}")
-        for s in strides:
-            if s <= 0:
-                raise UsageError(f"--stride must be positive; received {s}")
-        if patches and len(strides) > 1 and len(strides) != len(patches):
-            raise UsageError(
-                f"give one --stride or one per patch size; received {len(strides)} strides "
-                f"for {len(patches)} patch sizes"
-            )
-        for p, s in zip(
-            patches, strides if len(strides) > 1 else strides * len(patches), strict=False
-        ):
-            if s > p:
-                raise UsageError(
-                    f"--stride {s} is larger than --patch {p}: pixels between windows would "
-                    "never be occluded"
-                )
-        box = None
-        if expect_box is not None:
-            coords = split_ints([expect_box], "--expect-box")
-            if len(coords) != 4:
-                raise UsageError(f"--expect-box needs x0,y0,x1,y1; received {expect_box!r}")
-            box = (coords[0], coords[1], coords[2], coords[3])
-            if box[2] <= box[0] or box[3] <= box[1]:
-                raise UsageError(f"--expect-box needs x0 < x1 and y0 < y1; received {expect_box}")
-        if box is not None and expect_mask is not None:
-            raise UsageError("give --expect-box or --expect-mask, not both")
-        if expect_mask is not None and not expect_mask.is_file():
-            raise UsageError(f"--expect-mask {expect_mask}: no such file")
-        if min_focus is not None and box is None and expect_mask is None:
-            raise UsageError("--min-focus needs --expect-box or --expect-mask")
-        opts = SensitivityOptions(
-            class_spec=class_,
-            patch_sizes=patches,
-            strides=strides,
-            fill=SensitivityOptions.parse_fill(fill),
-            batch_size=batch_size,
-            save_npy=save_npy,
-            expect_box=box,
-            expect_mask=expect_mask,
-            metrics=metrics,
-            steps=steps,
-            seed=seed,
-        )
-        check_model_spec(model)
-        if preprocess is not None:
-            resolve_preprocess(preprocess)
-        parse_class(class_)
-        check_out_dir(out)
-        items = find_images(inputs, exclude=out)
-        if not items:
-            raise UsageError(f"no images found in {', '.join(map(str, inputs))}")
-        planned = [list(output_paths(i, out, save_npy).values()) for i in items]
-        check_outputs(items, planned)
-        if json_path not in (None, "-"):
-            check_json_target(Path(json_path), items, planned)
 
-        from occlude.imageio import remove_stale_temporaries
-        from occlude.model import load_classifier
-        from occlude.progress import Progress
+def _options(
+    class_: str, patch: list[str] | None, stride: list[str] | None, fill: str, batch_size: int,
+    save_npy: bool, expect_box: str | None, expect_mask: Path | None, metrics: bool,
+    steps: int, seed: int, **_: object,
+) -> SensitivityOptions:  # fmt: skip
+    from occlude.sensitivity.options import SensitivityOptions, parse_class
 
-        remove_stale_temporaries(out)
-        clf = load_classifier(model, weights, preprocess, safe=not unsafe_model)
-        check_class(class_, clf)
-        per_image = planned_windows(clf, opts) + 1
-        records = []
-        failures = 0
-        log = (lambda _msg: None) if quiet else say
-        try:
-            with Progress(per_image * len(items), "occluding", enabled=not quiet) as bar:
-                for outcome in run(items, clf, opts, out, bar.advance, say, overwrite):
-                    if isinstance(outcome, Failure):
-                        failures += 1
-                        say(f"occlude: error: {outcome.message}")
-                        if fail_fast:
-                            break
-                        continue
-                    rec = outcome.record
-                    records.append(rec)
-                    what = "already done" if outcome.reused else f"{rec['seconds']:.1f} s"
-                    log(
-                        f"{rec['input']}: {rec['class_name'] or 'class'} ({rec['class_index']}) "
-                        f"score {rec['base_score']:.3f}, {rec['windows']} windows, {what} -> "
-                        f"{rec['outputs']['heatmap']}"
-                    )
-        except KeyboardInterrupt:
-            say(f"occlude: interrupted after {len(records)} of {len(items)} inputs")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        if json_path is not None:
-            write_json(records, json_path)
-        low = []
-        if min_focus is not None:
-            low = [r for r in records if r["focus"] < min_focus]
-            for r in low:
-                say(f"occlude: focus gate: {r['input']}: focus {r['focus']:.3f} < {min_focus}")
-            if low:
-                say(f"occlude: {len(low)} of {len(records)} images below --min-focus {min_focus}")
-        if failures:
-            say(f"occlude: {failures} of {len(items)} inputs failed")
-            raise typer.Exit(EXIT_FAILED)
-        raise typer.Exit(EXIT_GATE if low else EXIT_OK)
+    box = None
+    if expect_box is not None:
+        coords = split_ints([expect_box], "expect_box")
+        if len(coords) != 4:
+            raise UsageError(f"expect_box needs x0,y0,x1,y1; received {expect_box!r}",
+                             "expect_box")  # fmt: skip
+        box = (coords[0], coords[1], coords[2], coords[3])
+    return SensitivityOptions(
+        target=parse_class(class_),
+        patch_sizes=tuple(split_ints(patch, "patch_sizes")),
+        strides=tuple(split_ints(stride, "strides")),
+        fill=fill,  # type: ignore[arg-type]
+        batch_size=batch_size,
+        save_npy=save_npy,
+        expect_box=box,
+        expect_mask=expect_mask,
+        metrics=metrics,
+        steps=steps,
+        seed=seed,
+    )
 
-    guarded(body)
+
+def _run(**args: Any) -> None:
+    from occlude.inputs import check_target_file
+    from occlude.runner import Runner
+    from occlude.sensitivity.job import SensitivityJob
+    from occlude.zoo import ModelSpec
+
+    opts = _options(**args)
+    min_focus, json_path, quiet = args["min_focus"], args["json_path"], args["quiet"]
+    if min_focus is not None and not opts.has_region:
+        raise UsageError("min_focus needs expect_box or expect_mask",
+                         ("min_focus", "expect_box", "expect_mask"))  # fmt: skip
+    spec = ModelSpec(args["model"], args["weights"], args["preprocess"], not args["unsafe_model"])
+    writes = {"json_path": path} if (path := json_file(json_path)) else {}
+    if path is not None:
+        check_target_file(path, "json_path")
+    job = SensitivityJob(args["inputs"], spec, opts, args["out"], writes)
+    runner = Runner(job, overwrite=args["overwrite"], fail_fast=args["fail_fast"],
+                    progress=not quiet, label="occluding")  # fmt: skip
+    report = drive(runner, quiet, None if quiet else _log)
+    if json_path is not None:
+        write_json_to(json_path, json.dumps(report.records, indent=2, allow_nan=False) + "\n")
+    gates = []
+    if min_focus is not None:
+        low = [r for r in report.records if not _at_least(r.get("focus"), min_focus)]
+        gates = [f"focus gate: {r['input']}: focus {_num(r.get('focus'))} < {min_focus}"
+                 for r in low]  # fmt: skip
+        if low:
+            gates.append(f"{len(low)} of {len(report.records)} images below --min-focus "
+                         f"{min_focus}")  # fmt: skip
+    finish(report, gates)
+
+
+def _at_least(value: object, threshold: float) -> bool:
+    """A gate passes only on a finite number at least ``threshold`` (NaN never passes)."""
+    return isinstance(value, (int, float)) and math.isfinite(value) and value >= threshold
+
+
+def _num(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "missing"
+
+
+def _log(outcome: Outcome) -> None:
+    rec = outcome.record or {}
+    what = "already done" if outcome.status == "reused" else f"{rec.get('seconds', 0):.1f} s"
+    say(
+        f"{rec['input']}: {rec['class_name'] or 'class'} ({rec['class_index']}) "
+        f"score {rec['base_score']:.3f}, {rec['windows']} windows, {what} -> "
+        f"{rec['outputs']['heatmap']}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -15,10 +15,8 @@ import numpy as np
 
 from occlude.errors import UsageError
 from occlude.fill import Fill, channel_means, gaussian_blur, parse_fill
+from occlude.scoring import Predict, score_batch
 from occlude.sensitivity.windows import coverage, default_patch_sizes, window_boxes
-
-Predict = Callable[[np.ndarray], np.ndarray]
-"""Maps a float32 batch (B, H, W, 3) of pixel-space images (0-255) to scores (B, K)."""
 
 SENSITIVITY_FILLS = ("mean", "blur")
 BLUR_SIGMA_FRACTION = 1 / 16
@@ -27,7 +25,11 @@ BLUR_SIGMA_FRACTION = 1 / 16
 
 @dataclass(frozen=True)
 class SensitivityResult:
-    """Maps (float32, H×W at the model's input size) and what produced them."""
+    """Maps (float32, H×W at the model's input size) and what produced them.
+
+    ``boxes[i]`` are scale i's windows (``[y0, x0, y1, x1]``, in sweep order) and
+    ``scores[i]`` the target class's score with each of them occluded.
+    """
 
     class_index: int
     base_scores: np.ndarray
@@ -36,6 +38,8 @@ class SensitivityResult:
     scale_maps: tuple[np.ndarray, ...]
     map: np.ndarray
     windows: int
+    boxes: tuple[np.ndarray, ...] = ()
+    scores: tuple[np.ndarray, ...] = ()
 
     @property
     def base_score(self) -> float:
@@ -54,36 +58,53 @@ def fill_pixels(image: np.ndarray, fill: Fill | str) -> np.ndarray:
     elif fill.kind == "blur":
         return gaussian_blur(img, BLUR_SIGMA_FRACTION * min(img.shape[:2]))
     else:
-        raise UsageError(f"fill {fill} is not available for sensitivity maps")
+        raise UsageError(f"fill {fill} is not available for sensitivity maps", "fill")
     return np.broadcast_to(np.asarray(colour, dtype=np.float32), img.shape).copy()
+
+
+def check_scales(
+    patch_sizes: Sequence[int] | None, strides: Sequence[int] | None
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Validate patch sizes and strides without an image size: ``(patches, strides)``,
+    either possibly empty (the default sweep, strides equal to the patches).
+
+    >>> check_scales([20, 40], [10])
+    ((20, 40), (10, 10))
+    """
+    patches = tuple(int(p) for p in patch_sizes or ())
+    steps = tuple(int(s) for s in strides or ())
+    for p in patches:
+        if p <= 0:
+            raise UsageError(f"patch_sizes must be positive; received {p}", "patch_sizes")
+    for st in steps:
+        if st <= 0:
+            raise UsageError(f"strides must be positive; received {st}", "strides")
+    if patches and len(steps) > 1 and len(steps) != len(patches):
+        raise UsageError(
+            f"give one of strides or one per patch size; received {len(steps)} strides "
+            f"for {len(patches)} patch sizes",
+            "strides",
+        )
+    if patches and len(steps) == 1:
+        steps = steps * len(patches)
+    for p, st in zip(patches, steps, strict=False):
+        if st > p:
+            raise UsageError(
+                f"strides {st} is larger than patch_sizes {p}: pixels between windows would "
+                "never be occluded",
+                ("strides", "patch_sizes"),
+            )
+    return patches, steps
 
 
 def _resolve_scales(
     shape: tuple[int, int], patch_sizes: Sequence[int] | None, strides: Sequence[int] | None
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    patches = tuple(int(p) for p in patch_sizes) if patch_sizes else default_patch_sizes(*shape)
-    if strides is None or len(strides) == 0:
-        steps = patches
-    elif len(strides) == 1:
-        steps = tuple(int(strides[0]) for _ in patches)
-    elif len(strides) == len(patches):
-        steps = tuple(int(s) for s in strides)
-    else:
-        raise UsageError(
-            f"give one stride or one per patch size; received {len(strides)} strides "
-            f"for {len(patches)} patch sizes"
-        )
-    for p, s in zip(patches, steps, strict=True):
-        if p <= 0:
-            raise UsageError(f"patch size must be positive; received {p}")
-        if s <= 0:
-            raise UsageError(f"stride must be positive; received {s}")
-        if s > p:
-            raise UsageError(
-                f"stride {s} is larger than patch {p}: pixels between windows would never "
-                "be occluded"
-            )
-    return patches, steps
+    patches, steps = check_scales(patch_sizes, strides)
+    if not patches:
+        patches = default_patch_sizes(*shape)
+        steps = check_scales(patches, steps)[1]
+    return patches, steps or patches
 
 
 def count_windows(
@@ -124,51 +145,81 @@ def occlusion_sensitivity(
     """
     img = np.asarray(image, dtype=np.float32)
     if img.ndim != 3 or img.shape[2] != 3:
-        raise UsageError(f"image must be H×W×3; received shape {img.shape}")
+        raise UsageError(f"image must be H×W×3; received shape {img.shape}", "image")
     if batch_size < 1:
-        raise UsageError(f"batch size must be at least 1; received {batch_size}")
+        raise UsageError(f"batch_size must be at least 1; received {batch_size}", "batch_size")
     height, width = img.shape[:2]
     patches, steps = _resolve_scales((height, width), patch_sizes, strides)
     boxes = [window_boxes(height, width, p, s) for p, s in zip(patches, steps, strict=True)]
     fill_img = fill_pixels(img, fill)
-
-    # Job 0 is the unoccluded image; then every window of every scale, in order.
-    scale_of = np.concatenate([np.full(len(b), i) for i, b in enumerate(boxes)])
     all_boxes = np.concatenate(boxes)
-    total = 1 + len(all_boxes)
-
-    sums = [np.zeros((height, width), dtype=np.float64) for _ in patches]
-    base_scores: np.ndarray | None = None
-    target = class_index
-    for start, scores in _stream_scores(img, fill_img, all_boxes, predict, batch_size):
-        if base_scores is None:
-            base_scores = scores[0].copy()
-            target = _check_class(target, base_scores)
-        assert target is not None
-        for j, row in enumerate(scores):
-            job = start + j
-            if job == 0:
-                continue
-            y0, x0, y1, x1 = all_boxes[job - 1]
-            sums[scale_of[job - 1]][y0:y1, x0:x1] += float(base_scores[target]) - float(row[target])
-        if on_progress is not None:
-            on_progress(len(scores))
-    assert base_scores is not None and target is not None
-
-    scale_maps = tuple(
-        (s / coverage(height, width, b)).astype(np.float32)
-        for s, b in zip(sums, boxes, strict=True)
+    base_scores, target, occluded = _score_windows(
+        img, fill_img, all_boxes, predict, batch_size, class_index, on_progress
     )
+    per_scale = np.split(occluded, np.cumsum([len(b) for b in boxes])[:-1])
+    return assemble(base_scores, target, patches, steps, boxes, per_scale, (height, width))
+
+
+def assemble(
+    base_scores: np.ndarray,
+    target: int,
+    patches: Sequence[int],
+    strides: Sequence[int],
+    boxes: Sequence[np.ndarray],
+    scores: Sequence[np.ndarray],
+    shape: tuple[int, int],
+) -> SensitivityResult:
+    """The maps from each window's occluded score: per scale, the mean over the windows
+    covering a pixel of (base score - occluded score); then the mean of the scales."""
+    base = float(base_scores[target])
+    scale_maps = []
+    for b, sc in zip(boxes, scores, strict=True):
+        sums = np.zeros(shape, dtype=np.float64)
+        for (y0, x0, y1, x1), score in zip(b, sc, strict=True):
+            sums[y0:y1, x0:x1] += base - float(score)
+        scale_maps.append((sums / coverage(*shape, b)).astype(np.float32))
     combined = np.stack(scale_maps).astype(np.float64).mean(axis=0).astype(np.float32)
     return SensitivityResult(
         class_index=int(target),
         base_scores=base_scores,
-        patch_sizes=patches,
-        strides=steps,
-        scale_maps=scale_maps,
+        patch_sizes=tuple(int(p) for p in patches),
+        strides=tuple(int(s) for s in strides),
+        scale_maps=tuple(scale_maps),
         map=combined,
-        windows=total - 1,
+        windows=sum(len(b) for b in boxes),
+        boxes=tuple(boxes),
+        scores=tuple(np.asarray(sc, dtype=np.float64) for sc in scores),
     )
+
+
+def _score_windows(
+    img: np.ndarray,
+    fill_img: np.ndarray,
+    boxes: np.ndarray,
+    predict: Predict,
+    batch_size: int,
+    class_index: int | None,
+    on_progress: Callable[[int], None] | None,
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """``(base scores, target class, target score of each occluded copy)``.
+
+    Job 0 is the unoccluded image, then one job per window; copies are built and scored
+    ``batch_size`` at a time, so memory does not grow with the number of windows.
+    """
+    occluded = np.empty(len(boxes), dtype=np.float64)
+    base_scores: np.ndarray | None = None
+    target = -1
+    for start, scores in _stream_scores(img, fill_img, boxes, predict, batch_size):
+        if base_scores is None:
+            base_scores = scores[0].copy()
+            target = _check_class(class_index, base_scores)
+        first = max(start, 1)
+        occluded[first - 1 : start + len(scores) - 1] = scores[first - start :, target]
+        if on_progress is not None:
+            on_progress(len(scores))
+    if base_scores is None:
+        raise UsageError("nothing to score", "image")
+    return base_scores, target, occluded
 
 
 def balanced_batch_size(total: int, max_batch: int) -> int:
@@ -191,7 +242,8 @@ def _check_class(class_index: int | None, base_scores: np.ndarray) -> int:
         return int(np.argmax(base_scores))
     if not 0 <= class_index < len(base_scores):
         raise UsageError(
-            f"class index {class_index} is out of range: the model has {len(base_scores)} outputs"
+            f"class_index {class_index} is out of range: the model has {len(base_scores)} outputs",
+            "class_index",
         )
     return int(class_index)
 
@@ -214,8 +266,4 @@ def _stream_scores(
                 continue
             y0, x0, y1, x1 = boxes[j - 1]
             batch[j - start, y0:y1, x0:x1] = fill_img[y0:y1, x0:x1]
-        scores = np.asarray(predict(batch))
-        if scores.ndim == 0 or len(scores) != len(batch):
-            raise UsageError(f"predict returned shape {scores.shape} for a batch of {len(batch)}")
-        scores = scores.reshape(len(batch), -1)
-        yield start, scores
+        yield start, score_batch(predict, batch)

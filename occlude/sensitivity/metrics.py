@@ -9,14 +9,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from occlude.errors import UsageError
-
-Predict = Callable[[np.ndarray], np.ndarray]
+from occlude.scoring import Predict, score_batch
 
 
 def focus(values: np.ndarray, region: np.ndarray) -> float:
@@ -26,7 +24,9 @@ def focus(values: np.ndarray, region: np.ndarray) -> float:
     0.25
     """
     if values.shape != region.shape:
-        raise UsageError(f"region shape {region.shape} does not match map shape {values.shape}")
+        raise UsageError(
+            f"region shape {region.shape} does not match map shape {values.shape}", "region"
+        )
     positive = np.maximum(values.astype(np.float64), 0.0)
     total = float(positive.sum())
     if total <= 0.0:
@@ -38,7 +38,7 @@ def box_region(shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.nda
     """Boolean H×W mask of ``box`` = (x0, y0, x1, y1), end-exclusive, clipped to the image."""
     x0, y0, x1, y1 = box
     if x1 <= x0 or y1 <= y0:
-        raise UsageError(f"--expect-box needs x0 < x1 and y0 < y1; received {box}")
+        raise UsageError(f"expect_box needs x0 < x1 and y0 < y1; received {box}", "expect_box")
     mask = np.zeros(shape, dtype=bool)
     mask[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = True
     return mask
@@ -106,7 +106,7 @@ def deletion_insertion(
     Copies are built and scored ``batch_size`` at a time.
     """
     if steps < 1:
-        raise UsageError(f"steps must be at least 1; received {steps}")
+        raise UsageError(f"steps must be at least 1; received {steps}", "steps")
     shape = (image.shape[0], image.shape[1])
     orders = [pixel_order(values), rng.permutation(shape[0] * shape[1])]
     jobs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (mask, where, elsewhere)
@@ -118,11 +118,7 @@ def deletion_insertion(
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start : start + batch_size]
         batch = np.stack([np.where(m[..., None], a, b) for m, a, b in chunk]).astype(np.float32)
-        out = np.asarray(predict(batch))
-        if out.ndim == 0 or len(out) != len(chunk):
-            raise UsageError(f"predict returned shape {out.shape} for a batch of {len(chunk)}")
-        out = out.reshape(len(chunk), -1)
-        scores[start : start + len(chunk)] = out[:, class_index]
+        scores[start : start + len(chunk)] = score_batch(predict, batch)[:, class_index]
     k = steps + 1
     return Curves(
         fractions=np.linspace(0.0, 1.0, k),

@@ -1,0 +1,322 @@
+"""``occlude augment`` as a job: one unit per input, every copy of it written by a worker.
+
+Reproducibility: every output's generator comes from (seed, the input's path relative to
+its root, copy index); partners are drawn from the other inputs sorted by relative path,
+and the dataset mean is an exact integer sum, so neither the order of the inputs nor the
+number of workers changes a byte.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from occlude.augment import functional as F
+from occlude.augment.arrays import (
+    JPEG_QUALITY,
+    array_to_pil,
+    check_format,
+    load_array,
+    output_suffix,
+)
+from occlude.augment.manifest import MANIFEST, check_manifest_is_ours, write_manifest
+from occlude.augment.methods import Context, Method
+from occlude.augment.seeding import output_rng, output_seed
+from occlude.errors import InputError, OccludeError, UsageError
+from occlude.imageio import READ_FORMATS, open_image, save_image, to_rgb
+from occlude.inputs import check_out_dir, discover
+from occlude.labels import LabelReader
+from occlude.paths import PathPlan
+from occlude.runner import Job, Plan, Tick, Unit, UnitResult
+from occlude.runner.job import ProgressFactory
+from occlude.runner.ledger import Ledger
+from occlude.runner.state import FileHashes, fingerprint
+from occlude.text import shown
+
+
+@dataclass(frozen=True)
+class Source:
+    """An input that takes part: its path (as given), relative path and label."""
+
+    path: str
+    rel: str
+    label: str | None
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a worker needs for one input."""
+
+    key: str
+    source: Source
+    pool_index: int
+    outputs: tuple[str, ...]
+    dataset_mean: tuple[float, float, float] | None
+    config: str
+    source_sha256: str | None
+
+
+@dataclass
+class AugmentJob(Job):
+    """Augment every input into ``out_dir``; see :func:`occlude.augment.augment_files`."""
+
+    name = "augment"
+
+    inputs: Sequence[Path]
+    method: Method
+    out_dir: Path = Path("occlude-augmented")
+    copies: int = 1
+    seed: int = 0
+    labels: str | Path | None = None
+    fmt: str = "same"
+    _plan: Plan = field(init=False, repr=False)
+    _pool: tuple[Source, ...] = field(init=False, repr=False)
+    _position: dict[tuple[str, str], int] = field(init=False, repr=False)
+    dataset_mean: tuple[float, float, float] | None = field(init=False, default=None)
+    config: str = field(init=False, default="")
+    _hashes: FileHashes | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir)
+        if self.copies < 1:
+            raise UsageError(f"copies must be at least 1; received {self.copies}", "copies")
+        check_format(self.fmt)
+        check_out_dir(self.out_dir)
+        check_manifest_is_ours(self.out_dir)
+        self._plan = self._make_plan()
+
+    def _make_plan(self) -> Plan:
+        found = discover(list(self.inputs), exclude=self.out_dir)
+        if not found.images and not found.failures:
+            raise UsageError("no images found in the inputs given", "inputs")
+        reader = LabelReader(self.labels) if self.labels is not None else None
+        paths = PathPlan()
+        paths.output_folder(self.out_dir)
+        paths.write(self.out_dir / MANIFEST, "manifest")
+        if reader is not None:
+            paths.read(reader.csv, "labels")
+        failures = [(shown(p), msg) for p, msg in found.failures]
+        units: list[Unit] = []
+        sources: list[Source] = []
+        for folder in found.folders:
+            paths.read_folder(folder, "input")
+        for img in found.images:
+            paths.read(img.path, "input")
+            suffix = output_suffix(img.path, self.fmt)
+            outs = [img.output(self.out_dir, suffix, f"_{self.method.name}_{k}")
+                    for k in range(self.copies)]  # fmt: skip
+            paths.write_all(outs, "output", owner=img.path)
+            label = reader(img.path) if reader is not None else None
+            if reader is not None and reader.csv is not None and label is None:
+                failures.append((shown(img.path), f"{shown(img.path)}: no label in {reader.spec}"))
+                continue
+            rel = img.rel.as_posix()
+            source = Source(str(img.path), rel, label)
+            sources.append(source)
+            units.append(Unit(
+                key=f"augment:{self.method.name}:{rel}",
+                source=img,
+                outputs=tuple(o.relative_to(self.out_dir).as_posix() for o in outs),
+                identity={"rel": rel, "label": label, "outputs": [o.name for o in outs]},
+                index=len(units),
+            ))  # fmt: skip
+        paths.check()
+        if self.method.mixing and len(sources) < 2:
+            raise UsageError(
+                f"{self.method.name} mixes each image with another input; give at least two images",
+                "inputs",
+            )
+        self._pool = tuple(sorted(sources, key=lambda s: (s.rel, s.path)))
+        self._position = {(s.rel, s.path): i for i, s in enumerate(self._pool)}
+        return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures))
+
+    # --- the runner's side -----------------------------------------------------------
+
+    def plan(self) -> Plan:
+        return self._plan
+
+    def prepare(
+        self, engine: Any, hashes: FileHashes, progress: ProgressFactory
+    ) -> list[tuple[str, str]]:
+        self._hashes = hashes
+        fill = getattr(self.method, "fill", None)
+        if fill is None or fill.kind != "dataset-mean":
+            return []
+        units = self._plan.units
+        totals, count, failed = [0, 0, 0], 0, []
+        with progress(len(units), "dataset mean") as bar:
+            for unit, result in engine.imap("channel_sums", units):
+                bar.advance()
+                if isinstance(result, str):
+                    failed.append((unit.key, result))
+                    continue
+                sums, n = result
+                totals = [t + s for t, s in zip(totals, sums, strict=True)]
+                count += n
+        if count == 0:
+            self.dataset_mean = (127.5, 127.5, 127.5)
+        else:
+            self.dataset_mean = (totals[0] / count, totals[1] / count, totals[2] / count)
+        return failed
+
+    def settings(self, hashes: FileHashes) -> dict[str, Any]:
+        reader_csv = None if self.labels in (None, "folders") else str(self.labels)
+        settings: dict[str, Any] = {
+            "method": self.method.settings(),
+            "seed": int(self.seed),
+            "format": self.fmt,
+            "labels": None if self.labels is None else str(self.labels),
+            "labels_sha256": hashes(reader_csv),
+            "dataset_mean": list(self.dataset_mean) if self.dataset_mean else None,
+        }
+        if self.method.mixing:  # partners can be any input: their contents count too
+            settings["pool"] = [[s.rel, s.label, hashes(s.path)] for s in self._pool]
+        self.config = fingerprint(settings, 16)
+        return settings
+
+    def task(self, unit: Unit) -> Task:
+        assert unit.source is not None and self._hashes is not None
+        index = self._position[(unit.source.rel.as_posix(), str(unit.source.path))]
+        return Task(
+            key=unit.key,
+            source=self._pool[index],
+            pool_index=index,
+            outputs=unit.outputs,
+            dataset_mean=self.dataset_mean,
+            config=self.config,
+            source_sha256=self._hashes(unit.source.path),
+        )
+
+    def process(self, task: Task, tick: Tick | None = None) -> UnitResult:
+        """Write every copy of one input; failures become lines, never exceptions."""
+        src = task.source
+        result = UnitResult(task.key)
+        try:
+            image = load_array(Path(src.path), result.notes)
+        except (OccludeError, OSError, ValueError) as exc:
+            result.error = _line(exc, src.path)
+            return result
+        partners = _Others(self._pool, task.pool_index)
+        errors = []
+        for copy, rel_out in enumerate(task.outputs):
+            try:
+                record = self._one_output(image, task, copy, rel_out, partners)
+            except InputError as exc:
+                errors.append(f"{shown(src.path)}: partner {exc}")
+                continue
+            except (OccludeError, OSError, ValueError) as exc:
+                errors.append(_line(exc, src.path))
+                continue
+            result.outputs[rel_out] = record
+        if errors:
+            result.error = errors[0] if len(errors) == 1 else "; ".join(errors)
+        return result
+
+    def _one_output(
+        self, image: np.ndarray, task: Task, copy: int, rel_out: str, partners: _Others
+    ) -> dict[str, Any]:
+        src, method = task.source, self.method
+        rng = output_rng(self.seed, src.rel, copy)
+        context = Context(partners if method.mixing else (), task.dataset_mean)
+        result = method(image, rng, context)
+        out_path = self.out_dir / rel_out
+        save_image(array_to_pil(result.image, out_path.suffix), out_path, JPEG_QUALITY)
+        index = result.partner_index
+        partner = partners.source(index) if index is not None else None
+        record: dict[str, Any] = {
+            "output": rel_out,
+            "source": src.path,
+            "partner": partner.path if partner else None,
+            "method": method.name,
+            "seed": self.seed,
+            "output_seed": f"{output_seed(self.seed, src.rel, copy):032x}",
+            "config": task.config,
+            "source_sha256": task.source_sha256,
+            "params": result.params_dict(),
+        }
+        if method.mixing:
+            lam = float(getattr(result.params, "lam", 1.0))
+            record["soft_label"] = _soft_label(src.label, partner.label if partner else None, lam)
+        else:
+            record["fill"] = _fill_json(result.fill) if result.params.applied else None
+            record["label"] = src.label
+        return record
+
+    def channel_sums(self, unit: Unit) -> tuple[list[int], int] | str:
+        assert unit.source is not None
+        return channel_sums(str(unit.source.path))
+
+    def finish(
+        self, ledger: Ledger | None, records: Sequence[dict[str, Any]], stopped: bool
+    ) -> None:
+        if ledger is not None:
+            write_manifest(ledger, self.out_dir)
+
+
+class _Others(Sequence[np.ndarray]):
+    """The sorted pool without the source itself, read on demand and cached."""
+
+    def __init__(self, pool: Sequence[Source], skip: int) -> None:
+        self.pool = pool
+        self.skip = skip
+        self._cache: dict[int, np.ndarray] = {}
+
+    def source(self, index: int) -> Source:
+        return self.pool[index if index < self.skip else index + 1]
+
+    def __len__(self) -> int:
+        return len(self.pool) - 1
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        if index not in self._cache:
+            self._cache[index] = load_array(Path(self.source(index).path))
+        return self._cache[index]
+
+
+def _soft_label(source: str | None, partner: str | None, lam: float) -> dict[str, float] | None:
+    if source is None:
+        return None
+    weights = {source: lam}
+    if partner is not None:
+        weights[partner] = weights.get(partner, 0.0) + (1.0 - lam)
+    return weights
+
+
+def _fill_json(fill: F.FillValue | None) -> str | list[float] | None:
+    if fill is None:
+        return None
+    if isinstance(fill, F.Noise):
+        return "noise"
+    return [float(v) for v in fill]
+
+
+def _line(exc: BaseException, path: str) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if text.startswith(shown(path)) else f"{shown(path)}: {text}"
+
+
+def channel_sums(path: str) -> tuple[list[int], int] | str:
+    """Exact per-channel sums of the 8-bit RGB view (order-independent when added), or an
+    error line. The mean does not depend on orientation, so EXIF rotation is skipped."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img_file = Image.open(path, formats=READ_FORMATS)
+        with img_file as img:
+            img.load()
+            rgb = np.asarray(img if img.mode == "RGB" else to_rgb(img), dtype=np.uint8)
+    except Exception:
+        try:
+            open_image(Path(path))
+        except OccludeError as exc:
+            return _line(exc, path)
+        return f"{shown(path)}: cannot read image"
+    # Column sums first (each fits easily), then the total: exact and fast.
+    sums = rgb.sum(axis=0, dtype=np.uint64).sum(axis=0)
+    return [int(v) for v in sums], int(rgb.shape[0] * rgb.shape[1])

@@ -1,0 +1,129 @@
+"""The registry: every augmentation method by name.
+
+The CLI, the manifest reader, :func:`~occlude.augment.replay` and ``robustness`` all find
+methods here. Adding a method: one module with its parameter record, sampler and frozen
+method class (see :mod:`~occlude.augment.methods.cutout`), and one line below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from occlude.augment.methods.base import (
+    AUGMENT_FILLS,
+    Augmented,
+    Context,
+    Method,
+    Mixer,
+    Occluder,
+)
+from occlude.augment.methods.cutmix import Cutmix, CutmixParams, sample_cutmix
+from occlude.augment.methods.cutout import Cutout, CutoutParams, sample_cutout
+from occlude.augment.methods.hide_and_seek import (
+    HideAndSeek,
+    HideAndSeekParams,
+    sample_hide_and_seek,
+)
+from occlude.augment.methods.mixup import Mixup, MixupParams, sample_mixup
+from occlude.augment.methods.random_erasing import (
+    RandomErasing,
+    RandomErasingParams,
+    sample_random_erasing,
+)
+from occlude.augment.params import Params
+from occlude.errors import UsageError
+
+METHODS: dict[str, type[Method]] = {
+    cls.name: cls for cls in (Cutout, HideAndSeek, RandomErasing, Mixup, Cutmix)
+}
+"""Every method class by its name (``cutout``, ``hide-and-seek`` ...), in this order."""
+
+
+def method_class(name: str) -> type[Method]:
+    """The class registered as ``name``."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown method {name!r}; choose {', '.join(METHODS)}", "method"
+        ) from None
+
+
+def occluders() -> tuple[str, ...]:
+    """Names of the methods that occlude (and so can draw robustness curves)."""
+    return tuple(n for n, cls in METHODS.items() if issubclass(cls, Occluder))
+
+
+def augmentation(name: str, **options: Any) -> Method:
+    """A method with validated settings; an option given as ``None`` takes the paper's
+    default.
+
+    >>> augmentation("cutout", holes=2).holes
+    2
+
+    Raises:
+        UsageError: unknown method, a value out of range, or an option that belongs to
+            other methods (say, ``alpha`` with cutout).
+    """
+    cls = method_class(name)
+    given = {k: v for k, v in options.items() if v is not None}
+    for key in given:
+        if key not in cls.option_names():
+            owners = [n for n, c in METHODS.items() if key in c.option_names()]
+            if not owners:
+                raise UsageError(f"unknown option {key!r} for method {name}", "method")
+            raise UsageError(
+                f"{key} applies to {' and '.join(owners)} only; received it with method {name}",
+                (key, "method"),
+            )
+    if "grid" in given:
+        given["grid"] = tuple(given["grid"])
+    for key in ("area_range", "aspect_range"):
+        if key in given:
+            given[key] = tuple(given[key])
+    return cls(**given)
+
+
+def params_from_dict(method: str, data: dict[str, Any]) -> Params:
+    """Rebuild a method's parameters from a manifest ``params`` dict (to replay or audit).
+
+    Raises:
+        UsageError: unknown method or a dict that lacks what the method records.
+    """
+    cls = method_class(method)
+    try:
+        return cls.params_from_dict(data)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise UsageError(
+            f"{method} params are incomplete or malformed ({exc!r})", "params"
+        ) from None
+
+
+__all__ = [
+    "AUGMENT_FILLS",
+    "METHODS",
+    "Augmented",
+    "Context",
+    "Cutmix",
+    "CutmixParams",
+    "Cutout",
+    "CutoutParams",
+    "HideAndSeek",
+    "HideAndSeekParams",
+    "Method",
+    "Mixer",
+    "Mixup",
+    "MixupParams",
+    "Occluder",
+    "RandomErasing",
+    "RandomErasingParams",
+    "augmentation",
+    "method_class",
+    "occluders",
+    "params_from_dict",
+    "sample_cutmix",
+    "sample_cutout",
+    "sample_hide_and_seek",
+    "sample_mixup",
+    "sample_random_erasing",
+]

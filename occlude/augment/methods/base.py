@@ -1,0 +1,223 @@
+"""The method interface: one frozen class per augmentation.
+
+A method validates its own settings when built, draws its parameters from an explicit
+``numpy.random.Generator`` (:meth:`Method.sample`, the ``prob`` coin first) and applies
+them with a pure function (:meth:`Method.apply`). Calling a method does both, plus what
+comes after sampling: the fill for occluders (a noise seed is drawn last), the partner for
+mixers (its index is drawn after the parameters).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from occlude.augment import functional as F
+from occlude.augment.params import Params, check_prob
+from occlude.errors import UsageError
+from occlude.fill import Fill, parse_fill
+
+AUGMENT_FILLS = ("mean", "dataset-mean", "noise")
+"""Derived fills that occluding methods support besides constant colours."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What some methods need besides the image.
+
+    ``partners``: the other inputs, in a fixed order (may be lazy: only the chosen one is
+    read); ``dataset_mean``: the mean RGB colour (0-255) for the ``dataset-mean`` fill.
+    """
+
+    partners: Sequence[np.ndarray] = ()
+    dataset_mean: Sequence[float] | None = None
+
+
+@dataclass(frozen=True)
+class Augmented:
+    """One output: the image, what was sampled, and what it was made from."""
+
+    image: np.ndarray
+    params: Params
+    partner_index: int | None = None
+    fill: F.FillValue | None = None
+
+    def params_dict(self) -> dict[str, Any]:
+        """The manifest's ``params``: the sampled values, plus ``noise_seed`` for noise."""
+        out = self.params.to_dict()
+        if isinstance(self.fill, F.Noise):
+            out["noise_seed"] = self.fill.seed
+        return out
+
+
+P = TypeVar("P")
+
+
+def expect(params: Params, kind: type[P]) -> P:
+    """``params`` if it is a ``kind``, else a UsageError saying what was received."""
+    if not isinstance(params, kind):
+        raise UsageError(
+            f"params must be {kind.__name__}; received {type(params).__name__}", "params"
+        )
+    return params
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, Fill):
+        return value.as_json()
+    if isinstance(value, tuple):
+        return [_json(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Method(ABC):
+    """Base of every augmentation; subclasses are frozen dataclasses of their settings."""
+
+    name: ClassVar[str]
+    reference: ClassVar[str] = ""
+    mixing: ClassVar[bool] = False
+    params_type: ClassVar[Any]
+
+    prob: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_prob(self.prob)
+
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        """The settings this method takes, as keyword arguments."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def settings(self) -> dict[str, Any]:
+        """The method and its settings as JSON values (for fingerprints and manifests)."""
+        values = {f.name: _json(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {"method": self.name, **values}
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator, shape: Sequence[int]) -> Params:
+        """Draw this method's parameters for an image of ``shape`` (height, width, ...)."""
+
+    @abstractmethod
+    def apply(
+        self,
+        image: np.ndarray,
+        params: Params,
+        *,
+        fill: F.FillValue | None = None,
+        partner: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The augmented copy of ``image`` (pure; ``partner`` already matched to it)."""
+
+    @abstractmethod
+    def __call__(
+        self, image: np.ndarray, rng: np.random.Generator, context: Context = Context()
+    ) -> Augmented:
+        """Sample and apply to one image, drawing everything from ``rng``."""
+
+    @classmethod
+    def params_from_dict(cls, data: dict[str, Any]) -> Params:
+        """Rebuild parameters from a manifest ``params`` dict."""
+        result: Params = cls.params_type.from_dict(data)
+        return result
+
+
+@dataclass(frozen=True)
+class Occluder(Method):
+    """A method that paints regions with a fill (cutout, hide-and-seek, random erasing)."""
+
+    fill: Fill = field(default_factory=lambda: parse_fill("grey"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.fill, str):
+            object.__setattr__(self, "fill", parse_fill(self.fill, AUGMENT_FILLS))
+        elif not isinstance(self.fill, Fill):
+            raise UsageError(f"fill must be a Fill or text; received {self.fill!r}", "fill")
+
+    def fill_value(
+        self, rng: np.random.Generator, image: np.ndarray, dataset_mean: Sequence[float] | None
+    ) -> F.FillValue:
+        """The fill resolved for ``image``; noise draws its seed from ``rng``."""
+        if self.fill.kind == "noise":
+            return F.Noise(int(rng.integers(0, 2**53)))  # exact in any JSON reader
+        return F.fill_colour(self.fill, image, dataset_mean)
+
+    def __call__(
+        self, image: np.ndarray, rng: np.random.Generator, context: Context = Context()
+    ) -> Augmented:
+        arr = F.check_image(image)
+        params = self.sample(rng, arr.shape)
+        if not params.applied:
+            return Augmented(arr.copy(), params)
+        fill = self.fill_value(rng, arr, context.dataset_mean)
+        return Augmented(self.apply(arr, params, fill=fill), params, fill=fill)
+
+    def apply(
+        self,
+        image: np.ndarray,
+        params: Params,
+        *,
+        fill: F.FillValue | None = None,
+        partner: np.ndarray | None = None,
+    ) -> np.ndarray:
+        if not params.applied:
+            return F.check_image(image).copy()
+        if fill is None:
+            raise UsageError(f"{self.name} needs a fill value", "fill")
+        return self.paint(image, params, fill)
+
+    @abstractmethod
+    def paint(self, image: np.ndarray, params: Params, fill: F.FillValue) -> np.ndarray:
+        """Paint the sampled regions of ``image`` with ``fill`` (pure)."""
+
+    @classmethod
+    @abstractmethod
+    def at_fraction(
+        cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float
+    ) -> Params:
+        """Regions that hide ``fraction`` of an image of ``shape`` (robustness curves)."""
+
+
+@dataclass(frozen=True)
+class Mixer(Method):
+    """A method that mixes each image with a partner (mixup, cutmix)."""
+
+    mixing: ClassVar[bool] = True
+    alpha: float = 1.0
+
+    def __call__(
+        self, image: np.ndarray, rng: np.random.Generator, context: Context = Context()
+    ) -> Augmented:
+        arr = F.check_image(image)
+        params = self.sample(rng, arr.shape)
+        if not params.applied:
+            return Augmented(arr.copy(), params)
+        if len(context.partners) == 0:
+            raise UsageError(f"{self.name} needs at least one partner image", "partners")
+        index = int(rng.integers(0, len(context.partners)))
+        partner = F.match_partner(context.partners[index], arr)
+        return Augmented(self.apply(arr, params, partner=partner), params, partner_index=index)
+
+    def apply(
+        self,
+        image: np.ndarray,
+        params: Params,
+        *,
+        fill: F.FillValue | None = None,
+        partner: np.ndarray | None = None,
+    ) -> np.ndarray:
+        if not params.applied:
+            return F.check_image(image).copy()
+        if partner is None:
+            raise UsageError(f"{self.name} needs a partner image", "partner")
+        return self.mix(image, params, partner)
+
+    @abstractmethod
+    def mix(self, image: np.ndarray, params: Params, partner: np.ndarray) -> np.ndarray:
+        """Mix ``partner`` into ``image`` as ``params`` say (pure)."""

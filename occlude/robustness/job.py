@@ -1,0 +1,192 @@
+"""``occlude robustness`` as a job: one unit per labelled image, aggregated at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from occlude.classes import IMAGENET_CLASSES
+from occlude.errors import OccludeError, UsageError
+from occlude.fill import Fill, parse_fill
+from occlude.imageio import read_rgb
+from occlude.inputs import discover
+from occlude.labels import LabelReader
+from occlude.paths import PathPlan
+from occlude.robustness.core import (
+    FRACTIONS,
+    Case,
+    Row,
+    Sample,
+    aggregate,
+    check_fractions,
+    check_methods,
+    image_cases,
+    jobs_per_image,
+    resolve_label,
+)
+from occlude.runner import Job, Plan, Tick, Unit, UnitResult
+from occlude.runner.job import ProgressFactory
+from occlude.runner.ledger import Ledger
+from occlude.runner.state import FileHashes
+from occlude.text import shown
+from occlude.zoo import ModelSpec
+
+if TYPE_CHECKING:
+    from occlude.model import Classifier
+
+ROBUSTNESS_FILLS = ("mean", "noise")
+
+
+@dataclass
+class RobustnessJob(Job):
+    """Accuracy under growing occlusion over labelled images; :attr:`rows` after the run."""
+
+    name = "robustness"
+
+    inputs: Sequence[Path]
+    labels: str | Path
+    model: ModelSpec
+    methods: Sequence[str] = ("cutout", "hide-and-seek", "random-erasing")
+    fractions: Sequence[float] = FRACTIONS
+    fill: Fill | str = "grey"
+    seed: int = 0
+    batch_size: int = 32
+    also_writes: dict[str, Path] = field(default_factory=dict)
+    clf: Classifier | None = field(default=None, repr=False)
+    rows: list[Row] = field(init=False, default_factory=list)
+    _plan: Plan = field(init=False, repr=False)
+    _labels: dict[str, str] = field(init=False, default_factory=dict, repr=False)
+    _index: dict[str, int] = field(init=False, default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.methods = check_methods(self.methods)
+        self.fractions = check_fractions(self.fractions)
+        if isinstance(self.fill, str):
+            self.fill = parse_fill(self.fill, ROBUSTNESS_FILLS)
+        if self.batch_size < 1:
+            raise UsageError(f"batch_size must be at least 1; received {self.batch_size}",
+                             "batch_size")  # fmt: skip
+        self._plan = self._make_plan()
+
+    def _make_plan(self) -> Plan:
+        found = discover(list(self.inputs))
+        if not found.images and not found.failures:
+            names = ", ".join(shown(p) for p in self.inputs)
+            raise UsageError(f"no images found in {names}", "inputs")
+        reader = LabelReader(self.labels)
+        paths = PathPlan()
+        for folder in found.folders:
+            paths.read_folder(folder, "input")
+        paths.read(self.model.model_file, "model")
+        paths.read(self.model.weights_file, "weights")
+        paths.read(reader.csv, "labels")
+        failures = [(shown(p), msg) for p, msg in found.failures]
+        units: list[Unit] = []
+        weight = jobs_per_image(self.methods, self.fractions)
+        for img in found.images:
+            paths.read(img.path, "input")
+            text = reader(img.path)
+            if text is None:
+                failures.append((shown(img.path), f"{shown(img.path)}: no label in {reader.spec}"))
+                continue
+            rel = img.rel.as_posix()
+            key = f"robustness:{rel}"
+            self._labels[key] = text
+            units.append(Unit(key, img, (), {"rel": rel, "label": text}, weight, len(units)))
+        for role, target in self.also_writes.items():
+            paths.write(target, role)
+        paths.check()
+        return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures))
+
+    # --- the runner's side -----------------------------------------------------------
+
+    def plan(self) -> Plan:
+        return self._plan
+
+    def classifier(self) -> Classifier:
+        if self.clf is None:
+            self.clf = self.model.load()
+        return self.clf
+
+    def prepare(
+        self, engine: Any, hashes: FileHashes, progress: ProgressFactory
+    ) -> list[tuple[str, str]]:
+        clf = self.classifier()
+        failed = []
+        for unit in self._plan.units:
+            try:
+                self._index[unit.key] = resolve_label(
+                    self._labels[unit.key], clf.n_classes, clf.n_classes == IMAGENET_CLASSES
+                )
+            except UsageError as exc:  # a bad label fails its own input only
+                assert unit.source is not None
+                failed.append((unit.key, f"{shown(unit.source.path)}: {exc}"))
+        return failed
+
+    def setup(self) -> None:
+        self.classifier()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "clf": None}
+
+    def settings(self, hashes: FileHashes) -> dict[str, Any]:
+        clf = self.classifier()
+        assert isinstance(self.fill, Fill)
+        return {
+            "model": clf.name,
+            "model_sha256": hashes(self.model.model_file),
+            "weights": clf.weights,
+            "weights_sha256": hashes(self.model.weights_file),
+            "preprocess": clf.preprocess,
+            "methods": list(self.methods),
+            "fractions": list(self.fractions),
+            "fill": self.fill.as_json(),
+            "seed": self.seed,
+        }
+
+    def task(self, unit: Unit) -> tuple[Unit, int]:
+        return unit, self._index[unit.key]
+
+    def process(self, task: tuple[Unit, int], tick: Tick | None = None) -> UnitResult:
+        unit, label = task
+        assert unit.source is not None and isinstance(self.fill, Fill)
+        result = UnitResult(unit.key)
+        clf = self.classifier()
+        try:
+            rgb = read_rgb(unit.source.path, result.notes)
+            sample = Sample(unit.source.rel.as_posix(), _resized(rgb, clf.input_size), label)
+            batch = min(self.batch_size, unit.weight)
+            cases = image_cases(sample, clf.predictor(batch), methods=self.methods,
+                                fractions=self.fractions, fill=self.fill, seed=self.seed,
+                                batch_size=batch, on_progress=tick)  # fmt: skip
+        except OccludeError as exc:
+            if isinstance(exc, UsageError):
+                raise
+            name = shown(unit.source.path)
+            result.error = str(exc) if str(exc).startswith(name) else f"{name}: {exc}"
+            return result
+        result.record = {"rel": sample.rel, "label": label,
+                         "cases": [list(c) for c in cases]}  # fmt: skip
+        return result
+
+    def finish(
+        self, ledger: Ledger | None, records: Sequence[dict[str, Any]], stopped: bool
+    ) -> None:
+        cases: list[Case] = [
+            (str(m), float(f), bool(hit), float(score))
+            for record in records
+            for m, f, hit, score in record["cases"]
+        ]
+        self.rows = aggregate(cases, self.methods, self.fractions)
+
+
+def _resized(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if rgb.shape[:2] == size:
+        return rgb
+    resized = Image.fromarray(rgb).resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.uint8)

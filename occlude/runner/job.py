@@ -1,0 +1,109 @@
+"""What a command gives the runner: a job that plans units of work and processes one.
+
+A unit is one input and the files it writes. The runner decides which units to run
+(resume), where (an engine), and in what order results are committed; the job only knows
+how to do one unit. Jobs are pickled to worker processes once, before :meth:`Job.prepare`
+runs, so what ``prepare`` computes must travel in :meth:`Job.task`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from occlude.inputs import InputImage
+from occlude.progress import Progress
+from occlude.runner.state import FileHashes
+
+if TYPE_CHECKING:
+    from occlude.runner.ledger import Ledger
+
+Tick = Callable[[int], None]
+ProgressFactory = Callable[[int, str], Progress]
+"""``progress(total, label)``: a progress bar that the runner shows or hides."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One input and the files it writes (``outputs``, relative to the output folder).
+
+    ``identity`` holds what, besides the job's settings and the input's content, decides
+    the unit's outputs (its relative path, its output names); ``weight`` is its share of
+    the progress bar.
+    """
+
+    key: str
+    source: InputImage | None
+    outputs: tuple[str, ...] = ()
+    identity: dict[str, Any] = field(default_factory=dict)
+    weight: int = 1
+    index: int = 0
+
+
+@dataclass
+class UnitResult:
+    """What processing a unit produced: records of the files written, or an error line."""
+
+    key: str
+    record: dict[str, Any] | None = None
+    outputs: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    complete: bool = True
+
+
+@dataclass
+class Plan:
+    """The units of a run, plus inputs that failed before any work (unreadable folders,
+    missing labels) and notes (skipped entries)."""
+
+    units: list[Unit]
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    inputs: int = 0
+
+
+class Job(ABC):
+    """A command's work, unit by unit. Subclasses set ``name``."""
+
+    name: ClassVar[str]
+    out_dir: Path | None = None
+
+    @abstractmethod
+    def plan(self) -> Plan:
+        """The units (cheap: no model, no image decoding); called once, before any work."""
+
+    @abstractmethod
+    def settings(self, hashes: FileHashes) -> dict[str, Any]:
+        """JSON-able settings that decide every output, with the content hashes of the
+        files they name (model, weights, mask, labels); called once per run."""
+
+    def prepare(
+        self, engine: Any, hashes: FileHashes, progress: ProgressFactory
+    ) -> list[tuple[str, str]]:
+        """Work before the units, in the main process (load a model, a pass over the
+        dataset on ``engine``); returns ``(unit key, error line)`` for inputs that failed
+        there, which the runner reports and drops."""
+        return []
+
+    def setup(self) -> None:  # noqa: B027 - optional hook
+        """Once in each worker before its first unit (load a model)."""
+
+    def task(self, unit: Unit) -> Any:
+        """What a worker needs to process ``unit`` (default: the unit itself)."""
+        return unit
+
+    @abstractmethod
+    def process(self, task: Any, tick: Tick | None = None) -> UnitResult:
+        """Do one unit: write its files atomically and return their records. A failure of
+        this input is an ``error`` line in the result, never an exception."""
+
+    def finish(  # noqa: B027 - optional hook
+        self, ledger: Ledger | None, records: Sequence[dict[str, Any]], stopped: bool
+    ) -> None:
+        """After the units (also after Ctrl-C, with ``stopped``): manifests, summaries.
+        ``records`` are this run's unit records (finished and reused) in input order."""

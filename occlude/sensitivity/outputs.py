@@ -1,0 +1,121 @@
+"""One image's outputs: where they go, the region focus, the arrays and the JSON record."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from occlude.errors import InputError, UsageError
+from occlude.imageio import open_image, resize_map, write_atomic, write_bytes
+from occlude.inputs import InputImage
+from occlude.sensitivity.core import SensitivityResult
+from occlude.sensitivity.metrics import Curves, box_region, focus
+from occlude.sensitivity.options import SensitivityOptions
+from occlude.text import shown
+
+MAP_LABEL = "score drop when occluded\n(red: region supports the class)"
+FOCUS_MAX_SIDE = 2048
+"""Focus is measured at the original resolution, or this size on the longer side if less."""
+
+
+def output_paths(item: InputImage, out_dir: Path, save_npy: bool) -> dict[str, Path]:
+    """Where one image's outputs go; ``record`` (its JSON record) is written last."""
+    paths = {
+        "heatmap": item.output(out_dir, ".png"),
+        "sheet": item.output(out_dir, ".png", "_scales"),
+    }
+    if save_npy:
+        paths["npy"] = item.output(out_dir, ".npy")
+        paths["npz"] = item.output(out_dir, ".npz", "_scales")
+    paths["record"] = item.output(out_dir, ".json")
+    return paths
+
+
+def expected_region(opts: SensitivityOptions, shape: tuple[int, int]) -> np.ndarray:
+    """The expected region as an H×W boolean mask at ``shape``."""
+    if opts.expect_box is not None:
+        return box_region(shape, opts.expect_box)
+    if opts.expect_mask is None:
+        raise UsageError("give expect_box or expect_mask", ("expect_box", "expect_mask"))
+    try:
+        mask = open_image(opts.expect_mask).convert("L")
+    except InputError as exc:
+        raise UsageError(f"expect_mask: {exc}", "expect_mask") from None
+    resized = mask.resize((shape[1], shape[0]), Image.Resampling.NEAREST)
+    return np.asarray(resized) > 0
+
+
+def image_focus(values: np.ndarray, shape: tuple[int, int], opts: SensitivityOptions) -> float:
+    """Focus of a model-size map on the region given in original-image pixels."""
+    height, width = shape
+    scale = min(1.0, FOCUS_MAX_SIDE / max(height, width))
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    full = resize_map(values, (size[1], size[0]))
+    if opts.expect_box is not None and scale < 1.0:
+        x0, y0, x1, y1 = opts.expect_box
+        box = (
+            math.floor(x0 * scale),
+            math.floor(y0 * scale),
+            max(math.ceil(x1 * scale), math.floor(x0 * scale) + 1),
+            max(math.ceil(y1 * scale), math.floor(y0 * scale) + 1),
+        )
+        return focus(full, box_region(size, box))
+    return focus(full, expected_region(opts, size))
+
+
+def save_arrays(paths: dict[str, Path], result: SensitivityResult) -> None:
+    """``.npy`` (the multi-scale map) and ``_scales.npz`` (every scale, sizes, strides)."""
+    write_atomic(paths["npy"], lambda handle: np.save(handle, result.map))
+    arrays = {f"patch_{p}": m for p, m in zip(result.patch_sizes, result.scale_maps, strict=True)}
+    buffer = io.BytesIO()
+    arrays["combined"] = result.map
+    arrays["patch_sizes"] = np.asarray(result.patch_sizes)
+    arrays["strides"] = np.asarray(result.strides)
+    np.savez(buffer, allow_pickle=False, **arrays)
+    write_bytes(paths["npz"], buffer.getvalue())
+
+
+def curves_json(curves: Curves) -> dict[str, Any]:
+    return {
+        "fractions": curves.fractions.tolist(),
+        "deletion": curves.deletion.tolist(),
+        "insertion": curves.insertion.tolist(),
+        "deletion_random": curves.deletion_random.tolist(),
+        "insertion_random": curves.insertion_random.tolist(),
+    }
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None (strict JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def write_record(path: Path, record: dict[str, Any]) -> None:
+    """The JSON record, strict (no NaN or Infinity tokens); written last."""
+    text = json.dumps(finite(record), indent=2, allow_nan=False) + "\n"
+    write_bytes(path, text.encode("utf-8"))
+
+
+def describe_class(name: str | None, index: int) -> str:
+    return f"{name} ({index})" if name else f"class {index}"
+
+
+def title(item: InputImage, result: SensitivityResult, class_name: str | None,
+          model: str, fill: str) -> str:  # fmt: skip
+    scales = "/".join(str(p) for p in result.patch_sizes)
+    return (
+        f"{shown(item.rel.name)}: {describe_class(class_name, result.class_index)}, score "
+        f"{result.base_score:.3f}  |  {shown(model)}, patches {scales}, fill {fill}"
+    )
