@@ -77,6 +77,19 @@ def _save(fig: Any, path: Path) -> None:
     write_bytes(path, buffer.getvalue())
 
 
+def display_size(width: int, height: int) -> tuple[float, float]:
+    """The drawn size of an image: enlarged so its shorter side is at least 320 px (the
+    legend stays legible), but never past :data:`MAX_SIDE` on its longer side, whatever
+    the aspect ratio (a 1×4000 image is not drawn 320×1,280,000).
+
+    >>> display_size(4000, 1)
+    (4096.0, 1.024)
+    """
+    scale = max(1.0, _MIN_SIDE / min(width, height))
+    scale = min(scale, MAX_SIDE / max(width, height))
+    return width * scale, height * scale
+
+
 def heatmap_png(
     path: Path,
     image: np.ndarray,
@@ -84,7 +97,11 @@ def heatmap_png(
     title: str,
     label: str,
 ) -> None:
-    """Write ``values`` (any resolution) over ``image`` (original resolution) with a legend."""
+    """Write ``values`` (any resolution) over ``image`` (original resolution) with a legend.
+
+    Memory is bounded whatever the image's shape: the picture is at most MAX_SIDE px on
+    its longer side and the figure at most about MAX_SIDE + 130 px wide.
+    """
     height, width = image.shape[:2]
     if max(height, width) > MAX_SIDE:
         shrink = MAX_SIDE / max(height, width)
@@ -94,15 +111,17 @@ def heatmap_png(
         )
         height, width = image.shape[:2]
     full = resize_map(values, (width, height))
-    scale = max(1.0, _MIN_SIDE / min(width, height))
-    w, h = width * scale, height * scale
+    w, h = display_size(width, height)
     pad_right, pad_top, pad_bottom, pad_left = 120.0, 46.0, 8.0, 8.0
-    fig = _figure(w + pad_left + pad_right, h + pad_top + pad_bottom)
-    W, H = w + pad_left + pad_right, h + pad_top + pad_bottom
+    W = w + pad_left + pad_right
+    H = max(h + pad_top + pad_bottom, 200.0)  # room for the colour bar of a flat image
+    fig = _figure(W, H)
     ax = fig.add_axes((pad_left / W, pad_bottom / H, w / W, h / H))
     vmax = symmetric_limit(full)
     mappable = _overlay(ax, image, full, vmax)
-    cax = fig.add_axes(((pad_left + w + 14) / W, pad_bottom / H + 0.1 * h / H, 14 / W, 0.8 * h / H))
+    bar_h = H - pad_top - pad_bottom
+    cax = fig.add_axes(((pad_left + w + 14) / W, pad_bottom / H + 0.1 * bar_h / H, 14 / W,
+                        0.8 * bar_h / H))  # fmt: skip
     bar = fig.colorbar(mappable, cax=cax)
     bar.set_label(label, fontsize=8)
     bar.ax.tick_params(labelsize=7)

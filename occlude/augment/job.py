@@ -34,7 +34,7 @@ from occlude.inputs import check_out_dir, discover
 from occlude.labels import LabelReader
 from occlude.paths import PathPlan
 from occlude.runner import Job, Plan, Tick, Unit, UnitResult
-from occlude.runner.job import ProgressFactory
+from occlude.runner.job import ProgressFactory, failure_line
 from occlude.runner.ledger import Ledger
 from occlude.runner.state import FileHashes, fingerprint
 from occlude.text import shown
@@ -199,8 +199,8 @@ class AugmentJob(Job):
         result = UnitResult(task.key)
         try:
             image = load_array(Path(src.path), result.notes)
-        except (OccludeError, OSError, ValueError) as exc:
-            result.error = _line(exc, src.path)
+        except (OccludeError, OSError, ValueError, MemoryError) as exc:
+            result.error = failure_line(src.path, exc)
             return result
         partners = _Others(self._pool, task.pool_index)
         errors = []
@@ -210,8 +210,8 @@ class AugmentJob(Job):
             except InputError as exc:
                 errors.append(f"{shown(src.path)}: partner {exc}")
                 continue
-            except (OccludeError, OSError, ValueError) as exc:
-                errors.append(_line(exc, src.path))
+            except (OccludeError, OSError, ValueError, MemoryError) as exc:
+                errors.append(failure_line(src.path, exc))
                 continue
             result.outputs[rel_out] = record
         if errors:
@@ -296,11 +296,6 @@ def _fill_json(fill: F.FillValue | None) -> str | list[float] | None:
     return [float(v) for v in fill]
 
 
-def _line(exc: BaseException, path: str) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if text.startswith(shown(path)) else f"{shown(path)}: {text}"
-
-
 def channel_sums(path: str) -> tuple[list[int], int] | str:
     """Exact per-channel sums of the 8-bit RGB view (order-independent when added), or an
     error line. The mean does not depend on orientation, so EXIF rotation is skipped."""
@@ -315,7 +310,7 @@ def channel_sums(path: str) -> tuple[list[int], int] | str:
         try:
             open_image(Path(path))
         except OccludeError as exc:
-            return _line(exc, path)
+            return failure_line(path, exc)
         return f"{shown(path)}: cannot read image"
     # Column sums first (each fits easily), then the total: exact and fast.
     sums = rgb.sum(axis=0, dtype=np.uint64).sum(axis=0)

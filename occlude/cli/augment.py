@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -41,7 +41,7 @@ byte-identical files whatever the input order or --workers. Exit codes: 0 all do
 Method = Enum("Method", {name: name for name in METHODS}, type=str)  # type: ignore[misc]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     same = "same"
     png = "png"
     jpg = "jpg"

@@ -30,7 +30,7 @@ from occlude.robustness.core import (
     resolve_label,
 )
 from occlude.runner import Job, Plan, Tick, Unit, UnitResult
-from occlude.runner.job import ProgressFactory
+from occlude.runner.job import ProgressFactory, failure_line
 from occlude.runner.ledger import Ledger
 from occlude.runner.state import FileHashes
 from occlude.text import shown
@@ -164,11 +164,10 @@ class RobustnessJob(Job):
             cases = image_cases(sample, clf.predictor(batch), methods=self.methods,
                                 fractions=self.fractions, fill=self.fill, seed=self.seed,
                                 batch_size=batch, on_progress=tick)  # fmt: skip
-        except OccludeError as exc:
+        except (OccludeError, OSError, MemoryError) as exc:
             if isinstance(exc, UsageError):
                 raise
-            name = shown(unit.source.path)
-            result.error = str(exc) if str(exc).startswith(name) else f"{name}: {exc}"
+            result.error = failure_line(unit.source.path, exc)
             return result
         result.record = {"rel": sample.rel, "label": label,
                          "cases": [list(c) for c in cases]}  # fmt: skip

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from occlude.errors import OccludeError
 from occlude.inputs import InputImage
 from occlude.progress import Progress
 from occlude.runner.state import FileHashes
+from occlude.text import shown
 
 if TYPE_CHECKING:
     from occlude.runner.ledger import Ledger
@@ -24,6 +26,18 @@ if TYPE_CHECKING:
 Tick = Callable[[int], None]
 ProgressFactory = Callable[[int, str], Progress]
 """``progress(total, label)``: a progress bar that the runner shows or hides."""
+
+
+def failure_line(path: object, exc: BaseException) -> str:
+    """One line for an input that failed: ``<path>: <problem>`` (the path shown once)."""
+    if isinstance(exc, MemoryError):
+        text = "out of memory"
+    elif isinstance(exc, OSError) and not isinstance(exc, OccludeError):
+        text = exc.strerror or str(exc) or type(exc).__name__
+    else:
+        text = str(exc) or type(exc).__name__
+    name = shown(path)
+    return text if text.startswith(name) else f"{name}: {text}"
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from occlude.errors import OccludeError, ScoreError, UsageError
+from occlude.errors import OccludeError, UsageError
 from occlude.imageio import read_rgb, resize_rgb
 from occlude.inputs import InputImage, check_out_dir, discover
 from occlude.paths import PathPlan
 from occlude.runner import Job, Plan, Tick, Unit, UnitResult
-from occlude.runner.job import ProgressFactory
+from occlude.runner.job import ProgressFactory, failure_line
 from occlude.runner.state import FileHashes
 from occlude.sensitivity import outputs as O
 from occlude.sensitivity.core import (
@@ -155,12 +155,10 @@ class SensitivityJob(Job):
         result = UnitResult(unit.key)
         try:
             result.record = self.analyse(unit.source, task, tick, result)
-        except (OccludeError, OSError) as exc:
-            if isinstance(exc, UsageError) and not isinstance(exc, ScoreError):
+        except (OccludeError, OSError, MemoryError) as exc:
+            if isinstance(exc, UsageError):
                 raise
-            text = str(exc) if not isinstance(exc, OSError) else (exc.strerror or str(exc))
-            name = shown(unit.source.path)
-            result.error = text if text.startswith(name) else f"{name}: {text}"
+            result.error = failure_line(unit.source.path, exc)
             return result
         result.outputs = {rel: None for rel in unit.outputs}
         return result
