@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -30,7 +31,13 @@ from occlude.errors import UsageError
 from occlude.fill import Fill
 
 if TYPE_CHECKING:
-    from occlude.robustness import Row
+    from occlude.robustness import RobustnessJob, Row
+
+
+class GateOn(StrEnum):
+    estimate = "estimate"
+    lower_bound = "lower"
+
 
 HELP = """Evaluate top-1 accuracy and the true class's mean score on labelled images while
 cutout squares, hide-and-seek grids or random-erasing boxes hide a growing fraction of
@@ -87,8 +94,22 @@ def robustness(
         ),
     ] = "grey",
     seed: Annotated[
-        int, typer.Option("--seed", min=0, metavar="S", help="Seed of the placements.")
+        int,
+        typer.Option(
+            "--seed", min=0, metavar="S", help="Seed of the placements and of the bootstrap."
+        ),
     ] = 0,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            "--repeats",
+            "-k",
+            min=1,
+            metavar="K",
+            help="Independent placements per image, method and fraction (1: one each, as "
+            "before). More repeats give steadier curves and gates.",
+        ),
+    ] = 5,
     batch_size: Annotated[
         int, typer.Option("--batch-size", "-b", min=1, metavar="N", help="Images per model call.")
     ] = 32,
@@ -109,7 +130,8 @@ def robustness(
             min=0.0,
             max=1.0,
             metavar="A",
-            help="With --at F: exit 3 when any method's accuracy at fraction F is below A.",
+            help="With --at F: exit 3 when any method's accuracy at fraction F is below A "
+            "(see --gate-on).",
             show_default=False,
         ),
     ] = None,
@@ -119,6 +141,14 @@ def robustness(
             "--at", metavar="F", help="The fraction --min-accuracy applies to.", show_default=False
         ),
     ] = None,
+    gate_on: Annotated[
+        GateOn,
+        typer.Option(
+            "--gate-on",
+            help="What --min-accuracy judges: the point estimate, or the lower bound of its "
+            "95% interval over images (demand 'at least A with 95% confidence').",
+        ),
+    ] = GateOn.estimate,
     unsafe_model: UnsafeModelOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -146,35 +176,78 @@ def _run(**a: Any) -> None:
     spec = ModelSpec(a["model"], a["weights"], a["preprocess"], not a["unsafe_model"])
     job = RobustnessJob(
         a["inputs"], a["labels"], spec, a["methods"].split(","), levels, a["fill"],
-        a["seed"], a["batch_size"], {k: Path(v) for k, v in writes.items() if v is not None},
+        a["seed"], a["batch_size"], a["repeats"],
+        {k: Path(v) for k, v in writes.items() if v is not None},
     )  # fmt: skip
     report = drive(Runner(job, progress=not a["quiet"], label="evaluating"), a["quiet"])
-    rows, clf = job.rows, job.classifier()
-    (sys.stderr if json_path == "-" else sys.stdout).write(_table(rows))
+    gate = Gate(min_accuracy, at, a["gate_on"].value) if min_accuracy is not None else None
+    failures = gate.failures(job.rows) if gate is not None else []
+    (sys.stderr if json_path == "-" else sys.stdout).write(table(job.rows, gate))
     if json_path is not None:
-        result = {
-            "results": [_finite(asdict(r)) for r in rows],
-            "model": clf.name,
-            "weights": clf.weights,
-            "methods": list(job.methods),
-            "fractions": list(job.fractions),
-            "fill": job.fill.as_json() if isinstance(job.fill, Fill) else job.fill,
-            "seed": a["seed"],
-            "failed": report.failed_sources,
-        }
-        write_json_to(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
+        text = json.dumps(result_json(job, report.failed_sources, gate, failures), indent=2,
+                          allow_nan=False)  # fmt: skip
+        write_json_to(json_path, text + "\n")
     if plot is not None:
         from occlude.render import robustness_png
 
-        n = max((r.n for r in rows), default=0)
-        robustness_png(plot, rows, f"{clf.name}: top-1 accuracy under occlusion ({n} images)")
-    gates = []
-    if min_accuracy is not None and at is not None:
-        for r in rows:
-            if abs(r.fraction - at) < 1e-9 and not _at_least(r.accuracy, min_accuracy):
-                gates.append(f"accuracy gate: {r.method} at {at}: {_num(r.accuracy)} < "
-                             f"{min_accuracy}")  # fmt: skip
-    finish(report, gates)
+        clf = job.classifier()
+        images = max((r.images for r in job.rows), default=0)
+        robustness_png(plot, job.rows, f"{clf.name}: top-1 accuracy under occlusion "
+                       f"({images} images, {job.repeats} placements each)")  # fmt: skip
+    finish(report, failures)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """``--min-accuracy A --at F`` judged on the point estimate or the lower bound."""
+
+    min_accuracy: float
+    at: float
+    on: str = "estimate"
+
+    def value(self, row: Row) -> float:
+        return row.accuracy if self.on == "estimate" else row.accuracy_low_images
+
+    def failures(self, rows: list[Row]) -> list[str]:
+        """One line per method that fails; a missing or non-finite value fails."""
+        what = "accuracy" if self.on == "estimate" else "accuracy lower bound (95%, images)"
+        return [
+            f"accuracy gate: {r.method} at {self.at}: {what} {_num(self.value(r))} < "
+            f"{self.min_accuracy}"
+            for r in rows
+            if abs(r.fraction - self.at) < 1e-9 and not _at_least(self.value(r), self.min_accuracy)
+        ]
+
+
+def result_json(
+    job: RobustnessJob, failed: list[str], gate: Gate | None, failures: list[str]
+) -> dict[str, Any]:
+    from occlude.robustness.stats import RESAMPLES
+
+    clf = job.classifier()
+    return {
+        "results": [_finite(asdict(r)) for r in job.rows],
+        "model": clf.name,
+        "weights": clf.weights,
+        "methods": list(job.methods),
+        "fractions": list(job.fractions),
+        "fill": job.fill.as_json() if isinstance(job.fill, Fill) else job.fill,
+        "seed": job.seed,
+        "repeats": job.repeats,
+        "intervals": {
+            "level": 0.95,
+            "accuracy_low/high": "Wilson score interval over the n evaluations",
+            "accuracy_low/high_images": f"percentile bootstrap over images ({RESAMPLES} "
+            "resamples, seeded by --seed)",
+        },
+        "gate": None if gate is None else {
+            "min_accuracy": gate.min_accuracy,
+            "at": gate.at,
+            "on": gate.on,
+            "passed": not failures,
+        },
+        "failed": failed,
+    }  # fmt: skip
 
 
 def _at_least(value: float, threshold: float) -> bool:
@@ -187,15 +260,29 @@ def _num(value: float) -> str:
 
 def _finite(row: dict[str, Any]) -> dict[str, Any]:
     """NaN (nothing scored) as null, so the JSON stays valid."""
-    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
 
 
-def _table(rows: list[Row]) -> str:
-    lines = [f"{'method':<16}{'fraction':>9}{'accuracy':>10}{'mean score':>12}{'n':>6}"]
+def _interval(low: float, high: float) -> str:
+    return f"[{low:.3f}, {high:.3f}]" if math.isfinite(low) and math.isfinite(high) else "-"
+
+
+def table(rows: list[Row], gate: Gate | None = None) -> str:
+    """The results as a text table, with both 95 % intervals beside each accuracy."""
+    lines = [
+        f"{'method':<16}{'fraction':>9}{'accuracy':>10}  {'95% CI (images)':<17}"
+        f"{'95% CI (evals)':<17}{'mean score':>10}{'n':>7}{'images':>7}"
+    ]
     for r in rows:
         lines.append(
-            f"{r.method:<16}{r.fraction:>9.2f}{r.accuracy:>10.3f}{r.mean_true_score:>12.3f}{r.n:>6}"
+            f"{r.method:<16}{r.fraction:>9.2f}{r.accuracy:>10.3f}  "
+            f"{_interval(r.accuracy_low_images, r.accuracy_high_images):<17}"
+            f"{_interval(r.accuracy_low, r.accuracy_high):<17}"
+            f"{r.mean_true_score:>10.3f}{r.n:>7}{r.images:>7}"
         )
+    if gate is not None:
+        judged = "the point estimate" if gate.on == "estimate" else "the lower bound (images)"
+        lines.append(f"gate: accuracy at {gate.at} >= {gate.min_accuracy}, judged on {judged}")
     return "\n".join(lines) + "\n"
 
 

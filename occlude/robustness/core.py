@@ -28,6 +28,7 @@ from occlude.augment.methods import METHODS, Occluder, occluders
 from occlude.augment.seeding import output_seed
 from occlude.errors import UsageError
 from occlude.fill import Fill
+from occlude.robustness.stats import bootstrap_mean, wilson
 from occlude.scoring import Predict, score_batch
 
 FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -84,8 +85,14 @@ def occlude(
     return method_.paint(image, method_.at_fraction(rng, shape, fraction), value)
 
 
-def case_rng(seed: int, rel: str, method: str, fraction: float) -> np.random.Generator:
-    return np.random.default_rng(output_seed(seed, f"robustness\0{method}\0{fraction!r}\0{rel}", 0))
+def case_rng(
+    seed: int, rel: str, method: str, fraction: float, repeat: int = 0
+) -> np.random.Generator:
+    """The generator of one placement, from (seed, path, method, fraction, repeat): results
+    depend neither on the order of the images nor on workers or shards. Repeat 0 is the
+    placement of a run without repeats."""
+    key = f"robustness\0{method}\0{fraction!r}\0{rel}" + (f"\0{repeat}" if repeat else "")
+    return np.random.default_rng(output_seed(seed, key, 0))
 
 
 @dataclass(frozen=True)
@@ -99,23 +106,40 @@ class Sample:
 
 @dataclass(frozen=True)
 class Row:
-    """Results for one (method, fraction) over ``n`` evaluations."""
+    """Results for one (method, fraction): ``n`` evaluations of ``images`` images.
+
+    ``accuracy_low/high`` is the 95 % Wilson interval over the evaluations (repeats of one
+    image are not independent, so it is optimistic); ``accuracy_low/high_images`` the 95 %
+    bootstrap interval over images, from their per-image accuracies.
+    """
 
     method: str
     fraction: float
     accuracy: float
     mean_true_score: float
     n: int
+    images: int = 0
+    accuracy_low: float = math.nan
+    accuracy_high: float = math.nan
+    accuracy_low_images: float = math.nan
+    accuracy_high_images: float = math.nan
 
 
-Case = tuple[str, float, bool, float]
-"""One evaluation: (method, fraction, top-1 correct, true-class score)."""
+Case = tuple[str, float, int, bool, float]
+"""One evaluation: (method, fraction, repeat, top-1 correct, true-class score)."""
 
 
-def jobs_per_image(methods: Sequence[str], fractions: Sequence[float]) -> int:
+def check_repeats(repeats: int) -> int:
+    if isinstance(repeats, bool) or int(repeats) != repeats or repeats < 1:
+        raise UsageError(f"repeats must be a whole number of at least 1; received {repeats}",
+                         "repeats")  # fmt: skip
+    return int(repeats)
+
+
+def jobs_per_image(methods: Sequence[str], fractions: Sequence[float], repeats: int = 1) -> int:
     """Model inputs per image, for progress bars and batch sizes."""
     nonzero = sum(1 for f in fractions if f != 0.0)
-    return len(methods) * nonzero + (1 if 0.0 in fractions else 0)
+    return len(methods) * nonzero * repeats + (1 if 0.0 in fractions else 0)
 
 
 def image_cases(
@@ -126,19 +150,22 @@ def image_cases(
     fractions: Sequence[float],
     fill: Fill,
     seed: int = 0,
+    repeats: int = 1,
     batch_size: int = 32,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[Case]:
-    """Every (method, fraction) evaluation of one image. Fraction 0 is the plain image,
-    scored once and counted for every method."""
-    jobs: list[tuple[list[tuple[str, float]], np.ndarray]] = []
+    """Every (method, fraction, repeat) evaluation of one image, batched through the model.
+    Fraction 0 is the plain image, scored once and counted once for every method."""
+    jobs: list[tuple[list[tuple[str, float, int]], np.ndarray]] = []
     if 0.0 in fractions:
-        jobs.append(([(m, 0.0) for m in methods], sample.image))
+        jobs.append(([(m, 0.0, 0) for m in methods], sample.image))
     for m in methods:
         for f in fractions:
-            if f != 0.0:
-                rng = case_rng(seed, sample.rel, m, f)
-                jobs.append(([(m, f)], occlude(sample.image, m, f, rng, fill)))
+            if f == 0.0:
+                continue
+            for r in range(repeats):
+                rng = case_rng(seed, sample.rel, m, f, r)
+                jobs.append(([(m, f, r)], occlude(sample.image, m, f, rng, fill)))
     cases: list[Case] = []
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start : start + batch_size]
@@ -149,37 +176,57 @@ def image_cases(
             )
         for (targets, _), row in zip(chunk, scores, strict=True):
             hit = int(np.argmax(row)) == sample.label
-            cases.extend((m, f, hit, float(row[sample.label])) for m, f in targets)
+            cases.extend((m, f, r, hit, float(row[sample.label])) for m, f, r in targets)
         if on_progress is not None:
             on_progress(len(chunk))
     return cases
 
 
 def aggregate(
-    cases: Iterable[Case], methods: Sequence[str], fractions: Sequence[float]
+    per_image: Iterable[tuple[str, Sequence[Case]]],
+    methods: Sequence[str],
+    fractions: Sequence[float],
+    seed: int = 0,
 ) -> list[Row]:
-    """Top-1 accuracy and mean true-class score per (method, fraction); the mean is an
-    exact sum (``math.fsum``), so it does not depend on the order of the images."""
+    """Accuracy, mean true-class score and both intervals per (method, fraction), from
+    ``(relative path, cases)`` per image. Sums are exact and images are taken in path
+    order, so nothing depends on the order of the inputs."""
     keys = [(m, f) for m in methods for f in fractions]
-    correct = dict.fromkeys(keys, 0)
-    scores: dict[tuple[str, float], list[float]] = {key: [] for key in keys}
-    for m, f, hit, score in cases:
-        if (m, f) in correct:
-            correct[(m, f)] += bool(hit)
-            scores[(m, f)].append(float(score))
-    nan = float("nan")
-    return [
-        Row(
-            method=m,
-            fraction=f,
-            accuracy=correct[(m, f)] / len(scores[(m, f)]) if scores[(m, f)] else nan,
-            mean_true_score=math.fsum(scores[(m, f)]) / len(scores[(m, f)])
-            if scores[(m, f)]
-            else nan,
-            n=len(scores[(m, f)]),
-        )
-        for m, f in keys
-    ]
+    hits: dict[tuple[str, float], list[int]] = {k: [] for k in keys}
+    scores: dict[tuple[str, float], list[float]] = {k: [] for k in keys}
+    per_image_acc: dict[tuple[str, float], list[float]] = {k: [] for k in keys}
+    for _, cases in sorted(per_image, key=lambda item: item[0]):
+        mine: dict[tuple[str, float], list[bool]] = {}
+        for m, f, _r, hit, score in cases:
+            if (m, f) in hits:
+                hits[(m, f)].append(int(bool(hit)))
+                scores[(m, f)].append(float(score))
+                mine.setdefault((m, f), []).append(bool(hit))
+        for key, values in mine.items():
+            per_image_acc[key].append(sum(values) / len(values))
+    return [_row(m, f, hits[(m, f)], scores[(m, f)], per_image_acc[(m, f)], seed)
+            for m, f in keys]  # fmt: skip
+
+
+def _row(
+    method: str, fraction: float, hits: list[int], scores: list[float],
+    per_image: list[float], seed: int,
+) -> Row:  # fmt: skip
+    n, nan = len(hits), math.nan
+    wilson_ = wilson(sum(hits), n)
+    boot = bootstrap_mean(per_image, seed)
+    return Row(
+        method=method,
+        fraction=fraction,
+        accuracy=sum(hits) / n if n else nan,
+        mean_true_score=math.fsum(scores) / n if n else nan,
+        n=n,
+        images=len(per_image),
+        accuracy_low=wilson_[0] if wilson_ else nan,
+        accuracy_high=wilson_[1] if wilson_ else nan,
+        accuracy_low_images=boot[0] if boot else nan,
+        accuracy_high_images=boot[1] if boot else nan,
+    )
 
 
 def evaluate(
@@ -190,21 +237,23 @@ def evaluate(
     fractions: Sequence[float] = FRACTIONS,
     fill: Fill,
     seed: int = 0,
+    repeats: int = 1,
     batch_size: int = 32,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[Row]:
-    """Top-1 accuracy and mean true-class score per (method, fraction) over ``samples``.
-
-    Images are read and scored one at a time, so memory does not grow with their number.
-    """
+    """Top-1 accuracy (with intervals) and mean true-class score per (method, fraction)
+    over ``samples``. Images are read and scored one at a time, so memory does not grow
+    with their number."""
     methods = check_methods(methods if methods is not None else occluders())
     fractions = check_fractions(fractions)
-    cases: list[Case] = []
+    repeats = check_repeats(repeats)
+    per_image = []
     for sample in samples:
-        cases.extend(image_cases(sample, predict, methods=methods, fractions=fractions,
-                                 fill=fill, seed=seed, batch_size=batch_size,
-                                 on_progress=on_progress))  # fmt: skip
-    return aggregate(cases, methods, fractions)
+        cases = image_cases(sample, predict, methods=methods, fractions=fractions, fill=fill,
+                            seed=seed, repeats=repeats, batch_size=batch_size,
+                            on_progress=on_progress)  # fmt: skip
+        per_image.append((sample.rel, cases))
+    return aggregate(per_image, methods, fractions, seed)
 
 
 def resolve_label(text: str, n_classes: int, imagenet: bool) -> int:

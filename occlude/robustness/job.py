@@ -25,6 +25,7 @@ from occlude.robustness.core import (
     aggregate,
     check_fractions,
     check_methods,
+    check_repeats,
     image_cases,
     jobs_per_image,
     resolve_label,
@@ -33,6 +34,7 @@ from occlude.runner import Job, Plan, Tick, Unit, UnitResult
 from occlude.runner.job import ProgressFactory, failure_line
 from occlude.runner.ledger import Ledger
 from occlude.runner.state import FileHashes
+from occlude.scoring import balanced_batch_size
 from occlude.text import shown
 from occlude.zoo import ModelSpec
 
@@ -56,6 +58,7 @@ class RobustnessJob(Job):
     fill: Fill | str = "grey"
     seed: int = 0
     batch_size: int = 32
+    repeats: int = 1
     also_writes: dict[str, Path] = field(default_factory=dict)
     clf: Classifier | None = field(default=None, repr=False)
     rows: list[Row] = field(init=False, default_factory=list)
@@ -66,6 +69,7 @@ class RobustnessJob(Job):
     def __post_init__(self) -> None:
         self.methods = check_methods(self.methods)
         self.fractions = check_fractions(self.fractions)
+        self.repeats = check_repeats(self.repeats)
         if isinstance(self.fill, str):
             self.fill = parse_fill(self.fill, ROBUSTNESS_FILLS)
         if self.batch_size < 1:
@@ -87,7 +91,7 @@ class RobustnessJob(Job):
         paths.read(reader.csv, "labels")
         failures = [(shown(p), msg) for p, msg in found.failures]
         units: list[Unit] = []
-        weight = jobs_per_image(self.methods, self.fractions)
+        weight = jobs_per_image(self.methods, self.fractions, self.repeats)
         for img in found.images:
             paths.read(img.path, "input")
             text = reader(img.path)
@@ -147,6 +151,7 @@ class RobustnessJob(Job):
             "fractions": list(self.fractions),
             "fill": self.fill.as_json(),
             "seed": self.seed,
+            "repeats": self.repeats,
         }
 
     def task(self, unit: Unit) -> tuple[Unit, int]:
@@ -160,10 +165,11 @@ class RobustnessJob(Job):
         try:
             rgb = read_rgb(unit.source.path, result.notes)
             sample = Sample(unit.source.rel.as_posix(), _resized(rgb, clf.input_size), label)
-            batch = min(self.batch_size, unit.weight)
+            batch = balanced_batch_size(unit.weight, self.batch_size)
             cases = image_cases(sample, clf.predictor(batch), methods=self.methods,
                                 fractions=self.fractions, fill=self.fill, seed=self.seed,
-                                batch_size=batch, on_progress=tick)  # fmt: skip
+                                repeats=self.repeats, batch_size=batch,
+                                on_progress=tick)  # fmt: skip
         except (OccludeError, OSError, MemoryError) as exc:
             if isinstance(exc, UsageError):
                 raise
@@ -176,12 +182,13 @@ class RobustnessJob(Job):
     def finish(
         self, ledger: Ledger | None, records: Sequence[dict[str, Any]], stopped: bool
     ) -> None:
-        cases: list[Case] = [
-            (str(m), float(f), bool(hit), float(score))
-            for record in records
-            for m, f, hit, score in record["cases"]
-        ]
-        self.rows = aggregate(cases, self.methods, self.fractions)
+        per_image = [(str(r["rel"]), [_case(c) for c in r["cases"]]) for r in records]
+        self.rows = aggregate(per_image, self.methods, self.fractions, self.seed)
+
+
+def _case(values: Sequence[Any]) -> Case:
+    m, f, r, hit, score = values
+    return (str(m), float(f), int(r), bool(hit), float(score))
 
 
 def _resized(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:

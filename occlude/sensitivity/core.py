@@ -222,21 +222,6 @@ def _score_windows(
     return base_scores, target, occluded
 
 
-def balanced_batch_size(total: int, max_batch: int) -> int:
-    """The smallest batch that needs as many calls as ``max_batch`` would.
-
-    265 windows plus the base image with ``max_batch=32`` need 9 calls either way; batches
-    of 30 pad the last call with 4 dummies instead of 22.
-
-    >>> balanced_batch_size(266, 32)
-    30
-    """
-    if total <= 0:
-        return max(1, max_batch)
-    calls = -(-total // max_batch)
-    return -(-total // calls)
-
-
 def _check_class(class_index: int | None, base_scores: np.ndarray) -> int:
     if class_index is None:
         return int(np.argmax(base_scores))

@@ -22,10 +22,10 @@ from occlude.paths import PathPlan
 from occlude.runner import Job, Plan, Tick, Unit, UnitResult
 from occlude.runner.job import ProgressFactory, failure_line
 from occlude.runner.state import FileHashes
+from occlude.scoring import balanced_batch_size
 from occlude.sensitivity import outputs as O
 from occlude.sensitivity.core import (
     SensitivityResult,
-    balanced_batch_size,
     count_windows,
     fill_pixels,
     occlusion_sensitivity,
