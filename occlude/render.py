@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,19 +34,37 @@ def symmetric_limit(*maps: np.ndarray) -> float:
     return vmax if vmax > 0 else 1.0
 
 
-def compose(image: np.ndarray, values: np.ndarray, vmax: float) -> np.ndarray:
-    """The map blended over a muted grey copy of the photo, as an H×W×3 uint8 array.
+def font_file() -> str:
+    """A TrueType font file for text drawn with Pillow (matplotlib's DejaVu Sans)."""
+    from matplotlib import font_manager
 
-    Opacity grows with the magnitude, so regions the map calls unimportant show the photo.
-    Everything stays uint8/float32 (about 20 bytes a pixel at most).
-    """
+    return str(font_manager.findfont("DejaVu Sans"))
+
+
+@cache
+def colour_table() -> np.ndarray:
+    """The diverging colour map as 256 RGB rows (float32, 0-255): index 0 is -vmax."""
     from matplotlib import colormaps
 
-    lut = (colormaps[CMAP](np.linspace(0.0, 1.0, 256))[:, :3] * 255.0).astype(np.float32)
+    return (colormaps[CMAP](np.linspace(0.0, 1.0, 256))[:, :3] * 255.0).astype(np.float32)
+
+
+def compose(
+    image: np.ndarray, values: np.ndarray, vmax: float, shown: np.ndarray | None = None
+) -> np.ndarray:
+    """The map blended over a muted grey copy of the photo, as an H×W×3 uint8 array.
+
+    Opacity grows with the magnitude, so regions the map calls unimportant show the photo;
+    where ``shown`` is false only the muted photo appears. Everything stays uint8/float32
+    (about 20 bytes a pixel at most).
+    """
+    lut = colour_table()
     grey = np.asarray(Image.fromarray(image.astype(np.uint8)).convert("L"), dtype=np.float32)
     norm = np.clip(values.astype(np.float32) / np.float32(vmax), -1.0, 1.0)
     index = np.rint((norm + 1.0) * 127.5).astype(np.uint8)
     alpha = (0.2 + 0.7 * np.abs(norm) ** 0.75)[..., None]
+    if shown is not None:
+        alpha = alpha * shown[..., None]
     backdrop = (60.0 + 0.6 * grey)[..., None]
     out = lut[index] * alpha + backdrop * (1.0 - alpha)
     composed: np.ndarray = np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -31,6 +31,8 @@ FLAGS: dict[str, str] = {
     "expect_mask": "--expect-mask",
     "min_focus": "--min-focus",
     "steps": "--steps",
+    "animate_format": "--animate-format",
+    "animate_scale": "--animate-scale",
     # augment
     "method": "--method",
     "copies": "--copies",

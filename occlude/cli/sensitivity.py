@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,6 +30,12 @@ from occlude.cli._common import (
     write_json_to,
 )
 from occlude.errors import UsageError
+
+
+class AnimationFormat(StrEnum):
+    gif = "gif"
+    webp = "webp"
+
 
 if TYPE_CHECKING:
     from occlude.runner import Outcome
@@ -162,6 +169,28 @@ def sensitivity(
         int,
         typer.Option("--seed", min=0, metavar="S", help="Seed of the random-order baseline."),
     ] = 0,
+    animate: Annotated[
+        bool,
+        typer.Option(
+            "--animate",
+            help="Also write <stem>_sweep.gif: the patch moving over the image, the map "
+            "filling in and the class score at every step (one scale; no extra model calls).",
+        ),
+    ] = False,
+    animate_format: Annotated[
+        AnimationFormat,
+        typer.Option("--animate-format", help="gif (any viewer) or webp (smaller)."),
+    ] = AnimationFormat.gif,
+    animate_scale: Annotated[
+        int | None,
+        typer.Option(
+            "--animate-scale",
+            metavar="P",
+            help="The patch size to animate. Default: the scale whose window count is "
+            "closest to 100.",
+            show_default=False,
+        ),
+    ] = None,
     overwrite: OverwriteOption = False,
     fail_fast: FailFastOption = False,
     unsafe_model: UnsafeModelOption = False,
@@ -175,7 +204,8 @@ def sensitivity(
 def _options(
     class_: str, patch: list[str] | None, stride: list[str] | None, fill: str, batch_size: int,
     save_npy: bool, expect_box: str | None, expect_mask: Path | None, metrics: bool,
-    steps: int, seed: int, **_: object,
+    steps: int, seed: int, animate: bool, animate_format: AnimationFormat,
+    animate_scale: int | None, **_: object,
 ) -> SensitivityOptions:  # fmt: skip
     from occlude.sensitivity.options import SensitivityOptions, parse_class
 
@@ -198,6 +228,9 @@ def _options(
         metrics=metrics,
         steps=steps,
         seed=seed,
+        animate=animate,
+        animate_format=animate_format.value,
+        animate_scale=animate_scale,
     )
 
 

@@ -32,6 +32,7 @@ from occlude.sensitivity.core import (
 )
 from occlude.sensitivity.metrics import deletion_insertion
 from occlude.sensitivity.options import SensitivityOptions
+from occlude.sensitivity.windows import default_patch_sizes
 from occlude.text import shown
 from occlude.zoo import ModelSpec
 
@@ -86,7 +87,7 @@ class SensitivityJob(Job):
         units: list[Unit] = []
         for img in found.images:
             paths.read(img.path, "input")
-            outs = list(O.output_paths(img, self.out_dir, self.options.save_npy).values())
+            outs = list(O.output_paths(img, self.out_dir, self.options).values())
             paths.write_all(outs, "output", owner=img.path)
             rel = img.rel.as_posix()
             units.append(Unit(
@@ -120,6 +121,13 @@ class SensitivityJob(Job):
         self.options.target.check(clf.n_classes, clf.name)
         windows = count_windows(clf.input_size, self.options.patch_sizes or None,
                                 self.options.strides or None)  # fmt: skip
+        scale, sizes = self.options.animate_scale, default_patch_sizes(*clf.input_size)
+        if scale is not None and not self.options.patch_sizes and scale not in sizes:
+            raise UsageError(
+                f"animate_scale {scale} is not one of the default patch sizes {list(sizes)} "
+                f"at {clf.input_size}",
+                "animate_scale",
+            )
         self._plan.units[:] = [_weighted(u, windows + 1) for u in self._plan.units]
         return []
 
@@ -171,7 +179,7 @@ class SensitivityJob(Job):
         """Run the sweep on one image file, write its outputs and return its record."""
         clf, opts = self.classifier(), self.options
         started = time.perf_counter()
-        paths = O.output_paths(item, self.out_dir, opts.save_npy)
+        paths = O.output_paths(item, self.out_dir, opts)
         # The record marks a finished image: drop an old one before overwriting outputs.
         paths["record"].unlink(missing_ok=True)
         original = read_rgb(item.path, result.notes)
@@ -269,6 +277,14 @@ class SensitivityJob(Job):
         render.contact_sheet_png(paths["sheet"], image, panels, title, O.MAP_LABEL, curves)
         if opts.save_npy:
             O.save_arrays(paths, sweep)
+        if opts.animate:
+            from occlude.sensitivity.animation import animate_sweep
+
+            name = clf.class_name(sweep.class_index)
+            short = (f"{shown(item.rel.name)}: {O.describe_class(name, sweep.class_index)}  |  "
+                     f"{shown(Path(clf.name).name)}")  # fmt: skip
+            anim = animate_sweep(image, sweep, opts.fill, patch=opts.animate_scale, title=short)
+            anim.save(paths["animation"], opts.animate_format)
 
     def _not_top1(self, item: InputImage, sweep: SensitivityResult, top1: int) -> str:
         clf = self.classifier()

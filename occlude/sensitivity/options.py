@@ -75,6 +75,9 @@ class SensitivityOptions:
     metrics: bool = False
     steps: int = 20
     seed: int = 0
+    animate: bool = False
+    animate_format: str = "gif"
+    animate_scale: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.fill, str):
@@ -97,6 +100,19 @@ class SensitivityOptions:
         if self.expect_box is not None and self.expect_mask is not None:
             raise UsageError("give expect_box or expect_mask, not both",
                              ("expect_box", "expect_mask"))  # fmt: skip
+        if self.animate_format not in ("gif", "webp"):
+            raise UsageError(f"animate_format must be gif or webp; received "
+                             f"{self.animate_format!r}", "animate_format")  # fmt: skip
+        if (
+            self.animate_scale is not None
+            and self.patch_sizes
+            and (self.animate_scale not in self.patch_sizes)
+        ):
+            raise UsageError(
+                f"animate_scale {self.animate_scale} is not one of patch_sizes "
+                f"{list(self.patch_sizes)}",
+                ("animate_scale", "patch_sizes"),
+            )
         if self.expect_mask is not None and not Path(self.expect_mask).is_file():
             raise UsageError(f"expect_mask {shown(self.expect_mask)}: no such file", "expect_mask")
 
@@ -117,4 +133,10 @@ class SensitivityOptions:
             "metrics": self.metrics,
             "steps": self.steps,
             "seed": self.seed,
+            "animate": self.animation_settings(),
         }
+
+    def animation_settings(self) -> dict[str, Any] | None:
+        if not self.animate:
+            return None
+        return {"format": self.animate_format, "scale": self.animate_scale}

@@ -24,15 +24,17 @@ FOCUS_MAX_SIDE = 2048
 """Focus is measured at the original resolution, or this size on the longer side if less."""
 
 
-def output_paths(item: InputImage, out_dir: Path, save_npy: bool) -> dict[str, Path]:
+def output_paths(item: InputImage, out_dir: Path, opts: SensitivityOptions) -> dict[str, Path]:
     """Where one image's outputs go; ``record`` (its JSON record) is written last."""
     paths = {
         "heatmap": item.output(out_dir, ".png"),
         "sheet": item.output(out_dir, ".png", "_scales"),
     }
-    if save_npy:
+    if opts.save_npy:
         paths["npy"] = item.output(out_dir, ".npy")
         paths["npz"] = item.output(out_dir, ".npz", "_scales")
+    if opts.animate:
+        paths["animation"] = item.output(out_dir, f".{opts.animate_format}", "_sweep")
     paths["record"] = item.output(out_dir, ".json")
     return paths
 
