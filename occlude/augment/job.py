@@ -253,9 +253,15 @@ class AugmentJob(Job):
         return channel_sums(str(unit.source.path))
 
     def finish(
-        self, ledger: Ledger | None, records: Sequence[dict[str, Any]], stopped: bool
+        self,
+        ledger: Ledger | None,
+        records: Sequence[dict[str, Any]],
+        stopped: bool,
+        sharded: bool = False,
     ) -> None:
-        if ledger is not None:
+        """The manifest, unless this run did one shard: then the ledger part it wrote is
+        its share, and a run without a shard (which finds everything finished) merges."""
+        if ledger is not None and not sharded:
             write_manifest(ledger, self.out_dir)
 
 

@@ -88,6 +88,19 @@ def split_floats(text: str | None, param: str, count: int | None = None) -> list
     return values
 
 
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"2/4"`` -> ``(2, 4)``."""
+    if text is None:
+        return None
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UsageError(f"shard expects I/N (say 2/4); received {text!r}", "shard") from None
+    if not (count >= 1 and 1 <= index <= count):
+        raise UsageError(f"shard needs 1 <= I <= N; received {text}", "shard")
+    return index, count
+
+
 def drive(
     runner: Runner,
     quiet: bool,
@@ -215,3 +228,13 @@ QuietOption = Annotated[
     ),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", min=0, metavar="S", help="Random seed.")]
+ShardOption = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Process only shard I of N (1..N): a stable split of the inputs by a hash of "
+        "their relative paths. Shards may run at once, on any machines, into one --out.",
+        show_default=False,
+    ),
+]

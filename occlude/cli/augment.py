@@ -14,9 +14,11 @@ from occlude.cli._common import (
     Inputs,
     OverwriteOption,
     QuietOption,
+    ShardOption,
     drive,
     finish,
     guarded,
+    parse_shard,
     quiet_warnings,
     say,
     split_floats,
@@ -204,6 +206,7 @@ def augment(
     ] = None,
     overwrite: OverwriteOption = False,
     fail_fast: FailFastOption = False,
+    shard: ShardOption = None,
     quiet: QuietOption = False,
 ) -> None:
     args = dict(locals())
@@ -232,7 +235,8 @@ def _run(**a: Any) -> None:
                      a["fmt"].value)  # fmt: skip
     engine = choose_engine(a["workers"], len(job.plan().units))
     runner = Runner(job, engine=engine, overwrite=a["overwrite"], fail_fast=a["fail_fast"],
-                    progress=not a["quiet"], label="augment")  # fmt: skip
+                    progress=not a["quiet"], label="augment",
+                    shard=parse_shard(a["shard"]))  # fmt: skip
     written = [0]
 
     def count(outcome: Outcome) -> None:
@@ -241,7 +245,8 @@ def _run(**a: Any) -> None:
     report = drive(runner, a["quiet"], count)
     if not a["quiet"]:
         out = job.out_dir
-        say(f"occlude: wrote {written[0]} image(s) to {out} (manifest {out / MANIFEST})")
+        where = "its records in the ledger" if runner.shard else f"manifest {out / MANIFEST}"
+        say(f"occlude: wrote {written[0]} image(s) to {out} ({where})")
     finish(report)
 
 

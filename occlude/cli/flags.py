@@ -22,6 +22,7 @@ FLAGS: dict[str, str] = {
     "seed": "--seed",
     "batch_size": "--batch-size",
     "workers": "--workers",
+    "shard": "--shard",
     "labels": "--labels",
     # sensitivity
     "class_index": "--class",

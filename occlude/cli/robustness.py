@@ -17,13 +17,16 @@ from occlude.cli._common import (
     ModelOption,
     PreprocessOption,
     QuietOption,
+    ShardOption,
     UnsafeModelOption,
     WeightsOption,
     drive,
     finish,
     guarded,
     json_file,
+    parse_shard,
     quiet_warnings,
+    say,
     split_floats,
     write_json_to,
 )
@@ -149,6 +152,18 @@ def robustness(
             "95% interval over images (demand 'at least A with 95% confidence').",
         ),
     ] = GateOn.estimate,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="DIR",
+            help="Keep per-image results in DIR (resumable; shards combine there) and write "
+            "DIR/robustness.json and robustness.png.",
+            show_default=False,
+        ),
+    ] = None,
+    shard: ShardOption = None,
     unsafe_model: UnsafeModelOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -157,44 +172,74 @@ def robustness(
     guarded(lambda: _run(**args))
 
 
-def _run(**a: Any) -> None:
+def _job(a: dict[str, Any]) -> RobustnessJob:
     from occlude.inputs import check_target_file
     from occlude.robustness import RobustnessJob, check_fractions
-    from occlude.runner import Runner
     from occlude.zoo import ModelSpec
 
     levels = check_fractions(split_floats(a["fractions"], "fractions") or [])
-    min_accuracy, at, json_path, plot = a["min_accuracy"], a["at"], a["json_path"], a["plot"]
+    min_accuracy, at = a["min_accuracy"], a["at"]
     if (min_accuracy is None) != (at is None):
         raise UsageError("min_accuracy and at go together", ("min_accuracy", "at"))
     if at is not None and not any(abs(at - f) < 1e-9 for f in levels):
         raise UsageError(f"at {at} is not one of fractions {a['fractions']}", ("at", "fractions"))
-    writes = {"json_path": json_file(json_path), "plot": plot}
+    if a["shard"] is not None and a["out"] is None:
+        raise UsageError(
+            "shard needs out_dir: shards keep their results there", ("shard", "out_dir")
+        )
+    writes = {"json_path": json_file(a["json_path"]), "plot": a["plot"]}
     for role, target in writes.items():
         if target is not None:
             check_target_file(Path(target), role)
     spec = ModelSpec(a["model"], a["weights"], a["preprocess"], not a["unsafe_model"])
-    job = RobustnessJob(
+    return RobustnessJob(
         a["inputs"], a["labels"], spec, a["methods"].split(","), levels, a["fill"],
         a["seed"], a["batch_size"], a["repeats"],
-        {k: Path(v) for k, v in writes.items() if v is not None},
+        {k: Path(v) for k, v in writes.items() if v is not None}, a["out"],
     )  # fmt: skip
-    report = drive(Runner(job, progress=not a["quiet"], label="evaluating"), a["quiet"])
-    gate = Gate(min_accuracy, at, a["gate_on"].value) if min_accuracy is not None else None
+
+
+def _run(**a: Any) -> None:
+    from occlude.runner import Runner
+
+    job = _job(a)
+    shard = parse_shard(a["shard"])
+    runner = Runner(job, progress=not a["quiet"], label="evaluating", shard=shard)
+    report = drive(runner, a["quiet"])
+    if shard is not None and shard[1] > 1:
+        if not a["quiet"]:
+            say(f"occlude: note: shard {shard[0]}/{shard[1]}: its results are in {job.out_dir}; "
+                "run the command again without --shard to combine them (table, JSON, plot, "
+                "gate)")  # fmt: skip
+        finish(report)
+    min_accuracy, json_path = a["min_accuracy"], a["json_path"]
+    gate = Gate(min_accuracy, a["at"], a["gate_on"].value) if min_accuracy is not None else None
     failures = gate.failures(job.rows) if gate is not None else []
     (sys.stderr if json_path == "-" else sys.stdout).write(table(job.rows, gate))
-    if json_path is not None:
-        text = json.dumps(result_json(job, report.failed_sources, gate, failures), indent=2,
-                          allow_nan=False)  # fmt: skip
-        write_json_to(json_path, text + "\n")
-    if plot is not None:
+    summary = result_json(job, report.failed_sources, gate, failures)
+    _write(job, summary, json_path, a["plot"])
+    finish(report, failures)
+
+
+def _write(job: RobustnessJob, summary: dict[str, Any], json_path: str | None,
+           plot: Path | None) -> None:  # fmt: skip
+    """``--json`` and ``--plot``, and the same two in the output folder if there is one."""
+    texts = [json_path] if json_path else []
+    plots: list[Path] = [Path(plot)] if plot else []
+    if job.out_dir is not None:
+        texts.append(str(job.out_dir / "robustness.json"))
+        plots.append(job.out_dir / "robustness.png")
+    text = json.dumps(summary, indent=2, allow_nan=False) + "\n"
+    for target in texts:
+        write_json_to(target, text)
+    if plots:
         from occlude.render import robustness_png
 
-        clf = job.classifier()
         images = max((r.images for r in job.rows), default=0)
-        robustness_png(plot, job.rows, f"{clf.name}: top-1 accuracy under occlusion "
-                       f"({images} images, {job.repeats} placements each)")  # fmt: skip
-    finish(report, failures)
+        title = (f"{job.classifier().name}: top-1 accuracy under occlusion ({images} images, "
+                 f"{job.repeats} placements each)")  # fmt: skip
+        for png in plots:
+            robustness_png(png, job.rows, title)
 
 
 @dataclass(frozen=True)

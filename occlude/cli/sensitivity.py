@@ -18,12 +18,14 @@ from occlude.cli._common import (
     OverwriteOption,
     PreprocessOption,
     QuietOption,
+    ShardOption,
     UnsafeModelOption,
     WeightsOption,
     drive,
     finish,
     guarded,
     json_file,
+    parse_shard,
     quiet_warnings,
     say,
     split_ints,
@@ -194,6 +196,7 @@ def sensitivity(
     overwrite: OverwriteOption = False,
     fail_fast: FailFastOption = False,
     unsafe_model: UnsafeModelOption = False,
+    shard: ShardOption = None,
     quiet: QuietOption = False,
 ) -> None:
     args = dict(locals())
@@ -251,7 +254,8 @@ def _run(**args: Any) -> None:
         check_target_file(path, "json_path")
     job = SensitivityJob(args["inputs"], spec, opts, args["out"], writes)
     runner = Runner(job, overwrite=args["overwrite"], fail_fast=args["fail_fast"],
-                    progress=not quiet, label="occluding")  # fmt: skip
+                    progress=not quiet, label="occluding",
+                    shard=parse_shard(args["shard"]))  # fmt: skip
     report = drive(runner, quiet, None if quiet else _log)
     if json_path is not None:
         write_json_to(json_path, json.dumps(report.records, indent=2, allow_nan=False) + "\n")
@@ -277,7 +281,7 @@ def _num(value: object) -> str:
 
 def _log(outcome: Outcome) -> None:
     rec = outcome.record or {}
-    what = "already done" if outcome.status == "reused" else f"{rec.get('seconds', 0):.1f} s"
+    what = "already done" if outcome.status == "reused" else f"{outcome.seconds:.1f} s"
     say(
         f"{rec['input']}: {rec['class_name'] or 'class'} ({rec['class_index']}) "
         f"score {rec['base_score']:.3f}, {rec['windows']} windows, {what} -> "

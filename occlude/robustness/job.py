@@ -14,7 +14,7 @@ from occlude.classes import IMAGENET_CLASSES
 from occlude.errors import OccludeError, UsageError
 from occlude.fill import Fill, parse_fill
 from occlude.imageio import read_rgb
-from occlude.inputs import discover
+from occlude.inputs import check_out_dir, discover
 from occlude.labels import LabelReader
 from occlude.paths import PathPlan
 from occlude.robustness.core import (
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from occlude.model import Classifier
 
 ROBUSTNESS_FILLS = ("mean", "noise")
+SUMMARY = ("robustness.json", "robustness.png")
+"""What a run with an output folder also writes there (for ``occlude report``)."""
 
 
 @dataclass
@@ -60,6 +62,7 @@ class RobustnessJob(Job):
     batch_size: int = 32
     repeats: int = 1
     also_writes: dict[str, Path] = field(default_factory=dict)
+    out_dir: Path | None = None
     clf: Classifier | None = field(default=None, repr=False)
     rows: list[Row] = field(init=False, default_factory=list)
     _plan: Plan = field(init=False, repr=False)
@@ -75,6 +78,9 @@ class RobustnessJob(Job):
         if self.batch_size < 1:
             raise UsageError(f"batch_size must be at least 1; received {self.batch_size}",
                              "batch_size")  # fmt: skip
+        if self.out_dir is not None:
+            self.out_dir = Path(self.out_dir)
+            check_out_dir(self.out_dir)
         self._plan = self._make_plan()
 
     def _make_plan(self) -> Plan:
@@ -104,6 +110,10 @@ class RobustnessJob(Job):
             units.append(Unit(key, img, (), {"rel": rel, "label": text}, weight, len(units)))
         for role, target in self.also_writes.items():
             paths.write(target, role)
+        if self.out_dir is not None:
+            paths.output_folder(self.out_dir)
+            for name in SUMMARY:
+                paths.write(self.out_dir / name, "out_dir")
         paths.check()
         return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures))
 
@@ -180,7 +190,11 @@ class RobustnessJob(Job):
         return result
 
     def finish(
-        self, ledger: Ledger | None, records: Sequence[dict[str, Any]], stopped: bool
+        self,
+        ledger: Ledger | None,
+        records: Sequence[dict[str, Any]],
+        stopped: bool,
+        sharded: bool = False,
     ) -> None:
         per_image = [(str(r["rel"]), [_case(c) for c in r["cases"]]) for r in records]
         self.rows = aggregate(per_image, self.methods, self.fractions, self.seed)

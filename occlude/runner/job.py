@@ -68,6 +68,7 @@ class UnitResult:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     complete: bool = True
+    seconds: float = 0.0
 
 
 @dataclass
@@ -117,7 +118,12 @@ class Job(ABC):
         this input is an ``error`` line in the result, never an exception."""
 
     def finish(  # noqa: B027 - optional hook
-        self, ledger: Ledger | None, records: Sequence[dict[str, Any]], stopped: bool
+        self,
+        ledger: Ledger | None,
+        records: Sequence[dict[str, Any]],
+        stopped: bool,
+        sharded: bool = False,
     ) -> None:
         """After the units (also after Ctrl-C, with ``stopped``): manifests, summaries.
-        ``records`` are this run's unit records (finished and reused) in input order."""
+        ``records`` are this run's unit records (finished and reused) in input order;
+        ``sharded`` says the run covered one shard of the inputs only."""

@@ -70,6 +70,14 @@ class LedgerState:
                 found.append(record)
         return found
 
+    def failures(self, prefix: str = "") -> list[dict[str, Any]]:
+        """``{"key", "source", "message"}`` of units whose newest event is a failure."""
+        return [
+            {"key": k, "source": e.get("source"), "message": e.get("message")}
+            for k, e in sorted(self.by_key.items())
+            if k.startswith(prefix) and e["event"] == "failed"
+        ]
+
     def unit_records(self, prefix: str = "") -> list[dict[str, Any]]:
         """Unit-level records of every finished unit whose key starts with ``prefix``."""
         return [
@@ -77,6 +85,19 @@ class LedgerState:
             for k, e in sorted(self.by_key.items())
             if k.startswith(prefix) and e["event"] == "done" and e.get("record") is not None
         ]
+
+
+def read_state(out_dir: Path) -> LedgerState:
+    """The ledger of ``out_dir`` as it stands, read-only (no lock, no run)."""
+    state_dir = out_dir / STATE_DIR
+    events = list(_read_events(state_dir / COMPACTED))
+    runs = state_dir / "runs"
+    for part in sorted(runs.glob("*.jsonl")) if runs.is_dir() else []:
+        events.extend(_read_events(part))
+    state = LedgerState()
+    for event in sorted(events, key=_order):
+        state.add(event)
+    return state
 
 
 def _read_events(path: Path) -> Iterator[dict[str, Any]]:
@@ -128,13 +149,7 @@ class Ledger:
 
     def read(self) -> LedgerState:
         """Every event of every run so far (compacted and parts), newest winning."""
-        events = list(_read_events(self.state_dir / COMPACTED))
-        for part in self._parts():
-            events.extend(_read_events(part))
-        state = LedgerState()
-        for event in sorted(events, key=_order):
-            state.add(event)
-        return state
+        return read_state(self.out_dir)
 
     def finished(self, key: str, fingerprint: str, outputs: Sequence[str]) -> dict[str, Any] | None:
         """The ``done`` event of a finished unit with this fingerprint, else None."""
@@ -169,6 +184,10 @@ class Ledger:
 
     def started(self, key: str, outputs: Sequence[str]) -> None:
         self._append([{"event": "started", "key": key, "outputs": list(outputs)}])
+
+    def failed(self, key: str, source: str, message: str) -> None:
+        """The unit failed (the report lists it; a later success replaces it)."""
+        self._append([{"event": "failed", "key": key, "source": source, "message": message}])
 
     def done(
         self,
@@ -235,6 +254,9 @@ def _compacted(state: LedgerState) -> list[dict[str, Any]]:
     """The ``done`` events still current, each with only the outputs it still owns."""
     keep = []
     for event in state.by_key.values():
+        if event["event"] == "failed":
+            keep.append(event)
+            continue
         if event["event"] != "done":
             continue
         owned = {rel: v for rel, v in event["outputs"].items() if state.by_output.get(rel) is event}

@@ -15,11 +15,13 @@ bytes: a different file with the same size and time stamp is not mistaken for th
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from occlude.errors import Interrupted, OccludeError
+from occlude.errors import Interrupted, OccludeError, UsageError
 from occlude.progress import Progress
 from occlude.runner.engines import Engine, SerialEngine
 from occlude.runner.job import Job, Unit, UnitResult
@@ -41,6 +43,27 @@ class Outcome:
     message: str | None = None
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+def shard_of(rel: str, shards: int) -> int:
+    """The shard (1..shards) of an input: a hash of its relative path, so a shard is the
+    same set of files whatever the order of the arguments and whichever machine runs it.
+
+    >>> shard_of("cats/a.png", 4) == shard_of("cats/a.png", 4)
+    True
+    """
+    digest = hashlib.sha256(b"occlude-shard\0" + os.fsencode(rel)).digest()
+    return int.from_bytes(digest[:8], "big") % shards + 1
+
+
+def check_shard(shard: tuple[int, int] | None) -> tuple[int, int] | None:
+    if shard is None:
+        return None
+    index, count = shard
+    if not (count >= 1 and 1 <= index <= count):
+        raise UsageError(f"shard needs 1 <= I <= N; received {index}/{count}", "shard")
+    return index, count
 
 
 @dataclass
@@ -76,8 +99,10 @@ class Runner:
         fail_fast: bool = False,
         progress: bool = True,
         label: str | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> None:
         self.job = job
+        self.shard = check_shard(shard)
         self.engine: Engine = engine if engine is not None else SerialEngine()
         self.overwrite = overwrite
         self.fail_fast = fail_fast
@@ -92,10 +117,12 @@ class Runner:
 
     def run(self) -> Iterator[Outcome]:
         plan = self.job.plan()
-        self.report = RunReport(inputs=plan.inputs)
+        units = [u for u in plan.units if self._mine(str(u.identity.get("rel", u.key)))]
+        failures = [(src, msg) for src, msg in plan.failures if self._mine(src)]
+        self.report = RunReport(inputs=len(units) + len(failures))
         for note in plan.notes:
             yield Outcome("note", "", message=note)
-        for source, message in plan.failures:
+        for source, message in failures:
             yield self._failed(source, message)
             if self.fail_fast:
                 return
@@ -105,14 +132,16 @@ class Runner:
         try:
             self.engine.start(self.job)
             dropped = self.job.prepare(self.engine, self.hashes, self._progress)
-            by_key = {u.key: u for u in plan.units}
+            by_key = {u.key: u for u in units}
+            dropped = [(key, message) for key, message in dropped if key in by_key]
             for key, message in dropped:
                 yield self._failed(_source(by_key[key]), message, by_key[key])
             if dropped and self.fail_fast:
                 return
             self._settings = self.job.settings(self.hashes)
             gone = {key for key, _ in dropped}
-            yield from self._units([u for u in plan.units if u.key not in gone])
+            mine = {u.key for u in units}
+            yield from self._units([u for u in plan.units if u.key in mine and u.key not in gone])
         except KeyboardInterrupt:
             stopped = True
             for _ in self._commit_leftovers():
@@ -154,6 +183,9 @@ class Runner:
                 yield outcome
                 if outcome.status == "failed" and self.fail_fast:
                     return
+
+    def _mine(self, rel: str) -> bool:
+        return self.shard is None or shard_of(rel, self.shard[1]) == self.shard[0]
 
     def _progress(self, total: int, label: str) -> Progress:
         return Progress(total, label, enabled=self.progress)
@@ -199,7 +231,8 @@ class Runner:
         self.report.done += 1
         if result.record is not None:
             self.report._records.append((unit.index, result.record))
-        return Outcome("done", _source(unit), unit, result.record, None, notes, warnings)
+        return Outcome("done", _source(unit), unit, result.record, None, notes, warnings,
+                       result.seconds)  # fmt: skip
 
     def _failed(
         self,
@@ -212,6 +245,8 @@ class Runner:
         self.report.failed += 1
         self.report.failures.append(message)
         self.report.failed_sources.append(source)
+        if unit is not None and self._ledger is not None:
+            self._ledger.failed(unit.key, source, message)
         return Outcome("failed", source, unit, None, message, notes, warnings)
 
     def _commit_leftovers(self) -> Iterator[Outcome]:
@@ -224,12 +259,13 @@ class Runner:
 
     def _finish(self, stopped: bool) -> None:
         ledger = self._ledger
+        sharded = self.shard is not None and self.shard[1] > 1
         try:
             if stopped:
                 with contextlib.suppress(OSError, OccludeError):
-                    self.job.finish(ledger, self.report.records, stopped)
+                    self.job.finish(ledger, self.report.records, stopped, sharded)
             else:
-                self.job.finish(ledger, self.report.records, stopped)
+                self.job.finish(ledger, self.report.records, stopped, sharded)
         finally:
             if ledger is not None:
                 ledger.close()

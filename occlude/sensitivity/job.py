@@ -209,9 +209,9 @@ class SensitivityJob(Job):
             "map_min": float(sweep.map.min()),
             "map_max": float(sweep.map.max()),
             **extra,
-            "seconds": round(time.perf_counter() - started, 3),
             "settings": {**task.settings, "input_sha256": task.input_sha256},
         }
+        result.seconds = round(time.perf_counter() - started, 3)
         O.write_record(paths["record"], record)  # last: marks the image as done
         return O.finite(record)  # type: ignore[no-any-return]
 
