@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -15,7 +16,7 @@ from occlude.errors import EXIT_FAILED, EXIT_GATE, EXIT_OK, EXIT_USAGE, OccludeE
 from occlude.text import shown
 
 if TYPE_CHECKING:
-    from occlude.runner import Outcome, Runner, RunReport
+    from occlude.runner import Engine, Outcome, Runner, RunReport
 
 T = TypeVar("T")
 
@@ -99,6 +100,32 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if not (count >= 1 and 1 <= index <= count):
         raise UsageError(f"shard needs 1 <= I <= N; received {text}", "shard")
     return index, count
+
+
+class EngineChoice(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+def make_engine(
+    choice: EngineChoice, workers: int | None, address: str | None, gpus: float, units: int,
+    pool_by_default: bool,
+) -> Engine:  # fmt: skip
+    """The engine a command runs on: Ray when asked; else a local pool (by default for
+    ``augment``; for model commands only with ``--workers`` over 1), else this process."""
+    from occlude.runner import PoolEngine, SerialEngine, choose_engine
+
+    if choice == EngineChoice.ray:
+        from occlude.runner.ray_engine import RayEngine
+
+        return RayEngine(workers, address, gpus)
+    if address is not None or gpus:
+        raise UsageError("address and gpus_per_worker need engine ray",
+                         ("address", "gpus_per_worker", "engine"))  # fmt: skip
+    if pool_by_default:
+        return choose_engine(workers, units)
+    n = min(workers or 1, max(1, units))
+    return PoolEngine(n) if n > 1 else SerialEngine()
 
 
 def drive(
@@ -228,6 +255,43 @@ QuietOption = Annotated[
     ),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", min=0, metavar="S", help="Random seed.")]
+EngineOption = Annotated[
+    EngineChoice,
+    typer.Option(
+        "--engine",
+        help="local (this machine) or ray (a Ray cluster: pip install 'occlude[ray]'); "
+        "outputs are the same bytes either way.",
+    ),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        "-j",
+        min=1,
+        metavar="N",
+        help="Worker processes (local) or actors (ray), each with its own copy of the model. "
+        "Default: all cores for augment, one for the model commands, the cluster's CPUs for "
+        "ray. Outputs do not depend on it.",
+        show_default=False,
+    ),
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        metavar="ADDR",
+        help="With --engine ray: an existing cluster (auto, or ray://host:10001). Default: "
+        "start a local one for the run.",
+        show_default=False,
+    ),
+]
+GpusOption = Annotated[
+    float,
+    typer.Option(
+        "--gpus-per-worker", min=0.0, metavar="G", help="With --engine ray: GPUs per actor."
+    ),
+]
 ShardOption = Annotated[
     str | None,
     typer.Option(

@@ -10,14 +10,20 @@ import typer
 
 from occlude.augment.methods import METHODS
 from occlude.cli._common import (
+    AddressOption,
+    EngineChoice,
+    EngineOption,
     FailFastOption,
+    GpusOption,
     Inputs,
     OverwriteOption,
     QuietOption,
     ShardOption,
+    WorkersOption,
     drive,
     finish,
     guarded,
+    make_engine,
     parse_shard,
     quiet_warnings,
     say,
@@ -86,17 +92,7 @@ def augment(
             "its input folder, copy index).",
         ),
     ] = 0,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers",
-            "-j",
-            min=1,
-            metavar="N",
-            help="Worker processes. Default: all cores. Outputs do not depend on it.",
-            show_default=False,
-        ),
-    ] = None,
+    workers: WorkersOption = None,
     labels: Annotated[
         str | None,
         typer.Option(
@@ -207,6 +203,9 @@ def augment(
     overwrite: OverwriteOption = False,
     fail_fast: FailFastOption = False,
     shard: ShardOption = None,
+    engine: EngineOption = EngineChoice.local,
+    address: AddressOption = None,
+    gpus_per_worker: GpusOption = 0.0,
     quiet: QuietOption = False,
 ) -> None:
     args = dict(locals())
@@ -217,7 +216,7 @@ def augment(
 def _run(**a: Any) -> None:
     from occlude.augment.job import AugmentJob
     from occlude.augment.methods import augmentation
-    from occlude.runner import Runner, choose_engine
+    from occlude.runner import Runner
 
     method = augmentation(
         a["method"].value,
@@ -233,7 +232,8 @@ def _run(**a: Any) -> None:
     )
     job = AugmentJob(a["inputs"], method, a["out"], a["copies"], a["seed"], a["labels"],
                      a["fmt"].value)  # fmt: skip
-    engine = choose_engine(a["workers"], len(job.plan().units))
+    engine = make_engine(a["engine"], a["workers"], a["address"], a["gpus_per_worker"],
+                         len(job.plan().units), pool_by_default=True)  # fmt: skip
     runner = Runner(job, engine=engine, overwrite=a["overwrite"], fail_fast=a["fail_fast"],
                     progress=not a["quiet"], label="augment",
                     shard=parse_shard(a["shard"]))  # fmt: skip

@@ -23,6 +23,9 @@ FLAGS: dict[str, str] = {
     "batch_size": "--batch-size",
     "workers": "--workers",
     "shard": "--shard",
+    "engine": "--engine",
+    "address": "--address",
+    "gpus_per_worker": "--gpus-per-worker",
     "labels": "--labels",
     # sensitivity
     "class_index": "--class",

@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from occlude.cli._common import (
+    AddressOption,
+    EngineChoice,
+    EngineOption,
+    GpusOption,
     JsonOption,
     ModelOption,
     PreprocessOption,
@@ -20,10 +24,12 @@ from occlude.cli._common import (
     ShardOption,
     UnsafeModelOption,
     WeightsOption,
+    WorkersOption,
     drive,
     finish,
     guarded,
     json_file,
+    make_engine,
     parse_shard,
     quiet_warnings,
     say,
@@ -164,6 +170,10 @@ def robustness(
         ),
     ] = None,
     shard: ShardOption = None,
+    engine: EngineOption = EngineChoice.local,
+    workers: WorkersOption = None,
+    address: AddressOption = None,
+    gpus_per_worker: GpusOption = 0.0,
     unsafe_model: UnsafeModelOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -204,7 +214,9 @@ def _run(**a: Any) -> None:
 
     job = _job(a)
     shard = parse_shard(a["shard"])
-    runner = Runner(job, progress=not a["quiet"], label="evaluating", shard=shard)
+    engine = make_engine(a["engine"], a["workers"], a["address"], a["gpus_per_worker"],
+                         len(job.plan().units), pool_by_default=False)  # fmt: skip
+    runner = Runner(job, engine=engine, progress=not a["quiet"], label="evaluating", shard=shard)
     report = drive(runner, a["quiet"])
     if shard is not None and shard[1] > 1:
         if not a["quiet"]:

@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from occlude.cli._common import (
+    AddressOption,
+    EngineChoice,
+    EngineOption,
     FailFastOption,
+    GpusOption,
     Inputs,
     JsonOption,
     ModelOption,
@@ -21,10 +25,12 @@ from occlude.cli._common import (
     ShardOption,
     UnsafeModelOption,
     WeightsOption,
+    WorkersOption,
     drive,
     finish,
     guarded,
     json_file,
+    make_engine,
     parse_shard,
     quiet_warnings,
     say,
@@ -197,6 +203,10 @@ def sensitivity(
     fail_fast: FailFastOption = False,
     unsafe_model: UnsafeModelOption = False,
     shard: ShardOption = None,
+    engine: EngineOption = EngineChoice.local,
+    workers: WorkersOption = None,
+    address: AddressOption = None,
+    gpus_per_worker: GpusOption = 0.0,
     quiet: QuietOption = False,
 ) -> None:
     args = dict(locals())
@@ -253,7 +263,15 @@ def _run(**args: Any) -> None:
     if path is not None:
         check_target_file(path, "json_path")
     job = SensitivityJob(args["inputs"], spec, opts, args["out"], writes)
-    runner = Runner(job, overwrite=args["overwrite"], fail_fast=args["fail_fast"],
+    engine = make_engine(
+        args["engine"],
+        args["workers"],
+        args["address"],
+        args["gpus_per_worker"],
+        len(job.plan().units),
+        pool_by_default=False,
+    )
+    runner = Runner(job, engine=engine, overwrite=args["overwrite"], fail_fast=args["fail_fast"],
                     progress=not quiet, label="occluding",
                     shard=parse_shard(args["shard"]))  # fmt: skip
     report = drive(runner, quiet, None if quiet else _log)
