@@ -25,6 +25,7 @@ def hidden_cells(rng, shape, fraction):  # type: ignore[no-untyped-def]
     params = HideAndSeek.at_fraction(rng, shape, fraction)
     return params.grid, list(params.hidden)
 
+
 GREY = parse_fill("grey")
 
 

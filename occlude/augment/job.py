@@ -26,6 +26,7 @@ from occlude.augment.arrays import (
     output_suffix,
 )
 from occlude.augment.manifest import MANIFEST, check_manifest_is_ours, write_manifest
+from occlude.augment.maps import MapMaker, load_map, map_in_folder
 from occlude.augment.methods import Context, Method
 from occlude.augment.seeding import output_rng, output_seed
 from occlude.errors import InputError, OccludeError, UsageError
@@ -42,11 +43,13 @@ from occlude.text import shown
 
 @dataclass(frozen=True)
 class Source:
-    """An input that takes part: its path (as given), relative path and label."""
+    """An input that takes part: its path (as given), relative path, label and, for the
+    guided methods, the path of its importance map."""
 
     path: str
     rel: str
     label: str | None
+    map: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class AugmentJob(Job):
     seed: int = 0
     labels: str | Path | None = None
     fmt: str = "same"
+    maps: Path | None = None
+    map_maker: MapMaker | None = None
     _plan: Plan = field(init=False, repr=False)
     _pool: tuple[Source, ...] = field(init=False, repr=False)
     _position: dict[tuple[str, str], int] = field(init=False, repr=False)
@@ -89,6 +94,19 @@ class AugmentJob(Job):
         check_format(self.fmt)
         check_out_dir(self.out_dir)
         check_manifest_is_ours(self.out_dir)
+        if self.method.guided and (self.maps is None) == (self.map_maker is None):
+            raise UsageError(
+                f"{self.method.name} places its occlusion by importance: give maps=DIR (maps "
+                "written by the sensitivity command with save_npy) or model=NAME to compute "
+                "them, not both",
+                ("maps=", "save_npy", "model="),
+            )
+        if not self.method.guided and (self.maps is not None or self.map_maker is not None):
+            raise UsageError(
+                f"maps=DIR and model=NAME apply to the guided methods only; received them with "
+                f"method {self.method.name}",
+                ("maps=", "model=", "method"),
+            )
         self._plan = self._make_plan()
 
     def _make_plan(self) -> Plan:
@@ -101,6 +119,8 @@ class AugmentJob(Job):
         paths.write(self.out_dir / MANIFEST, "manifest")
         if reader is not None:
             paths.read(reader.csv, "labels")
+        if self.maps is not None:
+            paths.read_folder(self.maps, "maps")
         failures = [(shown(p), msg) for p, msg in found.failures]
         units: list[Unit] = []
         sources: list[Source] = []
@@ -117,7 +137,7 @@ class AugmentJob(Job):
                 failures.append((shown(img.path), f"{shown(img.path)}: no label in {reader.spec}"))
                 continue
             rel = img.rel.as_posix()
-            source = Source(str(img.path), rel, label)
+            source = Source(str(img.path), rel, label, self._map_path(rel))
             sources.append(source)
             units.append(Unit(
                 key=f"augment:{self.method.name}:{rel}",
@@ -136,6 +156,11 @@ class AugmentJob(Job):
         self._position = {(s.rel, s.path): i for i, s in enumerate(self._pool)}
         return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures))
 
+    def _map_path(self, rel: str) -> str | None:
+        if self.maps is not None:
+            return str(map_in_folder(self.maps, rel))
+        return str(self.map_maker.path(rel)) if self.map_maker is not None else None
+
     # --- the runner's side -----------------------------------------------------------
 
     def plan(self) -> Plan:
@@ -145,6 +170,12 @@ class AugmentJob(Job):
         self, engine: Any, hashes: FileHashes, progress: ProgressFactory
     ) -> list[tuple[str, str]]:
         self._hashes = hashes
+        if self.map_maker is not None:
+            keys = {str(u.source.path): u.key for u in self._plan.units if u.source is not None}
+            with progress(len(self._pool), "saliency maps") as bar:
+                failed = self.map_maker.ensure([(s.path, s.rel) for s in self._pool], hashes,
+                                               bar.advance)  # fmt: skip
+            return [(keys[path], line) for path, line in failed if path in keys]
         fill = getattr(self.method, "fill", None)
         if fill is None or fill.kind != "dataset-mean":
             return []
@@ -177,6 +208,11 @@ class AugmentJob(Job):
         }
         if self.method.mixing:  # partners can be any input: their contents count too
             settings["pool"] = [[s.rel, s.label, hashes(s.path)] for s in self._pool]
+        if self.method.guided:  # and so do the maps of every input
+            settings["maps"] = None if self.maps is None else str(self.maps)
+            maker = self.map_maker
+            settings["map_model"] = None if maker is None else maker.settings
+            settings["map_hashes"] = [[s.rel, hashes(s.map)] for s in self._pool]
         self.config = fingerprint(settings, 16)
         return settings
 
@@ -199,19 +235,21 @@ class AugmentJob(Job):
         result = UnitResult(task.key)
         try:
             image = load_array(Path(src.path), result.notes)
+            saliency = load_map(src.map) if src.map is not None else None
         except (OccludeError, OSError, ValueError, MemoryError) as exc:
-            result.error = failure_line(src.path, exc)
+            result.fail(failure_line(src.path, exc), exc)
             return result
         partners = _Others(self._pool, task.pool_index)
         errors = []
         for copy, rel_out in enumerate(task.outputs):
             try:
-                record = self._one_output(image, task, copy, rel_out, partners)
+                record = self._one_output(image, saliency, task, copy, rel_out, partners)
             except InputError as exc:
                 errors.append(f"{shown(src.path)}: partner {exc}")
                 continue
             except (OccludeError, OSError, ValueError, MemoryError) as exc:
                 errors.append(failure_line(src.path, exc))
+                result.fail(errors[0], exc)
                 continue
             result.outputs[rel_out] = record
         if errors:
@@ -219,11 +257,18 @@ class AugmentJob(Job):
         return result
 
     def _one_output(
-        self, image: np.ndarray, task: Task, copy: int, rel_out: str, partners: _Others
+        self,
+        image: np.ndarray,
+        saliency: np.ndarray | None,
+        task: Task,
+        copy: int,
+        rel_out: str,
+        partners: _Others,
     ) -> dict[str, Any]:
         src, method = task.source, self.method
         rng = output_rng(self.seed, src.rel, copy)
-        context = Context(partners if method.mixing else (), task.dataset_mean)
+        context = Context(partners if method.mixing else (), task.dataset_mean, saliency,
+                          partners.maps() if method.guided else None)  # fmt: skip
         result = method(image, rng, context)
         out_path = self.out_dir / rel_out
         save_image(array_to_pil(result.image, out_path.suffix), out_path, JPEG_QUALITY)
@@ -240,6 +285,8 @@ class AugmentJob(Job):
             "source_sha256": task.source_sha256,
             "params": result.params_dict(),
         }
+        if method.guided:
+            record["saliency"] = {"map": src.map, "partner_map": partner.map if partner else None}
         if method.mixing:
             lam = float(getattr(result.params, "lam", 1.0))
             record["soft_label"] = _soft_label(src.label, partner.label if partner else None, lam)
@@ -276,6 +323,10 @@ class _Others(Sequence[np.ndarray]):
     def source(self, index: int) -> Source:
         return self.pool[index if index < self.skip else index + 1]
 
+    def maps(self) -> Sequence[np.ndarray]:
+        """The partners' maps, aligned with the partners, read on demand."""
+        return _PartnerMaps(self)
+
     def __len__(self) -> int:
         return len(self.pool) - 1
 
@@ -283,6 +334,23 @@ class _Others(Sequence[np.ndarray]):
         if index not in self._cache:
             self._cache[index] = load_array(Path(self.source(index).path))
         return self._cache[index]
+
+
+class _PartnerMaps(Sequence[np.ndarray]):
+    def __init__(self, others: _Others) -> None:
+        self.others = others
+
+    def __len__(self) -> int:
+        return len(self.others)
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        path = self.others.source(index).map
+        try:
+            if path is None:
+                raise InputError("no saliency map")
+            return load_map(path, "saliency map")
+        except InputError as exc:  # not the partner image itself: no "partner" prefix
+            raise OccludeError(f"partner {self.others.source(index).path}: {exc}") from None
 
 
 def _soft_label(source: str | None, partner: str | None, lam: float) -> dict[str, float] | None:

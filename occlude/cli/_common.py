@@ -144,7 +144,7 @@ def drive(
             if not quiet:
                 say(f"occlude: note: {outcome.message}")
         elif outcome.status == "failed":
-            say(f"occlude: error: {outcome.message}")
+            say(f"occlude: error: {to_flags(outcome.message or '', outcome.params)}")
         elif on_done is not None:
             on_done(outcome)
     return runner.report

@@ -17,6 +17,7 @@ from occlude.cli._common import (
     GpusOption,
     Inputs,
     OverwriteOption,
+    PreprocessOption,
     QuietOption,
     ShardOption,
     WorkersOption,
@@ -30,6 +31,7 @@ from occlude.cli._common import (
     split_floats,
     split_ints,
 )
+from occlude.errors import UsageError
 
 if TYPE_CHECKING:
     from occlude.runner import Outcome
@@ -47,6 +49,11 @@ byte-identical files whatever the input order or --workers. Exit codes: 0 all do
 
 
 Method = Enum("Method", {name: name for name in METHODS}, type=str)  # type: ignore[misc]
+
+
+class LabelBy(StrEnum):
+    area = "area"
+    saliency = "saliency"
 
 
 class Format(StrEnum):
@@ -191,6 +198,93 @@ def augment(
             show_default=False,
         ),
     ] = None,
+    maps: Annotated[
+        Path | None,
+        typer.Option(
+            "--maps",
+            metavar="DIR",
+            help="keep-cutout, saliency-mix, attentive-cutmix: importance maps written by "
+            "occlude sensitivity --save-npy (DIR/<sub-folders>/<stem>.npy).",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            metavar="NAME|FILE",
+            help="Guided methods: compute the maps with this classifier instead (as occlude "
+            "sensitivity does, grey fill; kept in <out>/.occlude/maps for reruns).",
+            show_default=False,
+        ),
+    ] = None,
+    map_weights: Annotated[
+        str | None,
+        typer.Option(
+            "--weights",
+            metavar="imagenet|none|FILE",
+            help="With --model: its weights.",
+            show_default=False,
+        ),
+    ] = None,
+    map_preprocess: PreprocessOption = None,
+    map_class: Annotated[
+        str,
+        typer.Option(
+            "--class",
+            "-c",
+            metavar="INDEX|NAME|top",
+            help="With --model: the class the maps are for (default: each image's top-1).",
+        ),
+    ] = "top",
+    map_patch: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--patch",
+            "-p",
+            metavar="N[,N...]",
+            help="With --model: patch sizes (default: the sensitivity sweep's).",
+            show_default=False,
+        ),
+    ] = None,
+    keep_quantile: Annotated[
+        float | None,
+        typer.Option(
+            "--keep-quantile",
+            metavar="Q",
+            help="keep-cutout: a box may hold at "
+            "most this quantile of the importance of all boxes. Default: 0.5.",
+            show_default=False,
+        ),
+    ] = None,
+    max_tries: Annotated[
+        int | None,
+        typer.Option(
+            "--max-tries",
+            metavar="N",
+            help="keep-cutout: draws before keeping the least important one. Default: 10.",
+            show_default=False,
+        ),
+    ] = None,
+    top_k: Annotated[
+        int | None,
+        typer.Option(
+            "--top-k",
+            metavar="K",
+            help="attentive-cutmix: cells pasted. Default: 6 (with --grid 7).",
+            show_default=False,
+        ),
+    ] = None,
+    label_by: Annotated[
+        LabelBy | None,
+        typer.Option(
+            "--label-by",
+            help="saliency-mix, attentive-cutmix: mixed label weights "
+            "by area (pixel share) or saliency (importance kept and pasted, "
+            "SnapMix-style). Default: area.",
+            show_default=False,
+        ),
+    ] = None,
     alpha: Annotated[
         float | None,
         typer.Option(
@@ -224,14 +318,18 @@ def _run(**a: Any) -> None:
         fill=a["fill"],
         holes=a["holes"],
         size=a["size"],
-        grid=split_ints(a["grid"], "grid") if a["grid"] is not None else None,
+        grid=_grid(a["method"].value, a["grid"]),
         hide_prob=a["hide_prob"],
         area_range=split_floats(a["area_range"], "area_range", 2),
         aspect_range=split_floats(a["aspect_range"], "aspect_range", 2),
         alpha=a["alpha"],
+        keep_quantile=a["keep_quantile"],
+        max_tries=a["max_tries"],
+        top_k=a["top_k"],
+        label_by=a["label_by"].value if a["label_by"] is not None else None,
     )
     job = AugmentJob(a["inputs"], method, a["out"], a["copies"], a["seed"], a["labels"],
-                     a["fmt"].value)  # fmt: skip
+                     a["fmt"].value, a["maps"], _map_maker(a))  # fmt: skip
     engine = make_engine(a["engine"], a["workers"], a["address"], a["gpus_per_worker"],
                          len(job.plan().units), pool_by_default=True)  # fmt: skip
     runner = Runner(job, engine=engine, overwrite=a["overwrite"], fail_fast=a["fail_fast"],
@@ -248,6 +346,41 @@ def _run(**a: Any) -> None:
         where = "its records in the ledger" if runner.shard else f"manifest {out / MANIFEST}"
         say(f"occlude: wrote {written[0]} image(s) to {out} ({where})")
     finish(report)
+
+
+def _grid(method: str, grid: list[str] | None) -> Any:
+    """``--grid``: cell sides for hide-and-seek, the cells per side for attentive-cutmix."""
+    if grid is None:
+        return None
+    values = split_ints(grid, "grid")
+    if method == "attentive-cutmix":
+        if len(values) != 1:
+            raise UsageError(
+                f"grid takes one number of cells per side for {method}; received {values}",
+                "grid",
+            )
+        return values[0]
+    return values
+
+
+def _map_maker(a: dict[str, Any]) -> Any:
+    """With ``--model``: what computes the guided methods' maps."""
+    if a["model"] is None:
+        for key in ("map_weights", "map_preprocess", "map_patch"):
+            if a[key] is not None:
+                raise UsageError(
+                    "the maps' weights, preprocessing and patch sizes go with model=NAME",
+                    "model=",
+                )
+        return None
+    from occlude.augment.maps import MapMaker
+    from occlude.sensitivity.options import SensitivityOptions, parse_class
+    from occlude.zoo import ModelSpec
+
+    patches = tuple(split_ints(a["map_patch"], "patch_sizes"))
+    options = SensitivityOptions(target=parse_class(a["map_class"]), patch_sizes=patches)
+    spec = ModelSpec(a["model"], a["map_weights"], a["map_preprocess"])
+    return MapMaker(spec, options, a["out"])
 
 
 def register(app: typer.Typer) -> None:

@@ -183,7 +183,7 @@ class RobustnessJob(Job):
         except (OccludeError, OSError, MemoryError) as exc:
             if isinstance(exc, UsageError):
                 raise
-            result.error = failure_line(unit.source.path, exc)
+            result.fail(failure_line(unit.source.path, exc), exc)
             return result
         result.record = {"rel": sample.rel, "label": label,
                          "cases": [list(c) for c in cases]}  # fmt: skip

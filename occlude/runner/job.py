@@ -65,10 +65,18 @@ class UnitResult:
     record: dict[str, Any] | None = None
     outputs: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     error: str | None = None
+    error_params: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     complete: bool = True
     seconds: float = 0.0
+
+    def fail(self, line: str, exc: BaseException | None = None) -> None:
+        """The unit failed with this line; the Python parameters it names, if any, come
+        from the exception (the command line names its flags instead)."""
+        self.error = line
+        if isinstance(exc, OccludeError):
+            self.error_params = exc.params
 
 
 @dataclass

@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from occlude.errors import Interrupted, OccludeError, UsageError
@@ -44,6 +44,7 @@ class Outcome:
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
+    params: tuple[str, ...] = ()
 
 
 def shard_of(rel: str, shards: int) -> int:
@@ -227,7 +228,8 @@ class Runner:
             )
         notes, warnings = tuple(result.notes), tuple(result.warnings)
         if result.error is not None:
-            return self._failed(_source(unit), result.error, unit, notes, warnings)
+            failed = self._failed(_source(unit), result.error, unit, notes, warnings)
+            return replace(failed, params=result.error_params)
         self.report.done += 1
         if result.record is not None:
             self.report._records.append((unit.index, result.record))

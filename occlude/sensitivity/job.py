@@ -166,7 +166,7 @@ class SensitivityJob(Job):
         except (OccludeError, OSError, MemoryError) as exc:
             if isinstance(exc, UsageError):
                 raise
-            result.error = failure_line(unit.source.path, exc)
+            result.fail(failure_line(unit.source.path, exc), exc)
             return result
         result.outputs = {rel: None for rel in unit.outputs}
         return result

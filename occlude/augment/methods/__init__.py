@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from occlude.augment.methods.attentive_cutmix import AttentiveCutmix, AttentiveCutmixParams
 from occlude.augment.methods.base import (
     AUGMENT_FILLS,
     Augmented,
@@ -24,17 +25,29 @@ from occlude.augment.methods.hide_and_seek import (
     HideAndSeekParams,
     sample_hide_and_seek,
 )
+from occlude.augment.methods.keep_cutout import KeepCutout, KeepCutoutParams, sample_keep_cutout
 from occlude.augment.methods.mixup import Mixup, MixupParams, sample_mixup
 from occlude.augment.methods.random_erasing import (
     RandomErasing,
     RandomErasingParams,
     sample_random_erasing,
 )
+from occlude.augment.methods.saliency_mix import SaliencyMix, SaliencyMixParams
 from occlude.augment.params import Params
 from occlude.errors import UsageError
 
 METHODS: dict[str, type[Method]] = {
-    cls.name: cls for cls in (Cutout, HideAndSeek, RandomErasing, Mixup, Cutmix)
+    cls.name: cls
+    for cls in (
+        Cutout,
+        HideAndSeek,
+        RandomErasing,
+        Mixup,
+        Cutmix,
+        KeepCutout,
+        SaliencyMix,
+        AttentiveCutmix,
+    )
 }
 """Every method class by its name (``cutout``, ``hide-and-seek`` ...), in this order."""
 
@@ -51,7 +64,7 @@ def method_class(name: str) -> type[Method]:
 
 def occluders() -> tuple[str, ...]:
     """Names of the methods that occlude (and so can draw robustness curves)."""
-    return tuple(n for n, cls in METHODS.items() if issubclass(cls, Occluder))
+    return tuple(n for n, cls in METHODS.items() if issubclass(cls, Occluder) and not cls.guided)
 
 
 def augmentation(name: str, **options: Any) -> Method:
@@ -102,6 +115,8 @@ def params_from_dict(method: str, data: dict[str, Any]) -> Params:
 __all__ = [
     "AUGMENT_FILLS",
     "METHODS",
+    "AttentiveCutmix",
+    "AttentiveCutmixParams",
     "Augmented",
     "Context",
     "Cutmix",
@@ -110,6 +125,8 @@ __all__ = [
     "CutoutParams",
     "HideAndSeek",
     "HideAndSeekParams",
+    "KeepCutout",
+    "KeepCutoutParams",
     "Method",
     "Mixer",
     "Mixup",
@@ -117,6 +134,8 @@ __all__ = [
     "Occluder",
     "RandomErasing",
     "RandomErasingParams",
+    "SaliencyMix",
+    "SaliencyMixParams",
     "augmentation",
     "method_class",
     "occluders",
@@ -124,6 +143,7 @@ __all__ = [
     "sample_cutmix",
     "sample_cutout",
     "sample_hide_and_seek",
+    "sample_keep_cutout",
     "sample_mixup",
     "sample_random_erasing",
 ]

@@ -31,11 +31,16 @@ class Context:
     """What some methods need besides the image.
 
     ``partners``: the other inputs, in a fixed order (may be lazy: only the chosen one is
-    read); ``dataset_mean``: the mean RGB colour (0-255) for the ``dataset-mean`` fill.
+    read); ``dataset_mean``: the mean RGB colour (0-255) for the ``dataset-mean`` fill;
+    ``saliency``: the image's importance map (H×W, at the image's size) and
+    ``partner_saliency`` the partners' (aligned with ``partners``, may be lazy), for the
+    guided methods.
     """
 
     partners: Sequence[np.ndarray] = ()
     dataset_mean: Sequence[float] | None = None
+    saliency: np.ndarray | None = None
+    partner_saliency: Sequence[np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class Method(ABC):
     name: ClassVar[str]
     reference: ClassVar[str] = ""
     mixing: ClassVar[bool] = False
+    guided: ClassVar[bool] = False
     params_type: ClassVar[Any]
 
     prob: float = 1.0

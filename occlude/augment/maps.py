@@ -1,0 +1,118 @@
+"""Where the guided methods' importance maps come from: a folder, or a model on the fly.
+
+``--maps DIR`` takes the maps ``occlude sensitivity --save-npy`` wrote: the map of input
+``a/b/cat.jpg`` is ``DIR/a/b/cat.npy`` (the float32 multi-scale map at the model's input
+size; it is resized to the image). ``--model`` computes each input's map with the
+sensitivity sweep before the augmentation starts and keeps it under
+``<out>/.occlude/maps/<settings digest>/``, next to the SHA-256 of the input it came from,
+so a rerun reuses it and an edited input gets a new one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from occlude.errors import InputError, OccludeError
+from occlude.imageio import read_rgb, resize_rgb, write_atomic, write_bytes
+from occlude.runner.state import STATE_DIR, FileHashes, fingerprint
+from occlude.text import shown
+
+if TYPE_CHECKING:
+    from occlude.model import Classifier
+    from occlude.sensitivity.options import SensitivityOptions
+    from occlude.zoo import ModelSpec
+
+
+def map_in_folder(folder: Path, rel: str) -> Path:
+    """``folder/<rel's folders>/<stem>.npy``: where ``--save-npy`` put ``rel``'s map."""
+    path = PurePosixPath(rel)
+    return folder.joinpath(*path.parent.parts, f"{path.stem}.npy")
+
+
+def load_map(path: str | Path, what: str = "saliency map") -> np.ndarray:
+    """A 2-D float map from a ``.npy`` file (no pickles), or an InputError saying why not."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(
+            f"no {what} at {shown(path)} (write them with the sensitivity command's save_npy, "
+            "or compute them with model=NAME)",
+            ("save_npy", "model="),
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{what} {shown(path)}: cannot read ({exc})") from None
+    if arr.ndim != 2 or arr.dtype.kind not in "fiu" or 0 in arr.shape:
+        raise InputError(
+            f"{what} {shown(path)}: not a 2-D numeric map (shape {arr.shape}, {arr.dtype})"
+        )
+    result: np.ndarray = arr.astype(np.float32)
+    return result
+
+
+@dataclass
+class MapMaker:
+    """Computes missing maps with a model: one sweep per input, kept in the out folder."""
+
+    model: ModelSpec
+    options: SensitivityOptions
+    out_dir: Path
+    clf: Classifier | None = field(default=None, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "clf": None}  # workers only read the maps
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"model": self.model.model, "weights": self.model.weights,
+                "preprocess": self.model.preprocess, **self.options.settings()}  # fmt: skip
+
+    @property
+    def folder(self) -> Path:
+        return self.out_dir / STATE_DIR / "maps" / fingerprint(self.settings, 16)
+
+    def path(self, rel: str) -> Path:
+        return self.folder / f"{rel}.npy"
+
+    def ensure(
+        self, sources: Sequence[tuple[str, str]], hashes: FileHashes, tick: Callable[[], None]
+    ) -> list[tuple[str, str]]:
+        """Compute the map of each ``(path, rel)`` unless a map of the same bytes exists;
+        ``(path, error line)`` for inputs that failed."""
+        failed = []
+        for path, rel in sources:
+            digest = hashes(path)
+            stamp = Path(f"{self.path(rel)}.sha256")
+            try:
+                if not (stamp.is_file() and stamp.read_text().strip() == digest):
+                    self._compute(path, rel)
+                    write_bytes(stamp, str(digest).encode())
+            except (OccludeError, OSError, MemoryError) as exc:
+                from occlude.runner.job import failure_line
+
+                failed.append((path, failure_line(path, exc)))
+            tick()
+        return failed
+
+    def _compute(self, path: str, rel: str) -> None:
+        from occlude.scoring import balanced_batch_size
+        from occlude.sensitivity.core import count_windows, occlusion_sensitivity
+
+        if self.clf is None:
+            self.clf = self.model.load()
+        clf, opts = self.clf, self.options
+        image = resize_rgb(read_rgb(Path(path)), clf.input_size)
+        windows = count_windows(clf.input_size, opts.patch_sizes or None, opts.strides or None)
+        batch = balanced_batch_size(windows + 1, opts.batch_size)
+        result = occlusion_sensitivity(image, clf.predictor(batch), class_index=opts.target.index,
+                                       patch_sizes=opts.patch_sizes or None,
+                                       strides=opts.strides or None, fill=opts.fill,
+                                       batch_size=batch)  # fmt: skip
+        target = self.path(rel)
+        os.makedirs(target.parent, exist_ok=True)
+        write_atomic(target, lambda handle: np.save(handle, result.map))

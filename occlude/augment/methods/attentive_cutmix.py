@@ -1,0 +1,121 @@
+"""Attentive CutMix (Walawalkar et al. 2020): the partner's most important grid cells.
+
+The image is split into ``grid`` × ``grid`` cells (edges at floor(i·H/grid)); the partner's
+``top_k`` cells by importance (ties: the lower cell index first) are pasted from the partner
+at the same cells. The label follows ``label_by``: ``area`` (the pasted pixel share, k/49 of
+the image when the sides divide by 7) or ``saliency`` (SnapMix-style importance weights).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from occlude.augment import functional as F
+from occlude.augment import saliency as S
+from occlude.augment.methods.base import Augmented, Context, Mixer, expect
+from occlude.augment.methods.saliency_mix import check_label_by
+from occlude.augment.params import (
+    Box,
+    Params,
+    boxes_from,
+    boxes_json,
+    check_count,
+    check_prob,
+    coin,
+)
+from occlude.errors import UsageError
+
+
+@dataclass(frozen=True)
+class AttentiveCutmixParams:
+    """The pasted cells (row-major indices and their boxes), the source's label weight
+    ``lam`` (by ``label_by``), and the partner's importance in the pasted cells."""
+
+    cells: tuple[int, ...]
+    boxes: tuple[Box, ...]
+    lam: float
+    importance: float | None = None
+    label_by: str = "area"
+    applied: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "applied": self.applied,
+            "cells": list(self.cells),
+            "boxes": boxes_json(self.boxes),
+            "lam": self.lam,
+            "importance": self.importance,
+            "label_by": self.label_by,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AttentiveCutmixParams:
+        return cls(tuple(int(c) for c in data["cells"]), boxes_from(data["boxes"]),
+                   float(data["lam"]), data["importance"], str(data["label_by"]),
+                   bool(data["applied"]))  # fmt: skip
+
+
+def top_cells(partner: np.ndarray, grid: int, top_k: int) -> list[int]:
+    """The ``top_k`` most important cells of a ``grid`` × ``grid`` split (stable order)."""
+    pos = S.positive(partner)
+    cells = S.grid_cells(pos.shape, grid)
+    scores = np.array([pos[y0:y1, x0:x1].sum() for x0, y0, x1, y1 in cells])
+    return sorted(np.argsort(-scores, kind="stable")[:top_k].tolist())
+
+
+@dataclass(frozen=True)
+class AttentiveCutmix(Mixer):
+    """The partner's ``top_k`` of ``grid`` × ``grid`` cells pasted at their places."""
+
+    name = "attentive-cutmix"
+    reference = "Walawalkar et al. 2020 (Attentive CutMix)"
+    guided = True
+    params_type = AttentiveCutmixParams
+
+    grid: int = 7
+    top_k: int = 6
+    label_by: str = "area"
+
+    def __post_init__(self) -> None:
+        check_prob(self.prob)
+        object.__setattr__(self, "grid", check_count(self.grid, "grid"))
+        object.__setattr__(self, "top_k", check_count(self.top_k, "top_k"))
+        if self.top_k > self.grid * self.grid:
+            raise UsageError(f"top_k {self.top_k} is more than the grid's {self.grid ** 2} "
+                             "cells", ("top_k", "grid"))  # fmt: skip
+        object.__setattr__(self, "label_by", check_label_by(self.label_by))
+
+    def sample(self, rng: np.random.Generator, shape: Sequence[int]) -> AttentiveCutmixParams:
+        raise UsageError("attentive-cutmix chooses cells from the partner's saliency map: "
+                         "call it with a Context that holds them", "partner_saliency")  # fmt: skip
+
+    def __call__(
+        self, image: np.ndarray, rng: np.random.Generator, context: Context = Context()
+    ) -> Augmented:
+        """The draws: the coin, then the partner's index."""
+        arr = F.check_image(image)
+        shape = (int(arr.shape[0]), int(arr.shape[1]))
+        if not coin(rng, self.prob):
+            return Augmented(arr.copy(), AttentiveCutmixParams((), (), 1.0, applied=False))
+        if len(context.partners) == 0 or context.partner_saliency is None:
+            raise UsageError(f"{self.name} needs partner images and their saliency maps",
+                             "partner_saliency")  # fmt: skip
+        index = int(rng.integers(0, len(context.partners)))
+        partner_map = S.positive(S.fit(context.partner_saliency[index], shape))
+        cells = top_cells(partner_map, self.grid, self.top_k)
+        every = S.grid_cells(shape, self.grid)
+        boxes = tuple(every[c] for c in cells)
+        pasted = S.boxes_mask(shape, boxes)
+        src = S.positive(S.fit(context.saliency, shape)) if context.saliency is not None else None
+        weight = S.source_weight(src, partner_map, pasted, self.label_by)
+        params = AttentiveCutmixParams(tuple(cells), boxes, weight,
+                                       S.share(partner_map, pasted), self.label_by)  # fmt: skip
+        partner = F.match_partner(context.partners[index], arr)
+        return Augmented(self.apply(arr, params, partner=partner), params, partner_index=index)
+
+    def mix(self, image: np.ndarray, params: Params, partner: np.ndarray) -> np.ndarray:
+        return F.cutmix(image, partner, expect(params, AttentiveCutmixParams).boxes)

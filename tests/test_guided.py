@@ -1,0 +1,209 @@
+"""Saliency-guided augmentation: placement by importance, label rules, maps from files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from occlude.augment import load_array, replay
+from occlude.augment import saliency as S
+from occlude.augment.methods import (
+    AttentiveCutmix,
+    Context,
+    KeepCutout,
+    SaliencyMix,
+    augmentation,
+    params_from_dict,
+    sample_keep_cutout,
+)
+from occlude.cli import app
+from occlude.errors import UsageError
+
+runner = CliRunner()
+
+
+def flat(h: int, w: int, value: int) -> np.ndarray:
+    return np.full((h, w, 3), value, np.uint8)
+
+
+def test_saliency_mix_centres_the_box_on_the_partner_peak_and_clips_it() -> None:
+    source, partner = flat(40, 60, 10), flat(40, 60, 200)
+    peak_map = np.zeros((40, 60), np.float32)
+    peak_map[30, 50] = 1.0
+    method = SaliencyMix()
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        out = method(source, rng, Context([partner], None, None, [peak_map]))
+        ((x0, y0, x1, y1),) = out.params.boxes
+        lam = out.params.lam_sampled
+        side_w, side_h = round(60 * np.sqrt(1 - lam)), round(40 * np.sqrt(1 - lam))
+        assert (x0, y0) == (max(0, 50 - side_w // 2), max(0, 30 - side_h // 2))
+        assert (x1, y1) == (min(60, 50 - side_w // 2 + side_w), min(40, 30 - side_h // 2 + side_h))
+        assert out.params.peak == (30, 50) and out.params.importance == 1.0
+        pasted = (out.image == 200).all(axis=2)
+        assert pasted.sum() == (x1 - x0) * (y1 - y0)
+        assert out.params.lam == pytest.approx(1 - pasted.mean())  # label by area
+
+
+def test_attentive_cutmix_pastes_exactly_the_top_k_cells() -> None:
+    source, partner = flat(70, 70, 0), flat(70, 70, 255)
+    importance = np.zeros((70, 70), np.float32)
+    hot = [3, 11, 17, 24, 40, 48]  # cells of the 7x7 grid (10 px each)
+    for rank, cell in enumerate(hot):
+        r, c = divmod(cell, 7)
+        importance[r * 10 : r * 10 + 10, c * 10 : c * 10 + 10] = 10 - rank
+    importance[5, 5] = -100  # negative evidence is no importance
+    out = AttentiveCutmix()(source, np.random.default_rng(0),
+                            Context([partner], None, None, [importance]))  # fmt: skip
+    assert list(out.params.cells) == sorted(hot)
+    expected = np.zeros((70, 70), bool)
+    for cell in hot:
+        r, c = divmod(cell, 7)
+        expected[r * 10 : r * 10 + 10, c * 10 : c * 10 + 10] = True
+    np.testing.assert_array_equal(out.image[..., 0] == 255, expected)
+    assert out.params.lam == pytest.approx(1 - 6 / 49)
+    assert out.params.importance == pytest.approx(1.0)
+
+
+def test_grid_cells_cover_the_image_when_sides_do_not_divide() -> None:
+    cells = S.grid_cells((23, 30), 7)
+    assert len(cells) == 49
+    mask = np.zeros((23, 30), int)
+    for x0, y0, x1, y1 in cells:
+        mask[y0:y1, x0:x1] += 1
+    assert (mask == 1).all()
+
+
+def test_keep_cutout_stays_under_the_threshold_unless_it_runs_out() -> None:
+    importance = np.zeros((32, 32), np.float32)
+    importance[8:16, 8:16] = 1.0  # the object
+    kept = ran_out = 0
+    for seed in range(400):
+        p = sample_keep_cutout(np.random.default_rng(seed), importance, size=8, max_tries=3)
+        assert p.threshold == pytest.approx(np.quantile(S.centred_box_shares(importance, 8), 0.5))
+        (box,) = p.boxes
+        assert p.importance == pytest.approx(S.box_share(importance, box))
+        if p.ran_out:
+            ran_out += 1
+            assert p.attempts == 3 and p.importance > p.threshold
+        else:
+            kept += 1
+            assert p.importance <= p.threshold and 1 <= p.attempts <= 3
+    assert kept > 300 and ran_out > 0
+
+
+def test_keep_cutout_erases_the_object_less_often_than_cutout() -> None:
+    importance = np.zeros((32, 32), np.float32)
+    importance[4:12, 20:28] = 1.0
+    erased_keep = erased_plain = 0
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        keep = sample_keep_cutout(rng, importance, size=12, max_tries=10)
+        erased_keep += S.box_share(importance, keep.boxes[0]) > 0.25
+        plain = augmentation("cutout", size=12).sample(np.random.default_rng(seed), (32, 32))
+        erased_plain += S.box_share(importance, plain.boxes[0]) > 0.25
+    assert erased_keep < erased_plain / 4
+
+
+def test_label_weights_by_area_and_by_saliency() -> None:
+    pasted = np.zeros((4, 4), bool)
+    pasted[:2, :2] = True  # a quarter of the image
+    src = np.ones((4, 4))
+    src[:2, :2] = 3.0  # the source's evidence sits where the partner is pasted
+    partner = np.zeros((4, 4))
+    partner[0, 0] = 1.0
+    assert S.source_weight(src, partner, pasted, "area") == 0.75
+    # source keeps 12 of 24 (outside), partner brings all of its 1 of 1 (inside)
+    a, b = 12 / 24, 1.0
+    assert S.source_weight(src, partner, pasted, "saliency") == pytest.approx(a / (a + b))
+    assert S.source_weight(np.zeros((4, 4)), np.zeros((4, 4)), pasted, "saliency") == 0.75
+    with pytest.raises(UsageError, match="label_by must be area or saliency"):
+        S.source_weight(src, partner, pasted, "pixels")
+
+
+def test_maps_of_another_size_are_resized_to_the_image() -> None:
+    small = np.zeros((10, 15), np.float32)
+    small[9, 14] = 1.0  # bottom-right corner
+    out = SaliencyMix(alpha=1.0)(flat(40, 60, 0), np.random.default_rng(1),
+                                 Context([flat(40, 60, 255)], None, None, [small]))  # fmt: skip
+    row, col = out.params.peak
+    assert row >= 36 and col >= 56
+
+
+def test_params_round_trip_and_options_are_checked() -> None:
+    image = flat(30, 30, 50)
+    imp = np.random.default_rng(0).random((30, 30)).astype(np.float32)
+    ctx = Context([flat(30, 30, 200)], None, imp, [imp])
+    for name in ("keep-cutout", "saliency-mix", "attentive-cutmix"):
+        out = augmentation(name)(image, np.random.default_rng(0), ctx)
+        assert params_from_dict(name, out.params.to_dict()) == out.params
+    with pytest.raises(UsageError, match="top_k 50 is more than the grid's 49 cells"):
+        augmentation("attentive-cutmix", top_k=50)
+    with pytest.raises(UsageError, match="keep_quantile must be between 0 and 1"):
+        KeepCutout(keep_quantile=2)
+    with pytest.raises(UsageError, match="needs the image's saliency map"):
+        KeepCutout()(image, np.random.default_rng(0))
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "in"
+    for i in range(4):
+        path = folder / ("sub" if i % 2 else "") / f"p{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (24 + 4 * i, 32, 3), dtype=np.uint8)).save(path)
+        maps = tmp_path / "maps" / path.relative_to(folder).parent
+        maps.mkdir(parents=True, exist_ok=True)
+        np.save(maps / f"p{i}.npy", rng.normal(size=(12, 16)).astype(np.float32))
+    return tmp_path
+
+
+@pytest.mark.parametrize("method", ["keep-cutout", "saliency-mix", "attentive-cutmix"])
+def test_the_cli_records_maps_and_reruns_byte_for_byte(photos: Path, method: str) -> None:
+    extra = ["--prob", "1"] if method == "keep-cutout" else ["--label-by", "saliency"]
+    args = ["augment", str(photos / "in"), "-m", method, "--maps", str(photos / "maps"),
+            "-n", "2", "-j", "1", *extra]  # fmt: skip
+    first = runner.invoke(app, [*args, "-o", str(photos / "a")])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, [*args, "-o", str(photos / "b")])
+    assert second.exit_code == 0
+    for name in ("manifest.jsonl", "p0_" + method + "_0.png", "sub/p1_" + method + "_1.png"):
+        assert (photos / "a" / name).read_bytes() == (photos / "b" / name).read_bytes()
+    records = [json.loads(x) for x in (photos / "a" / "manifest.jsonl").read_text().splitlines()]
+    assert len(records) == 8
+    for r in records:
+        assert r["saliency"]["map"].endswith(".npy")
+        np.testing.assert_array_equal(replay(r), load_array(photos / "a" / r["output"]))
+        if method != "keep-cutout":
+            assert r["params"]["label_by"] == "saliency"
+            assert set(r["soft_label"] or {}) <= {"0", "1"} or r["soft_label"] is None
+
+
+def test_missing_and_malformed_maps_fail_their_input_only(photos: Path) -> None:
+    (photos / "maps" / "p0.npy").unlink()
+    (photos / "maps" / "p2.npy").write_bytes(b"not a numpy file")
+    args = ["augment", str(photos / "in"), "-m", "keep-cutout", "--maps", str(photos / "maps"),
+            "-o", str(photos / "o"), "-j", "1"]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1
+    errors = sorted(line for line in res.stderr.splitlines() if line.startswith("occlude: error:"))
+    assert len(errors) == 2
+    assert "p0.png: no saliency map at" in errors[0] and "--save-npy" in errors[0]
+    assert "p2.npy: cannot read" in errors[1]
+    assert sorted(p.name for p in (photos / "o").rglob("*.png")) == [
+        "p1_keep-cutout_0.png", "p3_keep-cutout_0.png"]  # fmt: skip
+
+
+def test_guided_methods_need_maps_and_others_refuse_them(photos: Path) -> None:
+    res = runner.invoke(app, ["augment", str(photos / "in"), "-m", "saliency-mix", "-o",
+                              str(photos / "o")])  # fmt: skip
+    assert res.exit_code == 2 and "give --maps DIR" in res.stderr and "--model NAME" in res.stderr
+    res = runner.invoke(app, ["augment", str(photos / "in"), "-m", "cutmix", "--maps",
+                              str(photos / "maps"), "-o", str(photos / "o")])  # fmt: skip
+    assert res.exit_code == 2 and "apply to the guided methods only" in res.stderr
