@@ -35,6 +35,14 @@ APPLICATIONS: dict[str, str] = {
     "Xception": "xception",
 }
 
+BACKENDS = ("tensorflow", "jax", "torch")
+PRECISIONS = ("float32", "bfloat16", "float16")
+SLOWER: dict[tuple[str, str], float] = {
+    ("mobilenet_v2", "bfloat16"): 0.88,
+}
+"""(family, precision) measured slower than float32 on a 2-core AVX-512 BF16 CPU
+(bench/bench_backends.py): the CLI warns when one is chosen."""
+
 # The generic modes of keras.applications.imagenet_utils.preprocess_input, plus none.
 PREPROCESS_MODES = ("none", "caffe", "tf", "torch")
 FAMILIES = tuple(sorted(set(APPLICATIONS.values())))
@@ -98,11 +106,20 @@ class ModelSpec:
     weights: str | None = None
     preprocess: str | None = None
     safe: bool = True
+    precision: str = "float32"
+    backend: str | None = None
 
     def __post_init__(self) -> None:
         check_model_spec(self.model)
         if self.preprocess is not None:
             resolve_preprocess(self.preprocess)
+        if self.precision not in PRECISIONS:
+            raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}; received "
+                             f"{self.precision!r}", "precision")  # fmt: skip
+        if self.backend is not None:
+            from occlude.model.backend import check_installed
+
+            check_installed(self.backend)
 
     @property
     def model_file(self) -> str | None:
@@ -115,6 +132,18 @@ class ModelSpec:
 
     def load(self) -> Classifier:
         """The loaded classifier (imports TensorFlow/Keras)."""
-        from occlude.model import load_classifier
+        from occlude.model import load_classifier, use_backend
 
-        return load_classifier(self.model, self.weights, self.preprocess, safe=self.safe)
+        use_backend(self.backend)
+        return load_classifier(self.model, self.weights, self.preprocess, safe=self.safe,
+                               precision=self.precision)  # fmt: skip
+
+    def slower_note(self) -> str | None:
+        """A warning when the precision was measured slower than float32 for this family."""
+        app = application_name(self.model)
+        family = APPLICATIONS.get(app, "") if app else ""
+        ratio = SLOWER.get((family, self.precision))
+        if ratio is None:
+            return None
+        return (f"{self.precision} was measured {ratio:.2f}x the speed of float32 for "
+                f"{family} models on CPU (slower): it may not pay here")  # fmt: skip

@@ -217,6 +217,25 @@ PreprocessOption = Annotated[
         show_default=False,
     ),
 ]
+BackendOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        metavar="tensorflow|jax|torch",
+        help="The Keras backend that runs the model (default: KERAS_BACKEND, else "
+        "tensorflow). Maps agree across backends within float32 round-off.",
+        show_default=False,
+    ),
+]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        metavar="float32|bfloat16|float16",
+        help="Compute in reduced precision (mixed: float32 weights). Approximate: faster on "
+        "some models and CPUs, at a measured cost in fidelity (see the README).",
+    ),
+]
 UnsafeModelOption = Annotated[
     bool,
     typer.Option(

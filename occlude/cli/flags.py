@@ -26,6 +26,8 @@ FLAGS: dict[str, str] = {
     "workers": "--workers",
     "shard": "--shard",
     "engine": "--engine",
+    "backend": "--backend",
+    "precision": "--precision",
     "address": "--address",
     "gpus_per_worker": "--gpus-per-worker",
     "labels": "--labels",

@@ -14,11 +14,13 @@ import typer
 
 from occlude.cli._common import (
     AddressOption,
+    BackendOption,
     EngineChoice,
     EngineOption,
     GpusOption,
     JsonOption,
     ModelOption,
+    PrecisionOption,
     PreprocessOption,
     QuietOption,
     ShardOption,
@@ -174,6 +176,8 @@ def robustness(
     workers: WorkersOption = None,
     address: AddressOption = None,
     gpus_per_worker: GpusOption = 0.0,
+    backend: BackendOption = None,
+    precision: PrecisionOption = "float32",
     unsafe_model: UnsafeModelOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -201,7 +205,8 @@ def _job(a: dict[str, Any]) -> RobustnessJob:
     for role, target in writes.items():
         if target is not None:
             check_target_file(Path(target), role)
-    spec = ModelSpec(a["model"], a["weights"], a["preprocess"], not a["unsafe_model"])
+    spec = ModelSpec(a["model"], a["weights"], a["preprocess"], not a["unsafe_model"],
+                     a["precision"], a["backend"])  # fmt: skip
     return RobustnessJob(
         a["inputs"], a["labels"], spec, a["methods"].split(","), levels, a["fill"],
         a["seed"], a["batch_size"], a["repeats"],

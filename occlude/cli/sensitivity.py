@@ -12,6 +12,7 @@ import typer
 
 from occlude.cli._common import (
     AddressOption,
+    BackendOption,
     EngineChoice,
     EngineOption,
     FailFastOption,
@@ -20,6 +21,7 @@ from occlude.cli._common import (
     JsonOption,
     ModelOption,
     OverwriteOption,
+    PrecisionOption,
     PreprocessOption,
     QuietOption,
     ShardOption,
@@ -201,6 +203,8 @@ def sensitivity(
     ] = None,
     overwrite: OverwriteOption = False,
     fail_fast: FailFastOption = False,
+    backend: BackendOption = None,
+    precision: PrecisionOption = "float32",
     unsafe_model: UnsafeModelOption = False,
     shard: ShardOption = None,
     engine: EngineOption = EngineChoice.local,
@@ -258,7 +262,10 @@ def _run(**args: Any) -> None:
     if min_focus is not None and not opts.has_region:
         raise UsageError("min_focus needs expect_box or expect_mask",
                          ("min_focus", "expect_box", "expect_mask"))  # fmt: skip
-    spec = ModelSpec(args["model"], args["weights"], args["preprocess"], not args["unsafe_model"])
+    spec = ModelSpec(args["model"], args["weights"], args["preprocess"], not args["unsafe_model"],
+                     args["precision"], args["backend"])  # fmt: skip
+    if (note := spec.slower_note()) is not None:
+        say(f"occlude: warning: {note}")
     writes = {"json_path": path} if (path := json_file(json_path)) else {}
     if path is not None:
         check_target_file(path, "json_path")

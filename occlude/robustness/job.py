@@ -157,6 +157,8 @@ class RobustnessJob(Job):
             "weights": clf.weights,
             "weights_sha256": hashes(self.model.weights_file),
             "preprocess": clf.preprocess,
+            "backend": clf.backend,
+            "precision": clf.precision,
             "methods": list(self.methods),
             "fractions": list(self.fractions),
             "fill": self.fill.as_json(),

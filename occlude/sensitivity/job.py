@@ -148,6 +148,8 @@ class SensitivityJob(Job):
             "weights": clf.weights,
             "weights_sha256": hashes(self.model.weights_file),
             "preprocess": clf.preprocess,
+            "backend": clf.backend,
+            "precision": clf.precision,
             **self.options.settings(),
             "expect_mask_sha256": hashes(self.options.expect_mask),
         }
@@ -196,6 +198,8 @@ class SensitivityJob(Job):
             "model": clf.name,
             "weights": clf.weights,
             "preprocess": clf.preprocess,
+            "backend": clf.backend,
+            "precision": clf.precision,
             "input_size": list(clf.input_size),
             "class_index": sweep.class_index,
             "class_name": clf.class_name(sweep.class_index),
@@ -267,6 +271,8 @@ class SensitivityJob(Job):
 
         clf, opts = self.classifier(), self.options
         title = O.title(item, sweep, clf.class_name(sweep.class_index), clf.name, str(opts.fill))
+        if clf.precision != "float32":
+            title += f", {clf.precision}"
         render.heatmap_png(paths["heatmap"], original, sweep.map, title, O.MAP_LABEL)
         panels = [
             (f"patch {p}, stride {s}", m)

@@ -1,14 +1,9 @@
-"""The Keras edge: loading classifiers and running them as a compiled, fixed-shape graph.
-
-This is the only module that imports TensorFlow/Keras, and only when called.
-"""
+"""Loading classifiers: keras.applications by name (ImageNet weights, offline files) or
+model files in Keras's safe mode, checked for one image input and one score output."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,47 +12,11 @@ import numpy as np
 
 from occlude.classes import IMAGENET_CLASSES, imagenet_names
 from occlude.errors import ModelError, UsageError
+from occlude.model.backend import keras, quiet_native
+from occlude.model.predict import compile_predictor, with_precision
 from occlude.text import shown
 from occlude.zoo import APPLICATIONS, application_name, check_model_spec, is_model_file
 from occlude.zoo import resolve_preprocess as _resolve_preprocess
-
-
-@contextlib.contextmanager
-def _quiet_native() -> Iterator[None]:
-    """Hide TensorFlow's C++ start-up chatter (set OCCLUDE_TF_LOGS=1 to see it).
-
-    TensorFlow writes oneDNN/CUDA notices straight to file descriptor 2, which Python
-    cannot filter; Python-level prints (Keras's "Downloading data ...") go to stderr so
-    that ``--json -`` keeps stdout clean.
-    """
-    if os.environ.get("OCCLUDE_TF_LOGS"):
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    # Python-level messages (a download's progress) still reach the real stderr.
-    visible = os.fdopen(os.dup(saved), "w", buffering=1)
-    try:
-        os.dup2(devnull, 2)
-        with contextlib.redirect_stdout(visible), contextlib.redirect_stderr(visible):
-            yield
-    finally:
-        visible.close()
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _keras() -> Any:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    with _quiet_native():
-        import keras
-
-    return keras
 
 
 @dataclass
@@ -72,6 +31,7 @@ class Classifier:
     n_classes: int
     class_names: list[str] | None
     fixed_batch: int | None = None
+    precision: str = "float32"
     _predictors: dict[int, Callable[[np.ndarray], np.ndarray]] = field(
         default_factory=dict, repr=False
     )
@@ -87,51 +47,15 @@ class Classifier:
         """
         batch_size = self.fixed_batch or batch_size
         if batch_size not in self._predictors:
-            with _quiet_native():
-                self._predictors[batch_size] = _compile(self, batch_size)
+            with quiet_native():
+                self._predictors[batch_size] = compile_predictor(
+                    self.model, self.preprocess, self.input_size, self.n_classes, batch_size
+                )
         return self._predictors[batch_size]
 
-
-def _preprocess_fn(mode: str) -> Callable[[Any], Any]:
-    keras = _keras()
-    if mode == "none":
-        return lambda x: x
-    if mode in ("caffe", "tf", "torch"):
-        from keras.applications import imagenet_utils
-
-        return lambda x: imagenet_utils.preprocess_input(x, mode=mode)
-    module = getattr(keras.applications, mode)
-    fn: Callable[[Any], Any] = module.preprocess_input
-    return fn
-
-
-def _compile(clf: Classifier, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
-    import tensorflow as tf
-
-    height, width = clf.input_size
-    preprocess = _preprocess_fn(clf.preprocess)
-    model = clf.model
-    spec = tf.TensorSpec((batch_size, height, width, 3), tf.float32)
-
-    @tf.function(input_signature=[spec])  # type: ignore[untyped-decorator]
-    def forward(x: Any) -> Any:
-        out = model(preprocess(x), training=False)
-        return tf.reshape(tf.cast(out, tf.float32), (batch_size, -1))
-
-    def predict(batch: np.ndarray) -> np.ndarray:
-        batch = np.asarray(batch, dtype=np.float32)
-        n = len(batch)
-        outputs = []
-        for start in range(0, n, batch_size):
-            chunk = batch[start : start + batch_size]
-            m = len(chunk)
-            if m < batch_size:
-                pad = np.zeros((batch_size - m, *chunk.shape[1:]), dtype=np.float32)
-                chunk = np.concatenate([chunk, pad])
-            outputs.append(forward(tf.constant(chunk)).numpy()[:m])
-        return np.concatenate(outputs) if outputs else np.zeros((0, clf.n_classes), np.float32)
-
-    return predict
+    @property
+    def backend(self) -> str:
+        return str(keras().backend.backend())
 
 
 def load_classifier(
@@ -139,6 +63,7 @@ def load_classifier(
     weights: str | None = None,
     preprocess: str | None = None,
     safe: bool = True,
+    precision: str = "float32",
 ) -> Classifier:
     """Load a keras.applications model by name, or a ``.keras``/``.h5`` model file.
 
@@ -150,7 +75,9 @@ def load_classifier(
         preprocess: ``none``, ``caffe``, ``tf``, ``torch`` or a family name; default: the
             named model's own preprocessing, and ``none`` (raw 0-255) for model files.
         safe: load model files with Keras's safe mode, refusing Lambda layers that would
-            run arbitrary code (the CLI's ``--unsafe-model`` turns it off).
+            run arbitrary code.
+        precision: ``float32`` (exact), ``bfloat16`` or ``float16`` (mixed precision:
+            faster on some models and CPUs, at a cost in fidelity).
 
     Raises:
         UsageError: unknown name, missing file, unknown preprocessing.
@@ -171,7 +98,9 @@ def load_classifier(
     names = imagenet_names() if n_classes == IMAGENET_CLASSES else None
     batch = model.inputs[0].shape[0]
     fixed = int(batch) if batch is not None else None
-    return Classifier(name, model, input_size, mode, weights_used, n_classes, names, fixed)
+    model = with_precision(model, precision)
+    return Classifier(name, model, input_size, mode, weights_used, n_classes, names, fixed,
+                      precision)  # fmt: skip
 
 
 def _weights_arg(weights: str | None) -> str | None:
@@ -186,11 +115,11 @@ def _weights_arg(weights: str | None) -> str | None:
 
 
 def _load_application(app: str, weights: str | None) -> tuple[Any, str]:
-    keras = _keras()
-    ctor = getattr(keras.applications, app)
+    k = keras()
+    ctor = getattr(k.applications, app)
     arg = _weights_arg(weights)
     try:
-        with _quiet_native():
+        with quiet_native():
             model = ctor(weights=arg)
     except Exception as exc:
         if arg == "imagenet" and "URL fetch failure" in str(exc):
@@ -215,12 +144,12 @@ def _load_file(path: Path, weights: str | None, safe: bool) -> tuple[Any, str]:
             "own weights",
             "weights=",
         )
-    keras = _keras()
+    k = keras()
     try:
-        with _quiet_native():
+        with quiet_native():
             if safe and path.suffix.lower() in (".h5", ".hdf5"):
                 _refuse_legacy_lambda(path)
-            model = keras.saving.load_model(str(path), compile=False, safe_mode=safe)
+            model = k.saving.load_model(str(path), compile=False, safe_mode=safe)
     except ModelError:
         raise
     except Exception as exc:
