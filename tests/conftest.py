@@ -1,4 +1,5 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures shared by the test modules; helpers live in ``support/``, ``kerasmodels.py``
+(small Keras models), ``reference.py`` (the naive oracle) and ``badfiles.py``."""
 
 from __future__ import annotations
 

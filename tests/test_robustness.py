@@ -1,32 +1,39 @@
-"""``occlude robustness``: occluders, the evaluation loop and the command."""
+"""``robustness``: where each method's occlusion goes at a fraction, the evaluation loop on
+hand-computable models, and the command (table, JSON, plot and the accuracy gate)."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from kerasmodels import red_image
 from PIL import Image
-from typer.testing import CliRunner
+from support.cli import invoke
 
-from occlude.cli import app
-from occlude.errors import UsageError
-from occlude.fill import parse_fill
-from occlude.augment.methods import HideAndSeek
+from occlude.augment.methods import Cutout, HideAndSeek, RandomErasing
 from occlude.augment.methods.cutout import square_inside
 from occlude.augment.methods.random_erasing import box_inside
-from occlude.robustness import Sample, evaluate, occlude, resolve_label
-
-
-def hidden_cells(rng, shape, fraction):  # type: ignore[no-untyped-def]
-    params = HideAndSeek.at_fraction(rng, shape, fraction)
-    return params.grid, list(params.hidden)
+from occlude.errors import UsageError
+from occlude.fill import parse_fill
+from occlude.robustness import (
+    Sample,
+    aggregate,
+    case_rng,
+    evaluate,
+    jobs_per_image,
+    occlude,
+    resolve_label,
+)
 
 
 GREY = parse_fill("grey")
+
+
+# --- placements ------------------------------------------------------------------------
 
 
 def test_square_and_box_have_the_asked_area_and_stay_inside() -> None:
@@ -35,8 +42,7 @@ def test_square_and_box_have_the_asked_area_and_stay_inside() -> None:
         f = float(rng.uniform(0.01, 0.6))
         x0, y0, x1, y1 = square_inside(rng, (60, 90), f)
         assert 0 <= x0 < x1 <= 90 and 0 <= y0 < y1 <= 60
-        assert x1 - x0 == y1 - y0
-        assert abs((x1 - x0) * (y1 - y0) / (60 * 90) - f) < 0.03
+        assert x1 - x0 == y1 - y0 == round(math.sqrt(f * 60 * 90))
         x0, y0, x1, y1 = box_inside(rng, (60, 90), f)
         assert 0 <= x0 < x1 <= 90 and 0 <= y0 < y1 <= 60
         assert abs((x1 - x0) * (y1 - y0) / (60 * 90) - f) < 0.04
@@ -52,12 +58,27 @@ def test_box_aspect_is_log_uniform_and_centred() -> None:
     assert max(logs) < np.log(1 / 0.3) + 0.05 and min(logs) > np.log(0.3) - 0.05
 
 
-def test_hide_and_seek_hides_about_the_fraction() -> None:
+def test_a_box_too_large_for_any_aspect_is_squeezed_inside() -> None:
+    x0, y0, x1, y1 = box_inside(np.random.default_rng(0), (2, 100), 0.9)
+    assert (y0, y1) == (0, 2) and 0 <= x0 < x1 <= 100
+
+
+def test_at_fraction_is_the_methods_placement() -> None:
+    shape = (60, 90)
+    cut = Cutout.at_fraction(np.random.default_rng(4), shape, 0.2)
+    assert cut.boxes == (square_inside(np.random.default_rng(4), shape, 0.2),) and cut.applied
+    erase = RandomErasing.at_fraction(np.random.default_rng(4), shape, 0.2)
+    assert erase.boxes == (box_inside(np.random.default_rng(4), shape, 0.2),) and erase.applied
+
+
+def test_hide_and_seek_hides_about_the_fraction_in_cells_of_a_seventh() -> None:
     rng = np.random.default_rng(2)
-    side, _cells = hidden_cells(rng, (224, 224), 0.3)
-    assert side == 32
-    shares = [len(hidden_cells(rng, (224, 224), 0.3)[1]) / 49 for _ in range(400)]
+    params = HideAndSeek.at_fraction(rng, (224, 224), 0.3)
+    assert params.grid == 32 and params.applied
+    shares = [len(HideAndSeek.at_fraction(rng, (224, 224), 0.3).hidden) / 49 for _ in range(400)]
     assert abs(np.mean(shares) - 0.3) < 0.01
+    assert HideAndSeek.at_fraction(rng, (224, 224), 0.0).hidden == ()
+    assert len(HideAndSeek.at_fraction(rng, (224, 224), 1.0).hidden) == 49
 
 
 def test_occlude_paints_exactly_the_sampled_region() -> None:
@@ -71,6 +92,20 @@ def test_occlude_paints_exactly_the_sampled_region() -> None:
     noisy = occlude(image, "random-erasing", 0.3, np.random.default_rng(4), parse_fill("noise"))
     changed = (noisy != image).any(axis=2).mean()
     assert 0.25 < changed < 0.32
+
+
+def test_placements_come_from_seed_path_method_and_fraction() -> None:
+    def draw(*key: object) -> float:
+        return float(case_rng(*key).random())  # type: ignore[arg-type]
+
+    base = draw(0, "a.png", "cutout", 0.2)
+    assert base == draw(0, "a.png", "cutout", 0.2)
+    others = {draw(1, "a.png", "cutout", 0.2), draw(0, "b.png", "cutout", 0.2),
+              draw(0, "a.png", "hide-and-seek", 0.2), draw(0, "a.png", "cutout", 0.3)}  # fmt: skip
+    assert base not in others and len(others) == 4
+
+
+# --- the evaluation ---------------------------------------------------------------------
 
 
 def red_share_model(batch: np.ndarray) -> np.ndarray:
@@ -88,18 +123,33 @@ def red_samples(n: int) -> list[Sample]:
 def test_accuracy_does_not_increase_with_the_occluded_fraction() -> None:
     fractions = [0.0, 0.1, 0.3, 0.5]
     rows = evaluate(red_samples(20), red_share_model, fractions=fractions, fill=GREY, seed=0)
+    assert [(r.method, r.fraction) for r in rows] == [
+        (m, f) for m in ("cutout", "hide-and-seek", "random-erasing") for f in fractions
+    ]
     for method in ("cutout", "hide-and-seek", "random-erasing"):
         accs = [r.accuracy for r in rows if r.method == method]
         scores = [r.mean_true_score for r in rows if r.method == method]
         assert accs[0] == 1.0 and accs[-1] == 0.0
+        assert scores[0] == 1.0  # the plain image: every pixel red
         assert all(a >= b for a, b in itertools.pairwise(accs)), (method, accs)
         assert all(a > b for a, b in itertools.pairwise(scores)), (method, scores)
     assert all(r.n == 20 for r in rows)
 
 
+def test_fraction_zero_is_the_plain_image_scored_once() -> None:
+    calls: list[int] = []
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        calls.append(len(batch))
+        return red_share_model(batch)
+
+    evaluate(red_samples(1), predict, methods=["cutout", "hide-and-seek"],
+             fractions=[0.0, 0.5], fill=GREY)  # fmt: skip
+    assert sum(calls) == jobs_per_image(["cutout", "hide-and-seek"], [0.0, 0.5]) == 3
+
+
 def test_results_do_not_depend_on_batch_size_or_order() -> None:
     samples = red_samples(6)
-    samples = [Sample(f"img{i}.png", s.image, s.label) for i, s in enumerate(samples)]
     kwargs = {"fractions": [0.0, 0.2, 0.35], "fill": GREY, "seed": 5}
     a = evaluate(samples, red_share_model, batch_size=1, **kwargs)
     b = evaluate(samples[::-1], red_share_model, batch_size=7, **kwargs)
@@ -108,16 +158,29 @@ def test_results_do_not_depend_on_batch_size_or_order() -> None:
     assert a != c
 
 
+def test_repeated_methods_and_fractions_count_once() -> None:
+    rows = evaluate(
+        red_samples(3), red_share_model, methods=["cutout", "cutout"], fractions=[0, 0, 0.5],
+        fill=GREY,
+    )  # fmt: skip
+    assert [(r.method, r.fraction, r.n) for r in rows] == [("cutout", 0.0, 3), ("cutout", 0.5, 3)]
+
+
+def test_nothing_scored_is_nan_not_zero() -> None:
+    (row,) = aggregate([], ["cutout"], [0.5])
+    assert row.n == 0 and math.isnan(row.accuracy) and math.isnan(row.mean_true_score)
+
+
 def test_labels_resolve_to_indices() -> None:
     assert resolve_label("3", 10, imagenet=False) == 3
     assert resolve_label("tabby", 1000, imagenet=True) == 281
-    with pytest.raises(UsageError, match="out of range"):
+    with pytest.raises(UsageError, match="label '10' is out of range: the model has 10 classes"):
         resolve_label("10", 10, imagenet=False)
-    with pytest.raises(UsageError, match="need an ImageNet model"):
+    with pytest.raises(UsageError, match="class names need an ImageNet model"):
         resolve_label("tabby", 10, imagenet=False)
 
 
-runner = CliRunner()
+# --- the command ------------------------------------------------------------------------
 
 
 @pytest.fixture()
@@ -134,102 +197,96 @@ def dataset(tmp_path: Path) -> Path:
     return root
 
 
-def run(*args: object):
-    return runner.invoke(app, ["robustness", *map(str, args)])
-
-
-def test_cli_table_json_plot_and_gate(model_file, dataset, tmp_path) -> None:
+def test_table_json_plot_and_the_accuracy_gate(model_file, dataset, tmp_path) -> None:
     args = [dataset, "-m", model_file, "--labels", "folders", "--fractions", "0,0.5,0.9"]
-    res = run(*args, "--json", tmp_path / "r.json", "--plot", tmp_path / "r.png", "-q")
+    res = invoke("robustness", *args, "--json", tmp_path / "r.json", "--plot", tmp_path / "r.png",
+                 "-q")  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert res.stdout.splitlines()[0].split() == [
-        "method",
-        "fraction",
-        "accuracy",
-        "mean",
-        "score",
-        "n",
-    ]
     data = json.loads((tmp_path / "r.json").read_text())
-    assert {r["method"] for r in data["results"]} == {"cutout", "hide-and-seek", "random-erasing"}
-    first = data["results"][0]
-    assert set(first) == {"method", "fraction", "accuracy", "mean_true_score", "n"}
-    assert first["fraction"] == 0.0 and first["accuracy"] == 1.0 and first["n"] == 6
+    assert data["model"] == str(model_file) and data["weights"] == str(model_file)
+    assert data["methods"] == ["cutout", "hide-and-seek", "random-erasing"]
+    assert data["fractions"] == [0.0, 0.5, 0.9]
+    assert data["fill"] == [127.5, 127.5, 127.5] and data["seed"] == 0 and data["failed"] == []
+    rows = data["results"]
+    assert [(r["method"], r["fraction"]) for r in rows] == [
+        (m, f) for m in data["methods"] for f in (0.0, 0.5, 0.9)
+    ]
+    assert all(set(r) == {"method", "fraction", "accuracy", "mean_true_score", "n"} for r in rows)
+    assert all(r["n"] == 6 for r in rows)
+    assert all(r["accuracy"] == 1.0 for r in rows if r["fraction"] == 0.0)
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["method", "fraction", "accuracy", "mean", "score", "n"]
+    assert lines[1].split() == ["cutout", "0.00", "1.000", f"{rows[0]['mean_true_score']:.3f}",
+                                "6"]  # fmt: skip
+    assert len(lines) == 1 + len(rows)
     with Image.open(tmp_path / "r.png") as im:
         assert im.size == (640, 420)
-    passed = run(*args, "--min-accuracy", "0.9", "--at", "0")
-    assert passed.exit_code == 0
-    failed = run(*args, "--min-accuracy", "0.9", "--at", "0.9")
-    assert failed.exit_code == 3 and "accuracy gate" in failed.stderr
+    passed = invoke("robustness", *args, "--min-accuracy", "0.9", "--at", "0")
+    assert passed.exit_code == 0, passed.output
+    assert "gate" not in passed.stderr
+    failed = invoke("robustness", *args, "--min-accuracy", "0.9", "--at", "0.9")
+    assert failed.exit_code == 3, failed.output
+    low = [r for r in rows if r["fraction"] == 0.9 and r["accuracy"] < 0.9]
+    assert low  # the red object is gone at 90 % for some method
+    assert failed.stderr.splitlines() == [
+        f"occlude: accuracy gate: {r['method']} at 0.9: {r['accuracy']:.3f} < 0.9" for r in low
+    ]
 
 
-def test_cli_csv_labels_and_json_to_stdout(model_file, dataset) -> None:
-    res = run(dataset, "-m", model_file, "--labels", dataset / "labels.csv", "--methods",
-              "cutout", "--fractions", "0,0.2", "--json", "-", "--fill", "noise", "--seed", "1",
-              "-b", "4")  # fmt: skip
+def test_csv_labels_a_seed_a_fill_and_json_to_stdout(model_file, dataset) -> None:
+    res = invoke("robustness", dataset, "-m", model_file, "--labels", dataset / "labels.csv",
+                 "--methods", "cutout", "--fractions", "0,0.2", "--json", "-", "--fill", "noise",
+                 "--seed", "1", "-b", "4")  # fmt: skip
     assert res.exit_code == 0, res.output
-    data = json.loads(res.stdout)
-    assert [r["fraction"] for r in data["results"]] == [0.0, 0.2]
+    data = json.loads(res.stdout)  # stdout is JSON only
+    assert [(r["method"], r["fraction"], r["n"]) for r in data["results"]] == [
+        ("cutout", 0.0, 6), ("cutout", 0.2, 6)
+    ]  # fmt: skip
     assert data["fill"] == "noise" and data["seed"] == 1
-    assert "method" in res.stderr  # the table moves to stderr
+    assert res.stderr.splitlines()[0].split()[:2] == ["method", "fraction"]  # the table
 
 
-def test_cli_missing_label_fails_that_input(model_file, dataset) -> None:
+def test_an_input_without_a_label_fails_alone(model_file, dataset) -> None:
     lines = (dataset / "labels.csv").read_text().splitlines()
-    (dataset / "labels.csv").write_text("\n".join(lines[:-1]) + "\n")
-    res = run(dataset, "-m", model_file, "--labels", dataset / "labels.csv", "--fractions", "0")
-    assert res.exit_code == 1 and "no label" in res.stderr
+    (dataset / "labels.csv").write_text("\n".join(lines[:-1]) + "\n")  # 1/2.png unlabelled
+    res = invoke("robustness", dataset, "-m", model_file, "--labels", dataset / "labels.csv",
+                 "--fractions", "0", "--json", "-")  # fmt: skip
+    assert res.exit_code == 1
+    errors = [line for line in res.stderr.splitlines() if line.startswith("occlude: error:")]
+    assert errors == [f"occlude: error: {dataset / '1' / '2.png'}: no label in "
+                      f"{dataset / 'labels.csv'}"]  # fmt: skip
+    data = json.loads(res.stdout)
+    assert data["failed"] == [str(dataset / "1" / "2.png")]
+    assert [r["n"] for r in data["results"]] == [5, 5, 5]  # the others still count
+    assert res.stderr.splitlines()[-1] == "occlude: 1 of 6 inputs failed"
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--methods", "cutmix"], "unknown method"),
-        (["--fractions", "0,1.5"], "must be in [0, 1]"),
-        (["--fractions", "a"], "expects numbers"),
-        (["--min-accuracy", "0.5"], "go together"),
-        (["--min-accuracy", "0.5", "--at", "0.7"], "is not one of --fractions"),
-        (["--fill", "dataset-mean"], "not available here"),
-    ],
-)
-def test_cli_usage_errors(model_file, dataset, args, message) -> None:
-    res = run(dataset, "-m", model_file, "--labels", "folders", *args)
-    assert res.exit_code == 2 and message in res.stderr, res.output
-
-
-def test_cli_class_names_need_an_imagenet_model(model_file, dataset) -> None:
+def test_class_names_need_an_imagenet_model(model_file, dataset) -> None:
     (dataset / "labels.csv").write_text("path,label\n0/0.png,tabby\n")
-    res = run(dataset / "0" / "0.png", "-m", model_file, "--labels", dataset / "labels.csv",
-              "--json", "-")  # fmt: skip
-    assert res.exit_code == 1 and "ImageNet model" in res.stderr  # that input fails alone
+    res = invoke("robustness", dataset / "0" / "0.png", "-m", model_file, "--labels",
+                 dataset / "labels.csv", "--json", "-")  # fmt: skip
+    assert res.exit_code == 1
+    errors = [line for line in res.stderr.splitlines() if line.startswith("occlude: error:")]
+    assert len(errors) == 1 and "class names need an ImageNet model" in errors[0]
     data = json.loads(res.stdout)
     assert data["results"][0]["n"] == 0 and data["results"][0]["accuracy"] is None  # not NaN
 
 
-def test_repeated_methods_and_fractions_count_once() -> None:
-    rows = evaluate(
-        red_samples(3), red_share_model, methods=["cutout", "cutout"], fractions=[0, 0, 0.5],
-        fill=GREY,
-    )  # fmt: skip
-    assert [(r.method, r.fraction, r.n) for r in rows] == [("cutout", 0.0, 3), ("cutout", 0.5, 3)]
-
-
-def test_cli_named_model_weights_none_and_preprocess(tmp_path) -> None:
-    """--weights none on a keras.applications model, --preprocess, ImageNet class names."""
+def test_a_named_model_with_random_weights_and_imagenet_names(tmp_path) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
     Image.fromarray(red_image((40, 40), (5, 5, 30, 30))).save(folder / "a.png")
     (folder / "labels.csv").write_text("path,label\na.png,tabby\n")
-    res = run(folder, "-m", "mobilenetv3small", "-w", "none", "--preprocess", "none",
-              "--labels", folder / "labels.csv", "--fractions", "0,0.5", "--methods", "cutout",
-              "--unsafe-model", "--json", "-", "-q")  # fmt: skip
+    res = invoke("robustness", folder, "-m", "mobilenetv3small", "-w", "none", "--preprocess",
+                 "none", "--labels", folder / "labels.csv", "--fractions", "0,0.5", "--methods",
+                 "cutout", "--json", "-", "-q")  # fmt: skip
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["model"] == "MobileNetV3Small" and data["weights"] == "none"
     assert [r["n"] for r in data["results"]] == [1, 1]
 
 
-def test_cli_weights_file_for_a_model_file(model_file, dataset, tmp_path) -> None:
+def test_a_weights_file_for_a_model_file(model_file, dataset, tmp_path) -> None:
     import keras
 
     model = keras.saving.load_model(model_file)
@@ -237,7 +294,11 @@ def test_cli_weights_file_for_a_model_file(model_file, dataset, tmp_path) -> Non
     weights = tmp_path / "class0.weights.h5"
     model.save_weights(weights)
     args = [dataset, "-m", model_file, "--labels", "folders", "--fractions", "0", "--json", "-"]
-    plain = json.loads(run(*args).stdout)["results"][0]["accuracy"]
-    res = run(*args, "--weights", weights)
+    plain = invoke("robustness", *args)
+    assert plain.exit_code == 0, plain.output
+    assert json.loads(plain.stdout)["results"][0]["accuracy"] == 1.0
+    res = invoke("robustness", *args, "--weights", weights)
     assert res.exit_code == 0, res.output
-    assert plain == 1.0 and json.loads(res.stdout)["results"][0]["accuracy"] == 0.5
+    data = json.loads(res.stdout)
+    assert data["weights"] == str(weights)
+    assert data["results"][0]["accuracy"] == 0.5  # right on the three class-0 images only

@@ -1,32 +1,30 @@
 """``occlude augment`` on temporary folders: every method and option, the manifest,
-labels, image modes, and byte-identical outputs across workers, order and subsets."""
+labels, image modes, and byte-identical outputs across workers, order and subsets.
+
+Output folders are compared without ``.occlude/``, the runner's state (run ids, times)."""
 
 from __future__ import annotations
 
-import json
+import hashlib
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import typer
 from PIL import Image
-from typer.testing import CliRunner, Result
+from support.cli import files, invoke, manifest
+from typer.testing import Result
 
 from occlude.augment import load_array, match_partner, replay
-from occlude.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_images"
 METHODS = ["cutout", "hide-and-seek", "random-erasing", "mixup", "cutmix"]
-runner = CliRunner()
 
 
 def run(*args: object) -> Result:
-    return runner.invoke(app, ["augment", *map(str, args)])
+    return invoke("augment", *args)
 
 
 def ok(*args: object) -> Result:
@@ -59,16 +57,6 @@ def data(tmp_path: Path) -> Path:
     save(root / "dogs" / "c.png", photo(3))
     save(root / "dogs" / "d.png", photo(4, 30, 36))
     return root
-
-
-def files(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
-    }
-
-
-def manifest(out: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
 
 
 # --- every method ---------------------------------------------------------------------
@@ -386,19 +374,6 @@ def test_csv_labels(data: Path, tmp_path: Path) -> None:
     assert sorted(r["label"] for r in manifest(hard)) == ["siamese", "tabby"]
 
 
-def test_label_usage_errors(data: Path, tmp_path: Path) -> None:
-    bad = tmp_path / "bad.csv"
-    bad.write_text("file,class\na.png,x\n")
-    result = run(data, "-m", "cutout", "--labels", bad, "-o", tmp_path / "o")
-    assert result.exit_code == 2 and "header path,label" in result.output
-    result = run(data, "-m", "cutout", "--labels", tmp_path / "missing.csv", "-o", tmp_path / "o")
-    assert result.exit_code == 2 and "missing.csv" in result.output
-    twice = tmp_path / "twice.csv"
-    twice.write_text("path,label\ndata/cats/a.png,x\ndata/cats/a.png,y\n")
-    result = run(data, "-m", "cutout", "--labels", twice, "-o", tmp_path / "o")
-    assert result.exit_code == 2 and "second label" in result.output
-
-
 # --- image modes ---------------------------------------------------------------------------
 
 
@@ -447,19 +422,25 @@ def test_image_modes_are_kept(tmp_path: Path) -> None:
         assert img.mode == "L"  # an RGB partner is mixed in as luma
 
 
-# --- failures and usage errors ------------------------------------------------------------
+# --- the manifest ----------------------------------------------------------------------
 
 
-def test_a_corrupt_input_fails_alone(data: Path, tmp_path: Path) -> None:
-    (data / "cats" / "broken.png").write_bytes(b"not a png")
+def test_records_name_the_sources_content_and_a_digest_of_the_settings(
+    data: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    for method in ("cutout", "hide-and-seek"):
-        result = run(data, "-m", method, "-o", out, "-j", 1)
-        assert result.exit_code == 1
-        errors = [line for line in result.output.splitlines() if "error:" in line]
-        assert len(errors) == 1 and "broken.png: cannot read image" in errors[0]
-        assert "1 of 5 inputs failed" in result.output
-        assert len([r for r in manifest(out) if r["method"] == method]) == 4
+    ok(data, "-m", "cutout", "-o", out, "-n", 2, "-j", 1)
+    records = manifest(out)
+    assert [r["output"] for r in records] == sorted(r["output"] for r in records)
+    for r in records:
+        digest = hashlib.sha256(Path(r["source"]).read_bytes()).hexdigest()
+        assert r["source_sha256"] == digest
+        assert "source_stamp" not in r
+    configs = {r["config"] for r in records}
+    assert len(configs) == 1 and len(configs.pop()) == 16  # one run, one setting
+    other = tmp_path / "other"
+    ok(data, "-m", "cutout", "-o", other, "-n", 2, "-j", 1, "--seed", 1)
+    assert {r["config"] for r in manifest(other)}.isdisjoint({r["config"] for r in records})
 
 
 def test_manifest_keeps_earlier_runs_outputs(data: Path, tmp_path: Path) -> None:
@@ -471,105 +452,33 @@ def test_manifest_keeps_earlier_runs_outputs(data: Path, tmp_path: Path) -> None
     assert [r["output"] for r in records] == sorted(r["output"] for r in records)
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["-m", "cutout", "--copies", 0], "copies"),
-        (["-m", "cutout", "--workers", 0], "workers"),
-        (["-m", "cutout", "--alpha", 1], "--alpha applies to mixup and cutmix only"),
-        (["-m", "mixup", "--fill", "black"], "--fill applies to"),
-        (["-m", "cutout", "--fill", "blur"], "not available here"),
-        (["-m", "cutout", "--fill", "purple"], "unknown --fill"),
-        (["-m", "cutout", "--size", 0], "--size must be positive"),
-        (["-m", "cutout", "--holes", 0], "--holes must be at least 1"),
-        (["-m", "hide-and-seek", "--grid", "16,x"], "--grid expects integers"),
-        (["-m", "hide-and-seek", "--hide-prob", 1.5], "--hide-prob"),
-        (["-m", "random-erasing", "--area-range", "0.4"], "--area-range expects two numbers"),
-        (["-m", "random-erasing", "--aspect-range", "3,1"], "--aspect-range needs"),
-        (["-m", "cutmix", "--alpha", -1], "--alpha must be a positive"),
-        (["-m", "cutout", "--prob", 2], "--prob must be between 0 and 1"),
-        (["-m", "gridmask"], "gridmask"),
-        (["-m", "cutout", "--format", "tga"], "tga"),
-    ],
-)
-def test_usage_errors_exit_2(args: list[object], message: str, data: Path, tmp_path: Path) -> None:
-    result = run(data, *args, "-o", tmp_path / "out")
-    assert result.exit_code == 2, result.output
-    assert message in result.output
-    assert not (tmp_path / "out").exists()
-
-
-def test_mixing_a_single_image_is_a_usage_error(data: Path, tmp_path: Path) -> None:
-    result = run(data / "cats" / "a.png", "-m", "cutmix", "-o", tmp_path / "out")
-    assert result.exit_code == 2 and "at least two images" in result.output
-    result = run(tmp_path / "nothing", "-m", "cutout", "-o", tmp_path / "out")
-    assert result.exit_code == 2 and "no such file" in result.output
-
-
-def test_every_option_has_help() -> None:
-    command = typer.main.get_command(app).commands["augment"]  # type: ignore[attr-defined]
-    for param in command.params:
-        assert getattr(param, "help", None), f"{param.name} has no help"
-    result = runner.invoke(app, ["augment", "--help"])
-    assert result.exit_code == 0
-    for flag in [
-        "--method",
-        "--out",
-        "--copies",
-        "--seed",
-        "--workers",
-        "--labels",
-        "--format",
-        "--quiet",
-        "--prob",
-        "--fill",
-        "--holes",
-        "--size",
-        "--grid",
-        "--hide-prob",
-        "--area-range",
-        "--aspect-range",
-        "--alpha",
-    ]:
-        assert flag in result.output
-
-
-def test_augment_imports_neither_tensorflow_nor_matplotlib(data: Path, tmp_path: Path) -> None:
-    args = ["augment", str(data), "-m", "cutmix", "-o", str(tmp_path / "o"), "-j", "1", "-q"]
-    code = (
-        "import sys\n"
-        "from occlude.cli import app\n"
-        "try:\n"
-        f"    app({args!r})\n"
-        "except SystemExit as exc:\n"
-        "    print('exit', exc.code)\n"
-        "print('tensorflow' in sys.modules, 'matplotlib' in sys.modules, 'keras' in sys.modules)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.stdout.splitlines() == ["exit 0", "False False False"], done.stderr
-    assert (tmp_path / "o" / "manifest.jsonl").is_file()
-
-
-def test_interrupt_exits_130_and_keeps_the_manifest_of_finished_outputs(
-    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import occlude.augment.run as run_module
-
-    real = run_module._process
-    calls = []
-
-    def stop_on_third(task: Any, plan: Any) -> Any:
-        calls.append(task)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(task, plan)
-
-    monkeypatch.setattr(run_module, "_process", stop_on_third)
+def test_a_deleted_manifest_is_written_again_from_the_ledger(data: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = run(data, "-m", "cutout", "-o", out, "-j", 1)
-    assert result.exit_code == 130
-    assert "occlude: interrupted" in result.output
-    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
-    written += sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg"))
-    assert len(written) == 2
-    assert sorted(r["output"] for r in manifest(out)) == sorted(written)
+    ok(data, "-m", "random-erasing", "-o", out, "-j", 1)
+    before = (out / "manifest.jsonl").read_bytes()
+    (out / "manifest.jsonl").unlink()
+    ok(data, "-m", "random-erasing", "-o", out, "-j", 1)
+    assert (out / "manifest.jsonl").read_bytes() == before
+
+
+@pytest.mark.parametrize("how", ["foreign", "edited"])
+def test_a_manifest_occlude_did_not_write_is_never_overwritten(
+    how: str, data: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    if how == "foreign":
+        out.mkdir()
+        (out / "manifest.jsonl").write_text('{"someone": "else"}\n')
+    else:
+        ok(data, "-m", "cutout", "-o", out, "-j", 1)
+        with open(out / "manifest.jsonl", "a") as handle:
+            handle.write('{"edited": true}\n')
+    before = (out / "manifest.jsonl").read_bytes()
+    result = run(data, "-m", "cutout", "-o", out, "-j", 1, "--seed", 3)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        f"occlude: error: {out / 'manifest.jsonl'}: not written by occlude, or changed since; "
+        "occlude does not rewrite a manifest it did not write: move it away or choose another "
+        "--out"
+    ]
+    assert (out / "manifest.jsonl").read_bytes() == before

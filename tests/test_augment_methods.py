@@ -1,0 +1,541 @@
+"""Augmentation methods: each sampler's statistics against its paper (fixed seeds), the
+method classes and their registry, per-output generators, and replaying what was sampled."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import stats
+
+from occlude.augment import (
+    METHODS,
+    Context,
+    Cutmix,
+    CutmixParams,
+    Cutout,
+    CutoutParams,
+    HideAndSeek,
+    Mixup,
+    MixupParams,
+    Noise,
+    RandomErasing,
+    augment,
+    augmentation,
+    box_area,
+    erase_boxes,
+    hidden_mask,
+    hide_cells,
+    match_partner,
+    mixup,
+    output_rng,
+    output_seed,
+    params_from_dict,
+    replay,
+    sample_cutmix,
+    sample_cutout,
+    sample_hide_and_seek,
+    sample_mixup,
+    sample_random_erasing,
+)
+from occlude.augment.methods import Mixer, Occluder, occluders
+from occlude.augment.methods.cutout import cutout_side
+from occlude.errors import UsageError
+
+N = 4000
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def binomial_ok(successes: int, trials: int, p: float) -> bool:
+    return bool(stats.binomtest(successes, trials, p).pvalue > 1e-3)
+
+
+def ramp(h: int, w: int, c: int = 3) -> np.ndarray:
+    return (np.arange(h * w * c).reshape(h, w, c) % 50 + 100).astype(np.uint8)
+
+
+# --- cutout -----------------------------------------------------------------------
+
+
+def test_cutout_default_side_is_half_the_shorter_side() -> None:
+    assert cutout_side((32, 32), 0.5) == 16
+    assert cutout_side((480, 640), 0.5) == 240
+    assert cutout_side((480, 640), 20) == 20
+    assert cutout_side((3, 3), 0.01) == 1
+    with pytest.raises(UsageError, match=r"size of 1 or more .* must be whole; received 16\.5"):
+        cutout_side((32, 32), 16.5)
+    with pytest.raises(UsageError, match="size must be positive; received -1"):
+        cutout_side((32, 32), -1)
+
+
+def test_cutout_centres_are_uniform_over_all_pixels_and_squares_are_clipped() -> None:
+    g = rng(1)
+    centres_x, centres_y, whole = [], [], 0
+    for _ in range(N):
+        (box,) = sample_cutout(g, (32, 32)).boxes
+        x0, y0, x1, y1 = box
+        assert 0 <= x0 < x1 <= 32 and 0 <= y0 < y1 <= 32
+        assert x1 - x0 <= 16 and y1 - y0 <= 16
+        # with side 16 on 32 px at most one end is clipped, so the centre is recoverable
+        centres_x.append(x0 + 8 if x0 > 0 else x1 - 8)
+        centres_y.append(y0 + 8 if y0 > 0 else y1 - 8)
+        whole += box_area(box) == 256
+    for centres in (centres_x, centres_y):
+        counts = np.bincount(centres, minlength=32)
+        assert len(counts) == 32
+        assert stats.chisquare(counts).pvalue > 1e-3
+    # the square is whole only when 8 <= centre <= 24 on both axes: (17/32)^2
+    assert binomial_ok(whole, N, (17 / 32) ** 2)
+
+
+def test_cutout_holes_and_prob() -> None:
+    g = rng(2)
+    params = sample_cutout(g, (50, 40), holes=3, size=10)
+    assert len(params.boxes) == 3 and params.applied
+    applied = sum(sample_cutout(g, (10, 10), prob=0.3).applied for _ in range(N))
+    assert binomial_ok(applied, N, 0.3)
+    skipped = sample_cutout(g, (10, 10), prob=0.0)
+    assert not skipped.applied and skipped.boxes == ()
+    with pytest.raises(UsageError, match="holes must be at least 1; received 0"):
+        sample_cutout(g, (10, 10), holes=0)
+    with pytest.raises(UsageError, match=r"prob must be between 0 and 1; received 1\.5"):
+        sample_cutout(g, (10, 10), prob=1.5)
+
+
+# --- hide-and-seek ------------------------------------------------------------------
+
+
+def test_hide_and_seek_hides_about_half_the_cells() -> None:
+    g = rng(3)
+    hidden = total = 0
+    for _ in range(300):
+        p = sample_hide_and_seek(g, (100, 70), grids=(16,))
+        assert p.grid == 16
+        rows, cols = math.ceil(100 / 16), math.ceil(70 / 16)
+        assert all(0 <= r < rows and 0 <= c < cols for r, c in p.hidden)
+        assert len(set(p.hidden)) == len(p.hidden)
+        hidden += len(p.hidden)
+        total += rows * cols
+    assert binomial_ok(hidden, total, 0.5)
+
+
+def test_hide_and_seek_hide_prob_and_grid_choice() -> None:
+    g = rng(4)
+    hidden = sum(
+        len(sample_hide_and_seek(g, (64, 64), grids=(8,), hide_prob=0.2).hidden) for _ in range(200)
+    )
+    assert binomial_ok(hidden, 200 * 64, 0.2)
+    grids = [sample_hide_and_seek(g, (64, 64)).grid for _ in range(N)]
+    counts = [grids.count(s) for s in (0, 16, 32, 44, 56)]
+    assert sum(counts) == N
+    assert stats.chisquare(counts).pvalue > 1e-3
+    # S = 0 hides nothing, as in the reference code
+    assert all(
+        p.hidden == () for p in (sample_hide_and_seek(g, (64, 64), grids=(0,)) for _ in range(20))
+    )
+
+
+def test_every_hide_and_seek_cell_is_wholly_hidden_or_wholly_kept() -> None:
+    g = rng(5)
+    img = (np.arange(45 * 61 * 3).reshape(45, 61, 3) % 200).astype(np.uint8)
+    for _ in range(50):
+        p = sample_hide_and_seek(g, img.shape[:2])
+        out = hide_cells(img, p.grid, p.hidden, (255.0, 255.0, 255.0))
+        painted = (out == 255).all(axis=2)
+        np.testing.assert_array_equal(painted, hidden_mask(img.shape, p.grid, p.hidden))
+        if p.grid:
+            for r in range(0, 45, p.grid):
+                for c in range(0, 61, p.grid):
+                    cell = painted[r : r + p.grid, c : c + p.grid]
+                    assert cell.all() or not cell.any()
+
+
+# --- random erasing ----------------------------------------------------------------
+
+
+def erased_boxes(n: int, shape: tuple[int, int], seed: int, **kw: Any) -> list[tuple[int, ...]]:
+    g = rng(seed)
+    out = []
+    for _ in range(n):
+        out.extend(sample_random_erasing(g, shape, prob=1.0, **kw).boxes)
+    return out
+
+
+def test_random_erasing_area_in_range_and_log_aspect_centred_on_zero() -> None:
+    boxes = erased_boxes(N, (200, 200), 6)
+    assert len(boxes) == N  # on a square image a box fits within 100 attempts
+    areas = np.array([box_area(b) / 200**2 for b in boxes])
+    assert areas.min() >= 0.019 and areas.max() <= 0.405
+    log_aspect = np.array([math.log((b[3] - b[1]) / (b[2] - b[0])) for b in boxes])
+    assert abs(log_aspect).max() <= math.log(1 / 0.3) + 0.05
+    assert stats.ttest_1samp(log_aspect, 0.0).pvalue > 1e-3
+    # log-uniform aspect: as many boxes taller than wide as wider than tall
+    wide = int((log_aspect < 0).sum())
+    tall = int((log_aspect > 0).sum())
+    assert binomial_ok(wide, wide + tall, 0.5)
+
+
+def test_random_erasing_aspect_is_log_uniform_and_area_uniform() -> None:
+    # large image, small areas: every draw fits, so the raw distributions show
+    boxes = erased_boxes(N, (1000, 1000), 7, area_range=(0.02, 0.05))
+    log_aspect = [math.log((b[3] - b[1]) / (b[2] - b[0])) for b in boxes]
+    low, high = math.log(0.3), math.log(1 / 0.3)
+    assert stats.kstest(log_aspect, stats.uniform(low, high - low).cdf).pvalue > 1e-3
+    squares = erased_boxes(N, (1000, 1000), 8, aspect_range=(1.0, 1.0))
+    areas = [box_area(b) / 1e6 for b in squares]
+    assert stats.kstest(areas, stats.uniform(0.02, 0.38).cdf).pvalue > 1e-3
+
+
+def test_random_erasing_top_left_is_uniform_over_fitting_positions() -> None:
+    boxes = erased_boxes(N, (40, 40), 9, area_range=(0.25, 0.25), aspect_range=(1.0, 1.0))
+    assert {b[2] - b[0] for b in boxes} == {20}
+    counts = np.bincount([b[0] for b in boxes], minlength=21)
+    assert len(counts) == 21 and stats.chisquare(counts).pvalue > 1e-3
+
+
+def test_random_erasing_prob_and_giving_up() -> None:
+    g = rng(10)
+    params = [sample_random_erasing(g, (32, 32)) for _ in range(N)]
+    assert binomial_ok(sum(p.applied for p in params), N, 0.5)  # the paper's p = 0.5
+    assert all(p.boxes == () and p.attempts == 0 for p in params if not p.applied)
+    # one row of pixels: no box of >= 2% of the area and aspect >= 0.3 is 1 px tall
+    stuck = sample_random_erasing(g, (1, 1000), prob=1.0)
+    assert stuck.applied and stuck.boxes == () and stuck.attempts == 100
+    limited = sample_random_erasing(g, (1, 1000), prob=1.0, max_attempts=7)
+    assert limited.attempts == 7
+    with pytest.raises(
+        UsageError, match=r"area_range needs 0 < low <= high <= 1; received 0\.5,0\.2"
+    ):
+        sample_random_erasing(g, (10, 10), area_range=(0.5, 0.2))
+    with pytest.raises(UsageError, match=r"aspect_range needs 0 < low <= high; received 0,2"):
+        sample_random_erasing(g, (10, 10), aspect_range=(0.0, 2.0))
+
+
+# --- mixup ------------------------------------------------------------------------
+
+
+def test_mixup_lam_is_beta_alpha_alpha() -> None:
+    g = rng(11)
+    for alpha in (0.2, 1.0):
+        lams = [sample_mixup(g, alpha=alpha).lam for _ in range(N)]
+        assert stats.kstest(lams, stats.beta(alpha, alpha).cdf).pvalue > 1e-3
+    p = sample_mixup(g)
+    assert p.lam == p.lam_sampled
+    skipped = sample_mixup(g, prob=0.0)
+    assert (skipped.applied, skipped.lam, skipped.lam_sampled) == (False, 1.0, None)
+    with pytest.raises(UsageError, match="alpha must be a positive number; received 0"):
+        sample_mixup(g, alpha=0.0)
+
+
+def test_mixup_pixels_are_lam_a_plus_one_minus_lam_b() -> None:
+    g = rng(12)
+    a = g.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    b = g.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    for k in range(30):
+        result = augment(a, augmentation("mixup"), output_rng(0, "a.png", k), partners=[b])
+        lam = result.params.lam  # type: ignore[attr-defined]
+        exact = lam * a.astype(np.float64) + (1 - lam) * b.astype(np.float64)
+        assert np.abs(result.image - exact).max() <= 0.5 + 1e-9
+        np.testing.assert_array_equal(result.image, mixup(a, b, lam))
+        assert result.partner_index == 0
+
+
+# --- cutmix -----------------------------------------------------------------------
+
+
+def test_cutmix_lam_is_one_minus_clipped_box_area() -> None:
+    g = rng(13)
+    clipped = 0
+    raw = []
+    for _ in range(N):
+        p = sample_cutmix(g, (48, 64))
+        (box,) = p.boxes
+        assert p.lam == 1 - box_area(box) / (48 * 64)
+        assert p.lam_sampled is not None
+        raw.append(p.lam_sampled)
+        # the unclipped box has area (1 - lam_sampled) H W, up to rounding of its sides
+        r = math.sqrt(1 - p.lam_sampled)
+        unclipped = round(64 * r) * round(48 * r)
+        assert abs(unclipped - (1 - p.lam_sampled) * 48 * 64) <= 0.5 * (64 + 48) * r + 1
+        assert box_area(box) <= unclipped
+        clipped += box_area(box) < unclipped
+        assert p.lam >= 1 - unclipped / (48 * 64)
+    assert stats.kstest(raw, stats.beta(1.0, 1.0).cdf).pvalue > 1e-3
+    assert clipped > N // 4  # clipping is common: the centre is uniform over the image
+
+
+def test_cutmix_pastes_partner_into_the_recorded_box() -> None:
+    a = np.zeros((30, 40, 3), np.uint8)
+    b = np.full((60, 80, 3), 255, np.uint8)  # a different size: resized to a's
+    for k in range(10):
+        result = augment(a, augmentation("cutmix"), output_rng(1, "x", k), partners=[b])
+        (box,) = result.params.boxes  # type: ignore[attr-defined]
+        x0, y0, x1, y1 = box
+        expected = np.zeros_like(a)
+        expected[y0:y1, x0:x1] = 255
+        np.testing.assert_array_equal(result.image, expected)
+        lam = result.params.lam  # type: ignore[attr-defined]
+        assert lam == pytest.approx(1 - (expected[..., 0] > 0).mean())
+
+
+def test_the_partner_is_drawn_uniformly_after_the_parameters() -> None:
+    image = np.zeros((4, 4, 3), np.uint8)
+    partners = [np.full((4, 4, 3), v, np.uint8) for v in (10, 20, 30)]
+    picks = [
+        augment(
+            image, augmentation("mixup"), output_rng(0, "a", k), partners=partners
+        ).partner_index
+        for k in range(3000)
+    ]
+    assert stats.chisquare(np.bincount(picks, minlength=3)).pvalue > 1e-3
+    # the draws: the coin, lam, then the partner's index
+    g = output_rng(0, "a", 7)
+    g.random()
+    g.beta(0.2, 0.2)
+    assert picks[7] == int(g.integers(0, 3))
+
+
+def test_a_mixing_method_needs_a_partner() -> None:
+    with pytest.raises(UsageError, match="cutmix needs at least one partner image"):
+        augmentation("cutmix")(np.zeros((4, 4, 3), np.uint8), rng())
+
+
+# --- per-output generators ----------------------------------------------------------
+
+
+def test_output_seed_depends_on_seed_path_and_copy_only() -> None:
+    base = output_seed(0, "cats/a.png", 0)
+    assert base == output_seed(0, "cats/a.png", 0)
+    others = {output_seed(1, "cats/a.png", 0), output_seed(0, "cats/b.png", 0)}
+    others.add(output_seed(0, "cats/a.png", 1))
+    assert base not in others and len(others) == 3
+    assert 0 <= base < 2**128
+    a = output_rng(3, "x.png", 2).random(5)
+    np.testing.assert_array_equal(a, np.random.default_rng(output_seed(3, "x.png", 2)).random(5))
+
+
+def test_samplers_are_deterministic_given_the_generator() -> None:
+    for sample in (
+        lambda g: sample_cutout(g, (30, 40), holes=2),
+        lambda g: sample_hide_and_seek(g, (30, 40)),
+        lambda g: sample_random_erasing(g, (30, 40), prob=1.0),
+        lambda g: sample_mixup(g),
+        lambda g: sample_cutmix(g, (30, 40)),
+    ):
+        assert sample(rng(42)) == sample(rng(42))
+        assert len({repr(sample(rng(s))) for s in range(20)}) > 1
+
+
+# --- the method classes and the registry ----------------------------------------------
+
+
+def test_the_registry_holds_every_method_in_order() -> None:
+    assert list(METHODS) == ["cutout", "hide-and-seek", "random-erasing", "mixup", "cutmix"]
+    assert [METHODS[n] for n in METHODS] == [Cutout, HideAndSeek, RandomErasing, Mixup, Cutmix]
+    assert occluders() == ("cutout", "hide-and-seek", "random-erasing")
+    for name, cls in METHODS.items():
+        assert cls.name == name and cls.reference
+        assert issubclass(cls, Mixer) == cls.mixing == (name in ("mixup", "cutmix"))
+        assert issubclass(cls, Occluder) != cls.mixing
+
+
+def test_defaults_are_the_papers() -> None:
+    assert augmentation("cutout") == Cutout(prob=1.0, holes=1, size=0.5)
+    assert str(augmentation("cutout").fill) == "grey"
+    assert augmentation("hide-and-seek").grid == (0, 16, 32, 44, 56)
+    assert augmentation("hide-and-seek").hide_prob == 0.5
+    assert str(augmentation("hide-and-seek").fill) == "dataset-mean"
+    assert augmentation("random-erasing").prob == 0.5
+    assert augmentation("random-erasing").area_range == (0.02, 0.4)
+    assert augmentation("random-erasing").aspect_range == (0.3, 1 / 0.3)
+    assert str(augmentation("random-erasing").fill) == "noise"
+    assert augmentation("mixup").alpha == 0.2
+    assert augmentation("cutmix").alpha == 1.0
+
+
+def test_options_given_as_none_take_the_defaults_and_sequences_become_tuples() -> None:
+    method = augmentation("hide-and-seek", grid=[8, 16], hide_prob=None, fill="black", prob=None)
+    assert method == HideAndSeek(grid=(8, 16), fill="black")  # type: ignore[arg-type]
+    settings = {"method": "hide-and-seek", "prob": 1.0, "fill": [0.0, 0.0, 0.0], "grid": [8, 16]}
+    assert method.settings() == {**settings, "hide_prob": 0.5}
+    erasing = augmentation("random-erasing", area_range=[0.1, 0.2], aspect_range=[1, 2])
+    assert erasing.area_range == (0.1, 0.2) and erasing.aspect_range == (1.0, 2.0)
+    json.dumps(erasing.settings())  # JSON-able, for fingerprints and manifests
+
+
+BAD_OPTIONS = [
+    ("cutout", {"holes": 0}, "holes must be at least 1; received 0", ("holes",)),
+    ("cutout", {"holes": 1.5}, "holes must be a whole number; received 1.5", ("holes",)),
+    ("cutout", {"size": 0}, "size must be positive; received 0", ("size",)),
+    ("cutout", {"fill": "blur"}, "fill 'blur' is not available here", ("fill",)),
+    ("cutout", {"fill": "purple"}, "unknown fill 'purple'", ("fill",)),
+    ("hide-and-seek", {"grid": [16, -1]}, "grid needs one or more cell sides >= 0", ("grid",)),
+    ("hide-and-seek", {"grid": []}, "grid needs one or more cell sides >= 0", ("grid",)),
+    ("hide-and-seek", {"hide_prob": 2.0}, "hide_prob must be between 0 and 1; received 2.0",
+     ("hide_prob",)),
+    ("random-erasing", {"area_range": [0.5, 0.2]}, "area_range needs 0 < low <= high <= 1",
+     ("area_range",)),
+    ("random-erasing", {"area_range": [0.4]}, "area_range takes two numbers", ("area_range",)),
+    ("random-erasing", {"aspect_range": [3, 1]}, "aspect_range needs 0 < low <= high",
+     ("aspect_range",)),
+    ("random-erasing", {"max_attempts": 0}, "max_attempts must be at least 1", ("max_attempts",)),
+    ("mixup", {"alpha": 0}, "alpha must be a positive number; received 0", ("alpha",)),
+    ("cutmix", {"alpha": -1}, "alpha must be a positive number; received -1", ("alpha",)),
+    *[(name, {"prob": 1.5}, "prob must be between 0 and 1; received 1.5", ("prob",))
+      for name in METHODS],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "options", "message", "params"), BAD_OPTIONS)
+def test_augmentation_validates_per_method_and_names_the_parameter(
+    name: str, options: dict[str, Any], message: str, params: tuple[str, ...]
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        augmentation(name, **options)
+    assert message in str(caught.value)
+    assert caught.value.params == params
+
+
+FOREIGN = [
+    (name, option)
+    for name, cls in METHODS.items()
+    for option in sorted({o for c in METHODS.values() for o in c.option_names()})
+    if option not in cls.option_names()
+]
+
+
+@pytest.mark.parametrize(("name", "option"), FOREIGN)
+def test_an_option_of_another_method_is_an_error_naming_its_owners(name: str, option: str) -> None:
+    owners = [n for n, cls in METHODS.items() if option in cls.option_names()]
+    with pytest.raises(UsageError) as caught:
+        augmentation(name, **{option: 1})
+    assert str(caught.value) == (
+        f"{option} applies to {' and '.join(owners)} only; received it with method {name}"
+    )
+    assert caught.value.params == (option, "method")
+
+
+def test_foreign_options_cover_what_the_command_line_offers() -> None:
+    assert ("cutout", "alpha") in FOREIGN and ("mixup", "fill") in FOREIGN
+    assert ("random-erasing", "holes") in FOREIGN and ("cutmix", "grid") in FOREIGN
+
+
+def test_unknown_methods_and_options() -> None:
+    with pytest.raises(UsageError, match="unknown method 'gridmask'; choose cutout, hide-and-seek"):
+        augmentation("gridmask")
+    with pytest.raises(UsageError, match="unknown option 'bogus' for method cutout"):
+        augmentation("cutout", bogus=1)
+
+
+def sampled(name: str, seed: int) -> Any:
+    """Parameters of ``name`` for a 30x40 image, applied or skipped by the coin."""
+    method = augmentation(name, prob=0.5)
+    return method.sample(rng(seed), (30, 40))
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_params_from_dict_round_trips_every_methods_to_dict(name: str) -> None:
+    seen_applied = set()
+    for seed in range(12):
+        params = sampled(name, seed)
+        seen_applied.add(params.applied)
+        data = json.loads(json.dumps(params.to_dict()))  # through a manifest line
+        assert params_from_dict(name, data) == params
+        assert type(params) is METHODS[name].params_type
+    assert seen_applied == {True, False}
+
+
+def test_params_from_dict_refuses_incomplete_records() -> None:
+    with pytest.raises(UsageError, match=r"cutout params are incomplete or malformed \(KeyError"):
+        params_from_dict("cutout", {"applied": True})
+    with pytest.raises(UsageError, match="unknown method 'blur'"):
+        params_from_dict("blur", {})
+
+
+# --- replay: parameters -> pixels ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_apply_replays_what_calling_the_method_produced(name: str) -> None:
+    """kornia's ``aug(x, params=aug._params)``: the sampled parameters (and the fill or
+    partner) rebuild the output exactly."""
+    image = ramp(30, 40)
+    partners = [ramp(20, 25)[::-1].copy(), np.full((30, 40, 3), 7, np.uint8)]
+    extra = {"alpha": 1.0} if METHODS[name].mixing else {"fill": "noise"}
+    method = augmentation(name, prob=1.0, **extra)
+    for k in range(5):
+        result = method(image, output_rng(0, "a.png", k), Context(partners, None))
+        partner = None
+        if result.partner_index is not None:
+            partner = match_partner(partners[result.partner_index], image)
+        again = method.apply(image, result.params, fill=result.fill, partner=partner)
+        np.testing.assert_array_equal(again, result.image)
+        assert not np.array_equal(result.image, image)
+
+
+def test_apply_skips_when_not_applied_and_asks_for_what_it_needs() -> None:
+    img = ramp(6, 6)
+    cut = augmentation("cutout")
+    out = cut.apply(img, CutoutParams(((0, 0, 2, 2),)), fill=(0.0, 0.0, 0.0))
+    np.testing.assert_array_equal(out, erase_boxes(img, [(0, 0, 2, 2)], (0.0, 0.0, 0.0)))
+    skipped = cut.apply(img, CutoutParams((), applied=False))
+    np.testing.assert_array_equal(skipped, img)
+    assert skipped is not img
+    mix = augmentation("mixup")
+    other = ramp(6, 6)[::-1].copy()
+    np.testing.assert_array_equal(
+        mix.apply(img, MixupParams(0.3, 0.3), partner=other), mixup(img, other, 0.3)
+    )
+    with pytest.raises(UsageError, match="cutmix needs a partner image"):
+        augmentation("cutmix").apply(img, CutmixParams(((0, 0, 1, 1),), 0.9, 0.9))
+    with pytest.raises(UsageError, match="cutout needs a fill value"):
+        cut.apply(img, CutoutParams(((0, 0, 2, 2),)))
+    with pytest.raises(UsageError, match="params must be CutoutParams; received MixupParams"):
+        cut.apply(img, MixupParams(0.3, 0.3), fill=(0.0, 0.0, 0.0))
+
+
+def test_noise_seed_is_drawn_last_and_recorded() -> None:
+    image = ramp(20, 20)
+    result = augmentation("cutout", fill="noise")(image, output_rng(5, "a", 0))
+    assert isinstance(result.fill, Noise)
+    g = output_rng(5, "a", 0)
+    sample_cutout(g, (20, 20))
+    assert result.fill.seed == int(g.integers(0, 2**53))
+    assert result.params_dict() == {**result.params.to_dict(), "noise_seed": result.fill.seed}
+
+
+def save(path: Path, arr: np.ndarray) -> Path:
+    Image.fromarray(arr).save(path)
+    return path
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_replay_rebuilds_an_output_from_its_record(name: str, tmp_path: Path) -> None:
+    source = save(tmp_path / "a.png", ramp(30, 40))
+    other = save(tmp_path / "b.png", ramp(30, 40)[::-1].copy())
+    method = augmentation(name, prob=1.0)
+    context = Context([np.asarray(Image.open(other))], (10.0, 20.0, 30.0))
+    result = method(np.asarray(Image.open(source)), output_rng(0, "a.png", 0), context)
+    record: dict[str, Any] = {"method": name, "source": "a.png", "params": result.params_dict()}
+    if method.mixing:
+        record["partner"] = "b.png"
+    elif isinstance(result.fill, Noise):
+        record["fill"] = "noise"
+    else:
+        record["fill"] = [float(v) for v in result.fill]  # type: ignore[union-attr]
+    np.testing.assert_array_equal(replay(record, base=tmp_path), result.image)
+
+
+def test_replay_needs_the_fill_of_an_occluding_method(tmp_path: Path) -> None:
+    save(tmp_path / "a.png", ramp(4, 4))
+    record = {"method": "cutout", "source": "a.png", "params": {"applied": True, "boxes": []}}
+    with pytest.raises(UsageError, match="a cutout record needs its fill"):
+        replay(record, base=tmp_path)
