@@ -337,14 +337,21 @@ def test_samplers_are_deterministic_given_the_generator() -> None:
 # --- the method classes and the registry ----------------------------------------------
 
 
+def listed(names: list[str]) -> str:
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def test_the_registry_holds_every_method_in_order() -> None:
-    assert list(METHODS) == ["cutout", "hide-and-seek", "random-erasing", "mixup", "cutmix"]
-    assert [METHODS[n] for n in METHODS] == [Cutout, HideAndSeek, RandomErasing, Mixup, Cutmix]
-    assert occluders() == ("cutout", "hide-and-seek", "random-erasing")
+    assert list(METHODS) == ["cutout", "hide-and-seek", "random-erasing", "mixup", "cutmix",
+                             "keep-cutout", "saliency-mix", "attentive-cutmix"]  # fmt: skip
+    assert [METHODS[n] for n in METHODS][:5] == [Cutout, HideAndSeek, RandomErasing, Mixup, Cutmix]
+    assert occluders() == ("cutout", "hide-and-seek", "random-erasing")  # not the guided ones
+    mixing = ("mixup", "cutmix", "saliency-mix", "attentive-cutmix")
     for name, cls in METHODS.items():
         assert cls.name == name and cls.reference
-        assert issubclass(cls, Mixer) == cls.mixing == (name in ("mixup", "cutmix"))
+        assert issubclass(cls, Mixer) == cls.mixing == (name in mixing)
         assert issubclass(cls, Occluder) != cls.mixing
+        assert cls.guided == (name in ("keep-cutout", "saliency-mix", "attentive-cutmix"))
 
 
 def test_defaults_are_the_papers() -> None:
@@ -418,7 +425,7 @@ def test_an_option_of_another_method_is_an_error_naming_its_owners(name: str, op
     with pytest.raises(UsageError) as caught:
         augmentation(name, **{option: 1})
     assert str(caught.value) == (
-        f"{option} applies to {' and '.join(owners)} only; received it with method {name}"
+        f"{option} applies to {listed(owners)} only; received it with method {name}"
     )
     assert caught.value.params == (option, "method")
 
@@ -435,10 +442,17 @@ def test_unknown_methods_and_options() -> None:
         augmentation("cutout", bogus=1)
 
 
+def context(shape: tuple[int, int], partners: list[np.ndarray], dataset_mean: Any = None) -> Any:
+    """Partners, and importance maps (of another size) for the guided methods."""
+    maps = [np.random.default_rng(i).random((shape[0] // 2, shape[1] // 3)) for i in range(3)]
+    return Context(partners, dataset_mean, maps[0], maps[1:])
+
+
 def sampled(name: str, seed: int) -> Any:
     """Parameters of ``name`` for a 30x40 image, applied or skipped by the coin."""
     method = augmentation(name, prob=0.5)
-    return method.sample(rng(seed), (30, 40))
+    partners = [ramp(30, 40)[::-1].copy(), ramp(30, 40)]
+    return method(ramp(30, 40), rng(seed), context((30, 40), partners, (9, 9, 9))).params
 
 
 @pytest.mark.parametrize("name", list(METHODS))
@@ -472,7 +486,7 @@ def test_apply_replays_what_calling_the_method_produced(name: str) -> None:
     extra = {"alpha": 1.0} if METHODS[name].mixing else {"fill": "noise"}
     method = augmentation(name, prob=1.0, **extra)
     for k in range(5):
-        result = method(image, output_rng(0, "a.png", k), Context(partners, None))
+        result = method(image, output_rng(0, "a.png", k), context((30, 40), partners))
         partner = None
         if result.partner_index is not None:
             partner = match_partner(partners[result.partner_index], image)
@@ -522,8 +536,8 @@ def test_replay_rebuilds_an_output_from_its_record(name: str, tmp_path: Path) ->
     source = save(tmp_path / "a.png", ramp(30, 40))
     other = save(tmp_path / "b.png", ramp(30, 40)[::-1].copy())
     method = augmentation(name, prob=1.0)
-    context = Context([np.asarray(Image.open(other))], (10.0, 20.0, 30.0))
-    result = method(np.asarray(Image.open(source)), output_rng(0, "a.png", 0), context)
+    ctx = context((30, 40), [np.asarray(Image.open(other))], (10.0, 20.0, 30.0))
+    result = method(np.asarray(Image.open(source)), output_rng(0, "a.png", 0), ctx)
     record: dict[str, Any] = {"method": name, "source": "a.png", "params": result.params_dict()}
     if method.mixing:
         record["partner"] = "b.png"

@@ -239,7 +239,9 @@ def test_one_pixel_image_in_robustness(model_file, tmp_path) -> None:
     res = invoke("robustness", tmp_path / "0", "-m", model_file, "--labels", "folders",
                  "--fractions", "0,0.5", "--json", "-", "-q")  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert [r["n"] for r in json.loads(res.stdout)["results"]] == [1, 1, 1, 1, 1, 1]
+    results = json.loads(res.stdout)["results"]
+    assert [r["n"] for r in results] == [1, 5, 1, 5, 1, 5]  # fraction 0 once, 5 placements
+    assert all(r["images"] == 1 for r in results)
 
 
 @pytest.fixture(scope="module")

@@ -67,7 +67,8 @@ def test_folder_run_mirrors_subfolders_and_writes_records(model_file, images, tm
     assert rec["top5"][0][2] == pytest.approx(rec["base_score"])
     assert rec["fill"] == [127.5, 127.5, 127.5]
     assert rec["map_min"] <= 0 < rec["map_max"]
-    assert rec["seconds"] >= 0
+    assert "seconds" not in rec  # a time would make reruns and shards differ byte by byte
+    assert rec["backend"] == "tensorflow" and rec["precision"] == "float32"
     settings = rec["settings"]
     assert settings["input_sha256"] == sha256(images / "top.png")
     assert settings["model_sha256"] == sha256(model_file)

@@ -53,7 +53,7 @@ SENSITIVITY = [
     (["-p", "x"], "--patch expects integers; received 'x'"),
     (["-p", "8", "-s", "0"], "--stride must be positive; received 0"),
     (["-p", "8", "-s", "9"], "--stride 9 is larger than --patch 8: pixels between windows"),
-    (["-p", "8,4", "-s", "1,2,3"], "give one of --stride or one per patch size"),
+    (["-p", "8,4", "-s", "1,2,3"], "--stride: give one or one per patch size; received 3 for 2"),
     (["-s", "8"], "--stride 8 is larger than --patch 2"),  # the default sweep's smallest
     (["--fill", "noise"], "--fill 'noise' is not available here"),
     (["--fill", "purple"], "unknown --fill 'purple'"),
@@ -91,11 +91,12 @@ AUGMENT = [
     (["-m", "cutout", "--workers", "0"], "Invalid value for '--workers'"),
     (["-m", "cutout", "--format", "tga"], "Invalid value for '--format'"),
     (["-m", "cutout", "--alpha", "1"],
-     "--alpha applies to mixup and cutmix only; received it with --method cutout"),
+     "--alpha applies to mixup, cutmix, saliency-mix and attentive-cutmix only; received it "
+     "with --method cutout"),
     (["-m", "random-erasing", "--holes", "2"],
      "--holes applies to cutout only; received it with --method random-erasing"),
     (["-m", "mixup", "--fill", "black"],
-     "--fill applies to cutout and hide-and-seek and random-erasing only"),
+     "--fill applies to cutout, hide-and-seek, random-erasing and keep-cutout only"),
     (["-m", "cutout", "--fill", "blur"], "--fill 'blur' is not available here"),
     (["-m", "cutout", "--fill", "purple"], "unknown --fill 'purple'"),
     (["-m", "cutout", "--size", "0"], "--size must be positive; received 0.0"),
@@ -271,7 +272,8 @@ def lib_error(call) -> UsageError:  # type: ignore[no-untyped-def]
         (lambda: augmentation("hide-and-seek", hide_prob=1.5), ["augment", "{in}", "-m",
          "hide-and-seek", "--hide-prob", "1.5"], "hide_prob must be between 0 and 1; received 1.5"),
         (lambda: augmentation("cutout", alpha=0.5), ["augment", "{in}", "-m", "cutout",
-         "--alpha", "0.5"], "alpha applies to mixup and cutmix only; received it with method"),
+         "--alpha", "0.5"], "alpha applies to mixup, cutmix, saliency-mix and attentive-cutmix "
+         "only; received it with method"),
         (lambda: occlusion_sensitivity(np.zeros((8, 8, 3)), np.zeros, patch_sizes=[8],
          strides=[9]), ["sensitivity", "{in}", "-m", "{model}", "-p", "8", "-s", "9"],
          "strides 9 is larger than patch_sizes 8"),

@@ -178,11 +178,6 @@ def test_offline_the_default_model_says_how_to_run_without_a_network(offline_run
     assert not (work / "out" / "img.png").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: occlude/model.py (_quiet_native) lets Keras's 'Downloading data from <url>' "
-    "line through to stderr before the error, so offline the user sees two lines, not one",
-)
 def test_offline_the_error_is_the_only_line(offline_run) -> None:
     done, _ = offline_run
     assert len(done.stderr.splitlines()) == 1, done.stderr

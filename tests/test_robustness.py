@@ -29,7 +29,6 @@ from occlude.robustness import (
     resolve_label,
 )
 
-
 GREY = parse_fill("grey")
 
 
@@ -100,8 +99,12 @@ def test_placements_come_from_seed_path_method_and_fraction() -> None:
 
     base = draw(0, "a.png", "cutout", 0.2)
     assert base == draw(0, "a.png", "cutout", 0.2)
-    others = {draw(1, "a.png", "cutout", 0.2), draw(0, "b.png", "cutout", 0.2),
-              draw(0, "a.png", "hide-and-seek", 0.2), draw(0, "a.png", "cutout", 0.3)}  # fmt: skip
+    others = {
+        draw(1, "a.png", "cutout", 0.2),
+        draw(0, "b.png", "cutout", 0.2),
+        draw(0, "a.png", "hide-and-seek", 0.2),
+        draw(0, "a.png", "cutout", 0.3),
+    }
     assert base not in others and len(others) == 4
 
 
@@ -143,8 +146,13 @@ def test_fraction_zero_is_the_plain_image_scored_once() -> None:
         calls.append(len(batch))
         return red_share_model(batch)
 
-    evaluate(red_samples(1), predict, methods=["cutout", "hide-and-seek"],
-             fractions=[0.0, 0.5], fill=GREY)  # fmt: skip
+    evaluate(
+        red_samples(1),
+        predict,
+        methods=["cutout", "hide-and-seek"],
+        fractions=[0.0, 0.5],
+        fill=GREY,
+    )
     assert sum(calls) == jobs_per_image(["cutout", "hide-and-seek"], [0.0, 0.5]) == 3
 
 
@@ -160,9 +168,12 @@ def test_results_do_not_depend_on_batch_size_or_order() -> None:
 
 def test_repeated_methods_and_fractions_count_once() -> None:
     rows = evaluate(
-        red_samples(3), red_share_model, methods=["cutout", "cutout"], fractions=[0, 0, 0.5],
+        red_samples(3),
+        red_share_model,
+        methods=["cutout", "cutout"],
+        fractions=[0, 0, 0.5],
         fill=GREY,
-    )  # fmt: skip
+    )
     assert [(r.method, r.fraction, r.n) for r in rows] == [("cutout", 0.0, 3), ("cutout", 0.5, 3)]
 
 
@@ -199,8 +210,17 @@ def dataset(tmp_path: Path) -> Path:
 
 def test_table_json_plot_and_the_accuracy_gate(model_file, dataset, tmp_path) -> None:
     args = [dataset, "-m", model_file, "--labels", "folders", "--fractions", "0,0.5,0.9"]
-    res = invoke("robustness", *args, "--json", tmp_path / "r.json", "--plot", tmp_path / "r.png",
-                 "-q")  # fmt: skip
+    res = invoke(
+        "robustness",
+        "--repeats",
+        "1",
+        *args,
+        "--json",
+        tmp_path / "r.json",
+        "--plot",
+        tmp_path / "r.png",
+        "-q",
+    )
     assert res.exit_code == 0, res.output
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["model"] == str(model_file) and data["weights"] == str(model_file)
@@ -211,37 +231,62 @@ def test_table_json_plot_and_the_accuracy_gate(model_file, dataset, tmp_path) ->
     assert [(r["method"], r["fraction"]) for r in rows] == [
         (m, f) for m in data["methods"] for f in (0.0, 0.5, 0.9)
     ]
-    assert all(set(r) == {"method", "fraction", "accuracy", "mean_true_score", "n"} for r in rows)
+    fields = {"method", "fraction", "accuracy", "mean_true_score", "n", "images", "accuracy_low",
+              "accuracy_high", "accuracy_low_images", "accuracy_high_images"}  # fmt: skip
+    assert all(set(r) == fields for r in rows)
     assert all(r["n"] == 6 for r in rows)
     assert all(r["accuracy"] == 1.0 for r in rows if r["fraction"] == 0.0)
     lines = res.stdout.splitlines()
-    assert lines[0].split() == ["method", "fraction", "accuracy", "mean", "score", "n"]
-    assert lines[1].split() == ["cutout", "0.00", "1.000", f"{rows[0]['mean_true_score']:.3f}",
-                                "6"]  # fmt: skip
+    assert lines[0].split() == ["method", "fraction", "accuracy", "95%", "CI", "(images)", "95%",
+                                "CI", "(evals)", "mean", "score", "n", "images"]  # fmt: skip
+    first = lines[1].split()
+    assert first[:3] == ["cutout", "0.00", "1.000"]
+    assert first[-3:] == [f"{rows[0]['mean_true_score']:.3f}", "6", "6"]
     assert len(lines) == 1 + len(rows)
     with Image.open(tmp_path / "r.png") as im:
-        assert im.size == (640, 420)
-    passed = invoke("robustness", *args, "--min-accuracy", "0.9", "--at", "0")
+        assert im.size == (720, 640)
+    passed = invoke("robustness", "--repeats", "1", *args, "--min-accuracy", "0.9", "--at", "0")
     assert passed.exit_code == 0, passed.output
     assert "gate" not in passed.stderr
-    failed = invoke("robustness", *args, "--min-accuracy", "0.9", "--at", "0.9")
+    failed = invoke("robustness", "--repeats", "1", *args, "--min-accuracy", "0.9", "--at", "0.9")
     assert failed.exit_code == 3, failed.output
     low = [r for r in rows if r["fraction"] == 0.9 and r["accuracy"] < 0.9]
     assert low  # the red object is gone at 90 % for some method
     assert failed.stderr.splitlines() == [
-        f"occlude: accuracy gate: {r['method']} at 0.9: {r['accuracy']:.3f} < 0.9" for r in low
+        f"occlude: accuracy gate: {r['method']} at 0.9: accuracy {r['accuracy']:.3f} < 0.9"
+        for r in low
     ]
 
 
 def test_csv_labels_a_seed_a_fill_and_json_to_stdout(model_file, dataset) -> None:
-    res = invoke("robustness", dataset, "-m", model_file, "--labels", dataset / "labels.csv",
-                 "--methods", "cutout", "--fractions", "0,0.2", "--json", "-", "--fill", "noise",
-                 "--seed", "1", "-b", "4")  # fmt: skip
+    res = invoke(
+        "robustness",
+        "--repeats",
+        "1",
+        dataset,
+        "-m",
+        model_file,
+        "--labels",
+        dataset / "labels.csv",
+        "--methods",
+        "cutout",
+        "--fractions",
+        "0,0.2",
+        "--json",
+        "-",
+        "--fill",
+        "noise",
+        "--seed",
+        "1",
+        "-b",
+        "4",
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)  # stdout is JSON only
     assert [(r["method"], r["fraction"], r["n"]) for r in data["results"]] == [
-        ("cutout", 0.0, 6), ("cutout", 0.2, 6)
-    ]  # fmt: skip
+        ("cutout", 0.0, 6),
+        ("cutout", 0.2, 6),
+    ]
     assert data["fill"] == "noise" and data["seed"] == 1
     assert res.stderr.splitlines()[0].split()[:2] == ["method", "fraction"]  # the table
 
@@ -249,12 +294,25 @@ def test_csv_labels_a_seed_a_fill_and_json_to_stdout(model_file, dataset) -> Non
 def test_an_input_without_a_label_fails_alone(model_file, dataset) -> None:
     lines = (dataset / "labels.csv").read_text().splitlines()
     (dataset / "labels.csv").write_text("\n".join(lines[:-1]) + "\n")  # 1/2.png unlabelled
-    res = invoke("robustness", dataset, "-m", model_file, "--labels", dataset / "labels.csv",
-                 "--fractions", "0", "--json", "-")  # fmt: skip
+    res = invoke(
+        "robustness",
+        "--repeats",
+        "1",
+        dataset,
+        "-m",
+        model_file,
+        "--labels",
+        dataset / "labels.csv",
+        "--fractions",
+        "0",
+        "--json",
+        "-",
+    )
     assert res.exit_code == 1
     errors = [line for line in res.stderr.splitlines() if line.startswith("occlude: error:")]
-    assert errors == [f"occlude: error: {dataset / '1' / '2.png'}: no label in "
-                      f"{dataset / 'labels.csv'}"]  # fmt: skip
+    assert errors == [
+        f"occlude: error: {dataset / '1' / '2.png'}: no label in {dataset / 'labels.csv'}"
+    ]
     data = json.loads(res.stdout)
     assert data["failed"] == [str(dataset / "1" / "2.png")]
     assert [r["n"] for r in data["results"]] == [5, 5, 5]  # the others still count
@@ -263,8 +321,18 @@ def test_an_input_without_a_label_fails_alone(model_file, dataset) -> None:
 
 def test_class_names_need_an_imagenet_model(model_file, dataset) -> None:
     (dataset / "labels.csv").write_text("path,label\n0/0.png,tabby\n")
-    res = invoke("robustness", dataset / "0" / "0.png", "-m", model_file, "--labels",
-                 dataset / "labels.csv", "--json", "-")  # fmt: skip
+    res = invoke(
+        "robustness",
+        "--repeats",
+        "1",
+        dataset / "0" / "0.png",
+        "-m",
+        model_file,
+        "--labels",
+        dataset / "labels.csv",
+        "--json",
+        "-",
+    )
     assert res.exit_code == 1
     errors = [line for line in res.stderr.splitlines() if line.startswith("occlude: error:")]
     assert len(errors) == 1 and "class names need an ImageNet model" in errors[0]
@@ -277,9 +345,27 @@ def test_a_named_model_with_random_weights_and_imagenet_names(tmp_path) -> None:
     folder.mkdir()
     Image.fromarray(red_image((40, 40), (5, 5, 30, 30))).save(folder / "a.png")
     (folder / "labels.csv").write_text("path,label\na.png,tabby\n")
-    res = invoke("robustness", folder, "-m", "mobilenetv3small", "-w", "none", "--preprocess",
-                 "none", "--labels", folder / "labels.csv", "--fractions", "0,0.5", "--methods",
-                 "cutout", "--json", "-", "-q")  # fmt: skip
+    res = invoke(
+        "robustness",
+        "--repeats",
+        "1",
+        folder,
+        "-m",
+        "mobilenetv3small",
+        "-w",
+        "none",
+        "--preprocess",
+        "none",
+        "--labels",
+        folder / "labels.csv",
+        "--fractions",
+        "0,0.5",
+        "--methods",
+        "cutout",
+        "--json",
+        "-",
+        "-q",
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["model"] == "MobileNetV3Small" and data["weights"] == "none"
@@ -294,10 +380,10 @@ def test_a_weights_file_for_a_model_file(model_file, dataset, tmp_path) -> None:
     weights = tmp_path / "class0.weights.h5"
     model.save_weights(weights)
     args = [dataset, "-m", model_file, "--labels", "folders", "--fractions", "0", "--json", "-"]
-    plain = invoke("robustness", *args)
+    plain = invoke("robustness", "--repeats", "1", *args)
     assert plain.exit_code == 0, plain.output
     assert json.loads(plain.stdout)["results"][0]["accuracy"] == 1.0
-    res = invoke("robustness", *args, "--weights", weights)
+    res = invoke("robustness", "--repeats", "1", *args, "--weights", weights)
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["weights"] == str(weights)

@@ -73,7 +73,9 @@ class FakeJob(Job):
         return UnitResult(unit.key, record={"name": unit.source.path.name},
                           outputs={rel: {"output": rel}})  # fmt: skip
 
-    def finish(self, ledger: Any, records: Sequence[dict[str, Any]], stopped: bool) -> None:
+    def finish(
+        self, ledger: Any, records: Sequence[dict[str, Any]], stopped: bool, sharded: bool = False
+    ) -> None:
         self.finished.append((list(records), stopped))
 
 

@@ -9,6 +9,7 @@ from reference import linear_model, naive_map
 
 from occlude import ScoreError, UsageError, occlusion_sensitivity
 from occlude.fill import gaussian_blur
+from occlude.scoring import balanced_batch_size
 from occlude.sensitivity import (
     axis_starts,
     check_scales,
@@ -16,7 +17,7 @@ from occlude.sensitivity import (
     default_patch_sizes,
     window_boxes,
 )
-from occlude.sensitivity.core import balanced_batch_size, fill_pixels
+from occlude.sensitivity.core import fill_pixels
 from occlude.sensitivity.windows import coverage
 
 
@@ -326,7 +327,7 @@ def test_map_peak_falls_on_the_object() -> None:
         ({"patch_sizes": [4], "strides": [5]}, "strides 5 is larger than patch_sizes 4",
          ("strides", "patch_sizes")),
         ({"patch_sizes": [4, 2], "strides": [1, 1, 1]},
-         "give one of strides or one per patch size; received 3 strides for 2 patch sizes",
+         "strides: give one or one per patch size; received 3 for 2 patch sizes",
          ("strides",)),
         ({"class_index": 9}, "class_index 9 is out of range: the model has 2 outputs",
          ("class_index",)),

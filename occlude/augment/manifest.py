@@ -28,6 +28,16 @@ from occlude.text import shown
 
 MANIFEST = "manifest.jsonl"
 _STAMP = "manifest.sha256"
+_NEXT = "manifest.sha256.next"
+"""The digest of a manifest about to replace the current one: a run killed between the
+rename and the stamp leaves a manifest that is still recognised as ours."""
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text("ascii").strip()
+    except OSError:
+        return None
 
 
 def _digest(path: Path) -> str | None:
@@ -46,12 +56,8 @@ def check_manifest_is_ours(out_dir: Path) -> None:
     manifest = out_dir / MANIFEST
     if not manifest.exists():
         return
-    stamp = out_dir / STATE_DIR / _STAMP
-    try:
-        ours = stamp.read_text("ascii").strip()
-    except OSError:
-        ours = None
-    if ours is None or _digest(manifest) != ours:
+    ours = {_read(out_dir / STATE_DIR / name) for name in (_STAMP, _NEXT)} - {None}
+    if _digest(manifest) not in ours:
         raise UsageError(
             f"{shown(manifest)}: not written by occlude, or changed since; occlude does not "
             "rewrite a manifest it did not write: move it away or choose another out_dir",
@@ -68,8 +74,10 @@ def write_manifest(ledger: Ledger, out_dir: Path) -> int:
     with folder_lock(ledger.state_dir):
         records = [r for r in ledger.read().output_records(out_dir) if "method" in r]
         body = "".join(json.dumps(r, allow_nan=False) + "\n" for r in records).encode()
+        digest = hashlib.sha256(body).hexdigest().encode()
+        write_bytes(ledger.state_dir / _NEXT, digest)
         write_bytes(out_dir / MANIFEST, body)
-        write_bytes(ledger.state_dir / _STAMP, hashlib.sha256(body).hexdigest().encode())
+        write_bytes(ledger.state_dir / _STAMP, digest)
     return len(records)
 
 

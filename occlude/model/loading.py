@@ -3,7 +3,8 @@ model files in Keras's safe mode, checked for one image input and one score outp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,16 @@ def load_classifier(
                       precision)  # fmt: skip
 
 
+@contextlib.contextmanager
+def _no_download_chatter(k: Any) -> Iterator[None]:
+    """Keras prints "Downloading data from <url>" before it tries: keep errors one line."""
+    k.config.disable_interactive_logging()
+    try:
+        yield
+    finally:
+        k.config.enable_interactive_logging()
+
+
 def _weights_arg(weights: str | None) -> str | None:
     if weights is None or weights.lower() == "imagenet":
         return "imagenet"
@@ -119,11 +130,11 @@ def _load_application(app: str, weights: str | None) -> tuple[Any, str]:
     ctor = getattr(k.applications, app)
     arg = _weights_arg(weights)
     try:
-        with quiet_native():
+        with quiet_native(), _no_download_chatter(k):
             model = ctor(weights=arg)
     except Exception as exc:
         if arg == "imagenet" and "URL fetch failure" in str(exc):
-            reason = _short(exc).rsplit("--", 1)[-1].strip()
+            reason = _short(" ".join(str(exc).split()).rsplit("--", 1)[-1].strip())
             raise ModelError(
                 f"{app}: cannot download its ImageNet weights ({reason}). Offline, pass "
                 f"weights=FILE (a {app} weights file, e.g. copied from ~/.keras/models on a "
@@ -225,6 +236,6 @@ def _n_classes(name: str, output: Any) -> int:
     return n_classes
 
 
-def _short(exc: BaseException) -> str:
+def _short(exc: BaseException | str) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."

@@ -93,7 +93,7 @@ class PoolEngine:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(job, run_tag()),
+                initargs=(job, run_tag(), os.getpid()),
             )
 
     def imap(
@@ -178,9 +178,9 @@ def reuse_image_buffers() -> None:
         pass
 
 
-def exit_with_parent() -> None:
-    """Exit this worker when its parent dies (even by SIGKILL): no orphans."""
-    parent = os.getppid()
+def exit_with_parent(parent: int) -> None:
+    """Exit this worker when its parent (``parent``, the pid it was started by) dies, even
+    by SIGKILL, and also if it died before this worker got here: no orphans."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -190,12 +190,12 @@ def exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _init_worker(job: Startable, tag: str) -> None:
+def _init_worker(job: Startable, tag: str, parent: int) -> None:
     global _WORKER_JOB
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     reuse_image_buffers()
     set_run_tag(tag)
-    exit_with_parent()
+    exit_with_parent(parent)
     job.setup()
     _WORKER_JOB = job
 

@@ -81,8 +81,8 @@ def check_scales(
             raise UsageError(f"strides must be positive; received {st}", "strides")
     if patches and len(steps) > 1 and len(steps) != len(patches):
         raise UsageError(
-            f"give one of strides or one per patch size; received {len(steps)} strides "
-            f"for {len(patches)} patch sizes",
+            f"strides: give one or one per patch size; received {len(steps)} for "
+            f"{len(patches)} patch sizes",
             "strides",
         )
     if patches and len(steps) == 1:

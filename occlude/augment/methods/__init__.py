@@ -85,8 +85,10 @@ def augmentation(name: str, **options: Any) -> Method:
             owners = [n for n, c in METHODS.items() if key in c.option_names()]
             if not owners:
                 raise UsageError(f"unknown option {key!r} for method {name}", "method")
+            listed = " and ".join(owners) if len(owners) < 3 else (
+                f"{', '.join(owners[:-1])} and {owners[-1]}")  # fmt: skip
             raise UsageError(
-                f"{key} applies to {' and '.join(owners)} only; received it with method {name}",
+                f"{key} applies to {listed} only; received it with method {name}",
                 (key, "method"),
             )
     if "grid" in given:
