@@ -335,16 +335,18 @@ def _run(**a: Any) -> None:
     runner = Runner(job, engine=engine, overwrite=a["overwrite"], fail_fast=a["fail_fast"],
                     progress=not a["quiet"], label="augment",
                     shard=parse_shard(a["shard"]))  # fmt: skip
-    written = [0]
+    counts = {"done": 0, "reused": 0}
 
     def count(outcome: Outcome) -> None:
-        written[0] += len(outcome.unit.outputs) if outcome.unit is not None else 0
+        if outcome.unit is not None:
+            counts[outcome.status] += len(outcome.unit.outputs)
 
     report = drive(runner, a["quiet"], count)
     if not a["quiet"]:
         out = job.out_dir
-        where = "its records in the ledger" if runner.shard else f"manifest {out / MANIFEST}"
-        say(f"occlude: wrote {written[0]} image(s) to {out} ({where})")
+        where = "records in its ledger" if runner.shard else f"manifest {out / MANIFEST}"
+        reused = f", {counts['reused']} already done" if counts["reused"] else ""
+        say(f"occlude: wrote {counts['done']} image(s) to {out}{reused} ({where})")
     finish(report)
 
 

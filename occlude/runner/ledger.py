@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -130,6 +131,8 @@ class Ledger:
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
         self.state_dir = out_dir / STATE_DIR
+        self.created = not self.state_dir.exists()
+        self.created_out = not out_dir.exists()
         self.run_id = new_run_id()
         self.lock = RunLock(self.state_dir, self.run_id)
         set_run_tag(self.run_id)
@@ -243,6 +246,13 @@ class Ledger:
             self.state = self.compact(closing=True)
         finally:
             self.lock.release()
+        if self.created and not self.state.by_key and not self._parts():
+            # a run that stopped before any work (a usage error found once the model
+            # loaded) leaves no state behind
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+            if self.created_out:
+                with contextlib.suppress(OSError):
+                    self.out_dir.rmdir()  # only if nothing else was written there
 
 
 def _line(event: dict[str, Any]) -> str:
