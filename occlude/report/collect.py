@@ -1,0 +1,241 @@
+"""What a report shows, read from an output folder: the ledger and ``robustness.json``.
+
+Everything here reads; nothing writes. The result is plain JSON-ready data (strict: no
+NaN), with names already made printable (:func:`occlude.text.shown`) and links as
+percent-encoded paths relative to the output folder, so the page only has to lay it out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from occlude.runner.ledger import LedgerState
+from occlude.sensitivity.outputs import describe_class
+from occlude.text import shown
+
+SENSITIVITY = "sensitivity:"
+ROBUSTNESS = "robustness:"
+ROBUSTNESS_JSON = "robustness.json"
+ROBUSTNESS_PNG = "robustness.png"
+ROW_FIELDS = (
+    "method", "fraction", "accuracy", "accuracy_low_images", "accuracy_high_images",
+    "accuracy_low", "accuracy_high", "mean_true_score", "n", "images",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """One finished image's files, as paths relative to the output folder."""
+
+    heatmap: str | None = None
+    sheet: str | None = None
+    animation: str | None = None
+    record: str | None = None
+
+
+@dataclass
+class Collected:
+    """Everything the page shows; :meth:`page_data` is what goes to the browser."""
+
+    cards: list[dict[str, Any]] = field(default_factory=list)
+    heatmaps: list[str | None] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    robustness: dict[str, Any] | None = None
+    models: list[str] = field(default_factory=list)
+
+    def page_data(self, title: str, min_focus: float | None) -> dict[str, Any]:
+        return {
+            "title": title,
+            "min_focus": min_focus,
+            "has_focus": any(c["focus"] is not None for c in self.cards),
+            "has_metrics": any(c["ins"] is not None for c in self.cards),
+            "models": self.models,
+            "cards": self.cards,
+            "failures": self.failures,
+            "robustness": self.robustness,
+        }
+
+
+def number(value: object) -> float | None:
+    """A finite number as a float, anything else (missing, NaN, text) as None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def model_name(model: object) -> str:
+    """A model as the page names it: a zoo name as is, a model file by its file name.
+
+    >>> model_name("/data/models/red.keras"), model_name("MobileNetV2")
+    ('red.keras', 'MobileNetV2')
+    """
+    return shown(PurePosixPath(model).name) if isinstance(model, str) else ""
+
+
+def href(rel: str) -> str:
+    """A relative link to ``rel`` (a POSIX path under the output folder), percent-encoded.
+
+    >>> href("sub dir/cat #1.png")
+    'sub%20dir/cat%20%231.png'
+    """
+    return quote(os.fsencode(rel), safe="/")
+
+
+def classify(outputs: Mapping[str, Any]) -> Outputs:
+    """Name a unit's output files by kind (see ``sensitivity.outputs.output_paths``).
+
+    The record ``<stem>.json`` gives the stem; without one, the shortest ``.png`` is the
+    heatmap (the sheet is ``<stem>_scales.png``).
+
+    >>> classify({"a/b.png": {}, "a/b_scales.png": {}, "a/b_sweep.gif": {}, "a/b.json": {}})
+    Outputs(heatmap='a/b.png', sheet='a/b_scales.png', animation='a/b_sweep.gif', record='a/b.json')
+    """
+    rels = list(outputs)
+    record = next((r for r in rels if r.endswith(".json")), None)
+    if record is not None:
+        stem = record[: -len(".json")]
+    else:
+        pngs = sorted((r for r in rels if r.endswith(".png")), key=len)
+        if not pngs:
+            return Outputs()
+        stem = pngs[0][: -len(".png")]
+
+    def find(*names: str) -> str | None:
+        return next((stem + n for n in names if stem + n in outputs), None)
+
+    return Outputs(find(".png"), find("_scales.png"), find("_sweep.gif", "_sweep.webp"), record)
+
+
+def collect(out_dir: Path, state: LedgerState, min_focus: float | None) -> Collected:
+    """Cards for every finished sensitivity image, failures, and the robustness summary."""
+    found = Collected()
+    models = set()
+    for key in sorted(state.by_key):
+        event = state.current(key) if key.startswith(SENSITIVITY) else None
+        if event is None or not isinstance(event.get("record"), dict):
+            continue
+        files = Outputs(*(_existing(out_dir, state, event, rel) for rel in
+                          _astuple(classify(event.get("outputs") or {}))))  # fmt: skip
+        record = event["record"]
+        found.cards.append(card(key[len(SENSITIVITY) :], record, files, min_focus))
+        found.heatmaps.append(files.heatmap)
+        if isinstance(record.get("model"), str):
+            models.add(model_name(record["model"]))
+    found.models = sorted(models)
+    found.failures = _failures(state, SENSITIVITY)
+    found.robustness = robustness(out_dir, state)
+    return found
+
+
+def card(name: str, record: Mapping[str, Any], files: Outputs, min_focus: float | None
+         ) -> dict[str, Any]:  # fmt: skip
+    """One gallery card's data from a sensitivity record and its files."""
+    index, top1 = record.get("class_index"), record.get("top1_index")
+    name_of = record.get("class_name")
+    focus = number(record.get("focus"))
+    ins, ins_random = (
+        number(record.get("insertion_auc")),
+        number(record.get("insertion_auc_random")),
+    )
+    top1_label = None
+    if isinstance(top1, int) and isinstance(index, int) and top1 != index:
+        top1_label = shown(describe_class(_top1_name(record, top1), top1))
+    return {
+        "name": shown(name),
+        "cls": shown(describe_class(name_of if isinstance(name_of, str) else None, int(index)))
+        if isinstance(index, int)
+        else "class ?",
+        "top1": top1_label,
+        "score": number(record.get("base_score")),
+        "focus": focus,
+        "del": number(record.get("deletion_auc")),
+        "delR": number(record.get("deletion_auc_random")),
+        "ins": ins,
+        "insR": ins_random,
+        "low": min_focus is not None and (focus is None or focus < min_focus),
+        "unfaithful": ins is not None and ins_random is not None and ins < ins_random,
+        "thumb": None,
+        "links": {kind: href(rel) for kind, rel in zip(
+            ("heatmap", "sheet", "animation", "record"), _astuple(files), strict=True
+        ) if rel is not None},
+    }  # fmt: skip
+
+
+def robustness(out_dir: Path, state: LedgerState) -> dict[str, Any] | None:
+    """The robustness summary (``robustness.json``) as the page shows it, if any.
+
+    A folder with robustness results in its ledger but no summary (shards not yet
+    combined) gets a note instead of a table.
+    """
+    failures = _failures(state, ROBUSTNESS)
+    has_units = any(k.startswith(ROBUSTNESS) for k in state.by_key)
+    path = out_dir / ROBUSTNESS_JSON
+    if not path.is_file():
+        if not has_units:
+            return None
+        note = ("robustness results are in the ledger but there is no robustness.json yet: "
+                "run occlude robustness again without --shard to combine them")  # fmt: skip
+        return {"rows": [], "failures": failures, "note": note, "plot": None, "gate": None}
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        rows = [_row(r) for r in summary["results"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        note = f"{ROBUSTNESS_JSON} could not be read: {shown(exc)}"
+        return {"rows": [], "failures": failures, "note": note, "plot": None, "gate": None}
+    gate = summary.get("gate") if isinstance(summary.get("gate"), dict) else None
+    return {
+        "rows": rows,
+        "failures": failures,
+        "note": None,
+        "plot": href(ROBUSTNESS_PNG) if (out_dir / ROBUSTNESS_PNG).is_file() else None,
+        "model": model_name(summary.get("model")),
+        "repeats": summary.get("repeats") if isinstance(summary.get("repeats"), int) else None,
+        "gate": None if gate is None else {
+            "min_accuracy": number(gate.get("min_accuracy")),
+            "at": number(gate.get("at")),
+            "on": shown(gate.get("on", "estimate")),
+            "passed": bool(gate.get("passed")),
+        },
+    }  # fmt: skip
+
+
+def _row(row: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"method": shown(row["method"])}
+    for name in ROW_FIELDS[1:]:
+        out[name] = number(row.get(name))
+    return out
+
+
+def _failures(state: LedgerState, prefix: str) -> list[dict[str, str]]:
+    return [
+        {
+            "input": shown(f["key"][len(prefix) :]),
+            "message": shown(f.get("message") or "failed"),
+        }
+        for f in state.failures(prefix)
+    ]
+
+
+def _top1_name(record: Mapping[str, Any], index: int) -> str | None:
+    for entry in record.get("top5") or ():
+        if isinstance(entry, list) and entry and entry[0] == index and len(entry) > 1:
+            return entry[1] if isinstance(entry[1], str) else None
+    return None
+
+
+def _existing(out_dir: Path, state: LedgerState, event: Any, rel: str | None) -> str | None:
+    """``rel`` if this unit still owns it and it is on disk, else None."""
+    if rel is None or state.by_output.get(rel) is not event:
+        return None
+    return rel if (out_dir / PurePosixPath(rel)).is_file() else None
+
+
+def _astuple(files: Outputs) -> tuple[str | None, ...]:
+    return (files.heatmap, files.sheet, files.animation, files.record)
