@@ -7,6 +7,7 @@ percent-encoded paths relative to the output folder, so the page only has to lay
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -76,7 +77,12 @@ def model_name(model: object) -> str:
     >>> model_name("/data/models/red.keras"), model_name("MobileNetV2")
     ('red.keras', 'MobileNetV2')
     """
-    return shown(PurePosixPath(model).name) if isinstance(model, str) else ""
+    return _file_name(model) if isinstance(model, str) else ""
+
+
+@functools.cache
+def _file_name(path: str) -> str:
+    return shown(PurePosixPath(path).name)
 
 
 def href(rel: str) -> str:
@@ -148,8 +154,8 @@ def card(name: str, record: Mapping[str, Any], files: Outputs, min_focus: float 
     if isinstance(top1, int) and isinstance(index, int) and top1 != index:
         top1_label = shown(describe_class(_top1_name(record, top1), top1))
     return {
-        "name": shown(name),
-        "cls": shown(describe_class(name_of if isinstance(name_of, str) else None, int(index)))
+        "name": text(name),
+        "cls": text(describe_class(name_of if isinstance(name_of, str) else None, int(index)))
         if isinstance(index, int)
         else "class ?",
         "top1": top1_label,
@@ -234,7 +240,14 @@ def _existing(out_dir: Path, state: LedgerState, event: Any, rel: str | None) ->
     """``rel`` if this unit still owns it and it is on disk, else None."""
     if rel is None or state.by_output.get(rel) is not event:
         return None
-    return rel if (out_dir / PurePosixPath(rel)).is_file() else None
+    return rel if os.path.isfile(os.path.join(out_dir, rel)) else None
+
+
+def text(value: object) -> str:
+    """:func:`shown`, with a fast path for the common case (printable ASCII is kept as is)."""
+    if isinstance(value, str) and value.isascii() and value.isprintable():
+        return value
+    return shown(value)
 
 
 def _astuple(files: Outputs) -> tuple[str | None, ...]:

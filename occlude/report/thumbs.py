@@ -9,10 +9,11 @@ per image.
 from __future__ import annotations
 
 import os
+import posixpath
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from occlude.errors import InputError
 from occlude.imageio import open_image, save_image
@@ -30,10 +31,10 @@ def thumb_path(heatmap: str) -> str:
     >>> thumb_path("sub/cat.png")
     'report/thumbs/sub/cat.jpg'
     """
-    return (PurePosixPath(THUMB_DIR) / PurePosixPath(heatmap).with_suffix(".jpg")).as_posix()
+    return f"{THUMB_DIR}/{posixpath.splitext(heatmap)[0]}.jpg"
 
 
-def is_stale(source: Path, thumb: Path) -> bool:
+def is_stale(source: str | Path, thumb: str | Path) -> bool:
     """True when ``thumb`` is missing or older than ``source``."""
     try:
         return os.stat(thumb).st_mtime_ns < os.stat(source).st_mtime_ns
@@ -48,8 +49,9 @@ def make_thumb(source: Path, target: Path, side: int = THUMB_SIDE) -> None:
         InputError: ``source`` cannot be read as an image.
     """
     with open_image(source) as img:
-        img.thumbnail((side, side))
-        save_image(img.convert("RGB"), target, quality=QUALITY)
+        small = img.convert("RGB")  # first: shrinking three channels is faster than four
+        small.thumbnail((side, side))
+        save_image(small, target, quality=QUALITY)
 
 
 def update_thumbs(out_dir: Path, heatmaps: Sequence[str | None], workers: int | None = None
@@ -60,10 +62,11 @@ def update_thumbs(out_dir: Path, heatmaps: Sequence[str | None], workers: int | 
     not be read: a warning says why) and how many were (re)made. Decoding and encoding run
     in threads (Pillow releases the GIL for both).
     """
+    root = os.fspath(out_dir)
     stale = [
         rel
         for rel in dict.fromkeys(h for h in heatmaps if h is not None)
-        if is_stale(out_dir / rel, out_dir / thumb_path(rel))
+        if is_stale(os.path.join(root, rel), os.path.join(root, thumb_path(rel)))
     ]
     failed: set[str] = set()
 
@@ -89,14 +92,13 @@ def prune_thumbs(out_dir: Path, keep: Iterable[str], owned_elsewhere: Iterable[s
     folder), and never a file that the ledger lists as some unit's output. Returns the
     number deleted.
     """
-    root = out_dir / THUMB_DIR
-    if not root.is_dir():
-        return 0
     wanted = set(keep) | set(owned_elsewhere)
     removed = 0
-    for path in root.rglob("*.jpg"):
-        rel = path.relative_to(out_dir).as_posix()
-        if rel not in wanted and path.is_file():
-            path.unlink(missing_ok=True)
-            removed += 1
+    for folder, _, names in os.walk(out_dir / THUMB_DIR):
+        rel_folder = Path(folder).relative_to(out_dir).as_posix()
+        for name in names:
+            rel = f"{rel_folder}/{name}"
+            if name.endswith(".jpg") and rel not in wanted:
+                Path(folder, name).unlink(missing_ok=True)
+                removed += 1
     return removed
