@@ -117,6 +117,8 @@ def choose_sort(driver: Any, label: str) -> None:
 def test_the_gallery_shows_every_image_with_its_numbers(
     driver: Any, real_report: Path, records: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
     load(driver, real_report)
     assert driver.current_url.startswith("file:///")
     assert card_names(driver) == sorted(records)
@@ -128,11 +130,12 @@ def test_the_gallery_shows_every_image_with_its_numbers(
     assert f"{rec['insertion_auc']:.3f}" in first.text
     assert f"{rec['insertion_auc_random']:.3f}" in first.text
     # Thumbnails load from file://; the links lead to the full heatmap and the sheet.
-    loaded = driver.execute_script(
+    widths = (
         "return Array.from(document.querySelectorAll('#gallery img'))"
-        ".map(i => i.complete && i.naturalWidth)"
+        ".map(i => i.complete ? i.naturalWidth : -1)"
     )
-    assert len(loaded) == 4 and all(w == 240 for w in loaded)
+    WebDriverWait(driver, 10).until(lambda d: -1 not in d.execute_script(widths))
+    assert driver.execute_script(widths) == [240] * 4
     links = {
         a.text: a.get_attribute("href") for a in first.find_elements("css selector", ".links a")
     }

@@ -238,10 +238,10 @@
       $("only-low-label").textContent = "Below min focus only (no --min-focus given)";
       if (!data.has_focus) $("only-low-box").hidden = true;
     } else {
-      $("only-low-label").textContent = "Below min focus " + data.min_focus + " only (" + lowCount + ")";
+      $("only-low-label").textContent = "Below min focus " + data.min_focus + " only (" + lowCount.toLocaleString("en") + ")";
     }
     var unfaithful = data.cards.filter(function (c) { return c.unfaithful; }).length;
-    $("only-unfaithful-label").textContent = "Insertion AUC below random only (" + unfaithful + ")";
+    $("only-unfaithful-label").textContent = "Insertion AUC below random only (" + unfaithful.toLocaleString("en") + ")";
     $("only-unfaithful").disabled = !data.has_metrics;
     $("only-unfaithful-box").hidden = !data.has_metrics;
 
@@ -352,11 +352,12 @@
     if (data.models.length) parts.push((data.models.length > 1 ? "models " : "model ") + data.models.join(", "));
     if (data.min_focus !== null) {
       var low = data.cards.filter(function (c) { return c.low; }).length;
-      parts.push(low + " below min focus " + data.min_focus);
+      parts.push(low.toLocaleString("en") + " below min focus " + data.min_focus);
     }
     if (data.failures.length) {
       parts.push(plural(data.failures.length, "failed input", "failed inputs"));
-      nav.appendChild(el("a", { href: "#failures-section", text: "Failed inputs (" + data.failures.length + ")" }));
+      nav.appendChild(el("a", { href: "#failures-section",
+                                text: "Failed inputs (" + data.failures.length.toLocaleString("en") + ")" }));
     }
     if (data.robustness) {
       parts.push("robustness results");
@@ -375,10 +376,11 @@
       legend();
       setupControls();
       refresh(true);
+      if (window.performance && performance.mark) performance.mark("occlude:first-cards");
     }
     if (data.failures.length) {
       $("failures-section").hidden = false;
-      $("failures-total").textContent = "(" + data.failures.length + ")";
+      $("failures-total").textContent = "(" + data.failures.length.toLocaleString("en") + ")";
       fillFailures("failures", data.failures);
     }
     if (data.robustness) fillRobustness(data.robustness);
