@@ -18,7 +18,7 @@ from typing import Any
 
 from occlude.errors import UsageError
 from occlude.imageio import write_bytes
-from occlude.report.collect import Collected, collect, href, number
+from occlude.report.collect import collect, href, number
 from occlude.report.thumbs import prune_thumbs, thumb_path, update_thumbs
 from occlude.runner.ledger import read_state
 from occlude.runner.state import STATE_DIR
@@ -76,15 +76,11 @@ def build(out_dir: Path, *, min_focus: float | None = None, title: str | None = 
         card["thumb"] = None if thumb is None else href(thumb)
     prune_thumbs(out_dir, (t for t in thumbs if t is not None), state.by_output)
     name = shown(title) if title is not None else f"occlude report: {shown(_name(out_dir))}"
-    write_page(out_dir, name, page_data(found, name, min_focus))
+    data = found.page_data(name, min_focus)
+    data["built"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    write_page(out_dir, name, data)
     return Built(out_dir / INDEX, len(found.cards), len(found.failures),
                  found.robustness is not None, made)  # fmt: skip
-
-
-def page_data(found: Collected, title: str, min_focus: float | None) -> dict[str, Any]:
-    data = found.page_data(title, min_focus)
-    data["built"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    return data
 
 
 def write_page(out_dir: Path, title: str, data: dict[str, Any]) -> None:

@@ -25,20 +25,17 @@ SENSITIVITY = "sensitivity:"
 ROBUSTNESS = "robustness:"
 ROBUSTNESS_JSON = "robustness.json"
 ROBUSTNESS_PNG = "robustness.png"
+SUFFIXES = {
+    "heatmap": (".png",),
+    "sheet": ("_scales.png",),
+    "animation": ("_sweep.gif", "_sweep.webp"),
+    "record": (".json",),
+}
+"""Each output kind's file name after the image's stem (``sensitivity.outputs``)."""
 ROW_FIELDS = (
     "method", "fraction", "accuracy", "accuracy_low_images", "accuracy_high_images",
     "accuracy_low", "accuracy_high", "mean_true_score", "n", "images",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Outputs:
-    """One finished image's files, as paths relative to the output folder."""
-
-    heatmap: str | None = None
-    sheet: str | None = None
-    animation: str | None = None
-    record: str | None = None
 
 
 @dataclass
@@ -94,44 +91,47 @@ def href(rel: str) -> str:
     return quote(os.fsencode(rel), safe="/")
 
 
-def classify(outputs: Mapping[str, Any]) -> Outputs:
-    """Name a unit's output files by kind (see ``sensitivity.outputs.output_paths``).
+def classify(outputs: Mapping[str, Any]) -> dict[str, str]:
+    """A unit's output files by kind (see ``sensitivity.outputs.output_paths``).
 
     The record ``<stem>.json`` gives the stem; without one, the shortest ``.png`` is the
     heatmap (the sheet is ``<stem>_scales.png``).
 
-    >>> classify({"a/b.png": {}, "a/b_scales.png": {}, "a/b_sweep.gif": {}, "a/b.json": {}})
-    Outputs(heatmap='a/b.png', sheet='a/b_scales.png', animation='a/b_sweep.gif', record='a/b.json')
+    >>> kinds = classify({"d/b.png": 0, "d/b_scales.png": 0, "d/b.json": 0, "d/b_sweep.gif": 0})
+    >>> kinds["heatmap"], kinds["sheet"], kinds["animation"], kinds["record"]
+    ('d/b.png', 'd/b_scales.png', 'd/b_sweep.gif', 'd/b.json')
     """
-    rels = list(outputs)
-    record = next((r for r in rels if r.endswith(".json")), None)
+    record = next((r for r in outputs if r.endswith(".json")), None)
     if record is not None:
         stem = record[: -len(".json")]
     else:
-        pngs = sorted((r for r in rels if r.endswith(".png")), key=len)
+        pngs = sorted((r for r in outputs if r.endswith(".png")), key=len)
         if not pngs:
-            return Outputs()
+            return {}
         stem = pngs[0][: -len(".png")]
-
-    def find(*names: str) -> str | None:
-        return next((stem + n for n in names if stem + n in outputs), None)
-
-    return Outputs(find(".png"), find("_scales.png"), find("_sweep.gif", "_sweep.webp"), record)
+    found = {}
+    for kind, suffixes in SUFFIXES.items():
+        rel = next((stem + n for n in suffixes if stem + n in outputs), None)
+        if rel is not None:
+            found[kind] = rel
+    return found
 
 
 def collect(out_dir: Path, state: LedgerState, min_focus: float | None) -> Collected:
     """Cards for every finished sensitivity image, failures, and the robustness summary."""
     found = Collected()
     models = set()
+    root = os.fspath(out_dir)
     for key in sorted(state.by_key):
         event = state.current(key) if key.startswith(SENSITIVITY) else None
         if event is None or not isinstance(event.get("record"), dict):
             continue
-        files = Outputs(*(_existing(out_dir, state, event, rel) for rel in
-                          _astuple(classify(event.get("outputs") or {}))))  # fmt: skip
+        files = {kind: rel for kind, rel in classify(event.get("outputs") or {}).items()
+                 if state.by_output.get(rel) is event
+                 and os.path.isfile(os.path.join(root, rel))}  # fmt: skip
         record = event["record"]
         found.cards.append(card(key[len(SENSITIVITY) :], record, files, min_focus))
-        found.heatmaps.append(files.heatmap)
+        found.heatmaps.append(files.get("heatmap"))
         if isinstance(record.get("model"), str):
             models.add(model_name(record["model"]))
     found.models = sorted(models)
@@ -140,24 +140,23 @@ def collect(out_dir: Path, state: LedgerState, min_focus: float | None) -> Colle
     return found
 
 
-def card(name: str, record: Mapping[str, Any], files: Outputs, min_focus: float | None
-         ) -> dict[str, Any]:  # fmt: skip
-    """One gallery card's data from a sensitivity record and its files."""
+def card(name: str, record: Mapping[str, Any], files: Mapping[str, str],
+         min_focus: float | None) -> dict[str, Any]:  # fmt: skip
+    """One gallery card's data from a sensitivity record and its files (kind -> path)."""
     index, top1 = record.get("class_index"), record.get("top1_index")
-    name_of = record.get("class_name")
+    class_name = record.get("class_name") if isinstance(record.get("class_name"), str) else None
+    label = text(describe_class(class_name, index)) if isinstance(index, int) else "class ?"
+    top1_label = None
+    if isinstance(top1, int) and isinstance(index, int) and top1 != index:
+        top1_label = text(describe_class(_top1_name(record, top1), top1))
     focus = number(record.get("focus"))
     ins, ins_random = (
         number(record.get("insertion_auc")),
         number(record.get("insertion_auc_random")),
     )
-    top1_label = None
-    if isinstance(top1, int) and isinstance(index, int) and top1 != index:
-        top1_label = shown(describe_class(_top1_name(record, top1), top1))
     return {
         "name": text(name),
-        "cls": text(describe_class(name_of if isinstance(name_of, str) else None, int(index)))
-        if isinstance(index, int)
-        else "class ?",
+        "cls": label,
         "top1": top1_label,
         "score": number(record.get("base_score")),
         "focus": focus,
@@ -168,10 +167,8 @@ def card(name: str, record: Mapping[str, Any], files: Outputs, min_focus: float 
         "low": min_focus is not None and (focus is None or focus < min_focus),
         "unfaithful": ins is not None and ins_random is not None and ins < ins_random,
         "thumb": None,
-        "links": {kind: href(rel) for kind, rel in zip(
-            ("heatmap", "sheet", "animation", "record"), _astuple(files), strict=True
-        ) if rel is not None},
-    }  # fmt: skip
+        "links": {kind: href(rel) for kind, rel in files.items()},
+    }
 
 
 def robustness(out_dir: Path, state: LedgerState) -> dict[str, Any] | None:
@@ -213,7 +210,7 @@ def robustness(out_dir: Path, state: LedgerState) -> dict[str, Any] | None:
 
 
 def _row(row: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"method": shown(row["method"])}
+    out: dict[str, Any] = {"method": text(row["method"])}
     for name in ROW_FIELDS[1:]:
         out[name] = number(row.get(name))
     return out
@@ -222,8 +219,8 @@ def _row(row: Mapping[str, Any]) -> dict[str, Any]:
 def _failures(state: LedgerState, prefix: str) -> list[dict[str, str]]:
     return [
         {
-            "input": shown(f["key"][len(prefix) :]),
-            "message": shown(f.get("message") or "failed"),
+            "input": text(f["key"][len(prefix) :]),
+            "message": text(f.get("message") or "failed"),
         }
         for f in state.failures(prefix)
     ]
@@ -236,19 +233,8 @@ def _top1_name(record: Mapping[str, Any], index: int) -> str | None:
     return None
 
 
-def _existing(out_dir: Path, state: LedgerState, event: Any, rel: str | None) -> str | None:
-    """``rel`` if this unit still owns it and it is on disk, else None."""
-    if rel is None or state.by_output.get(rel) is not event:
-        return None
-    return rel if os.path.isfile(os.path.join(out_dir, rel)) else None
-
-
 def text(value: object) -> str:
     """:func:`shown`, with a fast path for the common case (printable ASCII is kept as is)."""
     if isinstance(value, str) and value.isascii() and value.isprintable():
         return value
     return shown(value)
-
-
-def _astuple(files: Outputs) -> tuple[str | None, ...]:
-    return (files.heatmap, files.sheet, files.animation, files.record)
