@@ -175,6 +175,17 @@ def test_a_robustness_only_folder(tmp_path: Path) -> None:
     data = build_report(tmp_path) and page_data(tmp_path)
     assert data["cards"] == [] and data["robustness"]["rows"] == []
     assert "without --shard" in data["robustness"]["note"]
+    row = {"method": "cutout", "fraction": 0.2, "accuracy": None, "n": 4, "images": 2}
+    gate = {"min_accuracy": 0.7, "at": 0.2, "on": "lower", "passed": False}
+    summary = {"results": [row], "model": "/m/red.keras", "repeats": 5, "gate": gate}
+    (tmp_path / "robustness.json").write_text(json.dumps(summary))
+    build_report(tmp_path)
+    rob = page_data(tmp_path)["robustness"]
+    assert rob["gate"] == gate and rob["note"] is None and rob["plot"] is None
+    assert rob["rows"] == [{"method": "cutout", "fraction": 0.2, "accuracy": None,
+                            "accuracy_low_images": None, "accuracy_high_images": None,
+                            "accuracy_low": None, "accuracy_high": None,
+                            "mean_true_score": None, "n": 4, "images": 2}]  # fmt: skip
     (tmp_path / "robustness.json").write_text("{not json")
     build_report(tmp_path)
     assert "could not be read" in page_data(tmp_path)["robustness"]["note"]

@@ -62,10 +62,14 @@ class Collected:
 
 
 def number(value: object) -> float | None:
-    """A finite number as a float, anything else (missing, NaN, text) as None."""
+    """A finite number as is (an int stays one), anything else (missing, NaN, text) as None.
+
+    >>> number(3), number(0.5), number(float("nan")), number("1"), number(True)
+    (3, 0.5, None, None, None)
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value) if math.isfinite(value) else None
+    return value if math.isfinite(value) else None
 
 
 def model_name(model: object) -> str:
