@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from occlude.cli import augment, robustness, sensitivity
+from occlude.cli import augment, report, robustness, sensitivity
 
 app = typer.Typer(
     name="occlude",
@@ -41,3 +41,4 @@ def _root(
 sensitivity.register(app)
 augment.register(app)
 robustness.register(app)
+report.register(app)

@@ -1,0 +1,69 @@
+"""``occlude report``: the HTML report of an output folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from occlude.cli._common import QuietOption, guarded, quiet_warnings, say
+
+HELP = """A static HTML report of an output folder of occlude sensitivity and/or robustness
+(--out): OUT_DIR/index.html, with a gallery of the maps (thumbnails, class, score, focus,
+deletion/insertion AUCs against their random baselines) to sort and filter, the inputs
+that failed with their errors, and the robustness table and plot. Open it in a browser;
+it needs no server and no network. Writes only index.html and report/ in OUT_DIR."""
+
+
+def report(
+    out_dir: Annotated[
+        Path,
+        typer.Argument(
+            metavar="OUT_DIR",
+            help="An output folder of occlude sensitivity or robustness --out.",
+            show_default=False,
+        ),
+    ],
+    min_focus: Annotated[
+        float | None,
+        typer.Option(
+            "--min-focus",
+            min=0.0,
+            max=1.0,
+            metavar="F",
+            help="Mark images whose focus is below F (or missing) as failing the gate, and "
+            "offer a filter that shows only those.",
+            show_default=False,
+        ),
+    ] = None,
+    title: Annotated[
+        str | None,
+        typer.Option(
+            "--title",
+            metavar="TEXT",
+            help="The page's title. Default: occlude report: <folder name>.",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    quiet_warnings(quiet)
+
+    def body() -> None:
+        from occlude.report import build
+
+        built = build(out_dir, min_focus=min_focus, title=title)
+        if not quiet:
+            what = [f"{built.images} image{'s' if built.images != 1 else ''}"]
+            if built.failures:
+                what.append(f"{built.failures} failed input{'s' if built.failures != 1 else ''}")
+            if built.robustness:
+                what.append("robustness")
+            say(f"occlude: report: {built.index} ({', '.join(what)})")
+
+    guarded(body)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report", help=HELP)(report)

@@ -1,0 +1,104 @@
+"""Gallery thumbnails: small JPEGs of the heatmaps, made once and remade when stale.
+
+A thumbnail mirrors its heatmap's path under ``report/thumbs/`` (``sub/cat.png`` ->
+``report/thumbs/sub/cat.jpg``), at :data:`THUMB_SIDE` pixels on its longer side. It is
+remade only when its heatmap is newer, so a rebuild of a large report costs a ``stat``
+per image.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import warnings
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from occlude.errors import InputError
+from occlude.imageio import open_image, save_image
+from occlude.text import shown
+
+THUMB_SIDE = 240
+"""Longer side of every thumbnail, in pixels (the gallery shows them at this size)."""
+THUMB_DIR = "report/thumbs"
+QUALITY = 85
+
+
+def thumb_path(heatmap: str) -> str:
+    """Where the thumbnail of ``heatmap`` (relative to the output folder) goes.
+
+    >>> thumb_path("sub/cat.png")
+    'report/thumbs/sub/cat.jpg'
+    """
+    return f"{THUMB_DIR}/{posixpath.splitext(heatmap)[0]}.jpg"
+
+
+def is_stale(source: str | Path, thumb: str | Path) -> bool:
+    """True when ``thumb`` is missing or older than ``source``."""
+    try:
+        return os.stat(thumb).st_mtime_ns < os.stat(source).st_mtime_ns
+    except OSError:
+        return True
+
+
+def make_thumb(source: Path, target: Path, side: int = THUMB_SIDE) -> None:
+    """Write ``source`` shrunk to ``side`` pixels on its longer side as a JPEG, atomically.
+
+    Raises:
+        InputError: ``source`` cannot be read as an image.
+    """
+    with open_image(source) as img:
+        small = img.convert("RGB")  # first: shrinking three channels is faster than four
+        small.thumbnail((side, side))
+        save_image(small, target, quality=QUALITY)
+
+
+def update_thumbs(out_dir: Path, heatmaps: Sequence[str | None], workers: int | None = None
+                  ) -> tuple[list[str | None], int]:  # fmt: skip
+    """Thumbnails for ``heatmaps`` (paths relative to ``out_dir``; None for none).
+
+    Returns each one's thumbnail path relative to ``out_dir`` (None where the heatmap could
+    not be read: a warning says why) and how many were (re)made. Decoding and encoding run
+    in threads (Pillow releases the GIL for both).
+    """
+    root = os.fspath(out_dir)
+    stale = [
+        rel
+        for rel in dict.fromkeys(h for h in heatmaps if h is not None)
+        if is_stale(os.path.join(root, rel), os.path.join(root, thumb_path(rel)))
+    ]
+    failed: set[str] = set()
+
+    def make(rel: str) -> None:
+        try:
+            make_thumb(out_dir / rel, out_dir / thumb_path(rel))
+        except InputError as exc:
+            failed.add(rel)
+            warnings.warn(f"no thumbnail for {shown(rel)}: {exc}", stacklevel=1)
+
+    count = workers or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        for _ in pool.map(make, stale):
+            pass
+    thumbs = [None if h is None or h in failed else thumb_path(h) for h in heatmaps]
+    return thumbs, len(stale) - len(failed)
+
+
+def prune_thumbs(out_dir: Path, keep: Iterable[str], owned_elsewhere: Iterable[str]) -> int:
+    """Delete thumbnails under ``report/thumbs`` that no card uses any more.
+
+    Only ``.jpg`` files are candidates (occlude's commands never write JPEGs into an output
+    folder), and never a file that the ledger lists as some unit's output. Returns the
+    number deleted.
+    """
+    wanted = set(keep) | set(owned_elsewhere)
+    removed = 0
+    for folder, _, names in os.walk(out_dir / THUMB_DIR):
+        rel_folder = Path(folder).relative_to(out_dir).as_posix()
+        for name in names:
+            rel = f"{rel_folder}/{name}"
+            if name.endswith(".jpg") and rel not in wanted:
+                Path(folder, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
