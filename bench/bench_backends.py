@@ -89,13 +89,23 @@ def _model(name: str):  # type: ignore[no-untyped-def]
         weights = layer.get_weights()
         if type(layer).__name__ == "BatchNormalization":
             g, b, m, v = weights
-            layer.set_weights([rng.uniform(0.8, 1.2, g.shape), rng.normal(0, 0.1, b.shape),
-                               rng.normal(0, 0.1, m.shape), rng.uniform(0.5, 1.5, v.shape)])  # fmt: skip
+            stats = [
+                rng.uniform(0.8, 1.2, g.shape),
+                rng.normal(0, 0.1, b.shape),
+                rng.normal(0, 0.1, m.shape),
+                rng.uniform(0.5, 1.5, v.shape),
+            ]
+            layer.set_weights(stats)
         elif weights:
-            layer.set_weights([rng.normal(0, np.sqrt(2.0 / max(1, int(np.prod(w.shape[:-1])))),
-                                          w.shape).astype(np.float32) if w.ndim > 1 else
-                               rng.normal(0, 0.01, w.shape).astype(np.float32) for w in weights])  # fmt: skip
+            layer.set_weights([_he(rng, w) for w in weights])
     return clf, "random He weights"
+
+
+def _he(rng: np.random.Generator, w: np.ndarray) -> np.ndarray:
+    if w.ndim == 1:
+        return rng.normal(0, 0.01, w.shape).astype(np.float32)
+    fan_in = max(1, int(np.prod(w.shape[:-1])))
+    return rng.normal(0, np.sqrt(2.0 / fan_in), w.shape).astype(np.float32)
 
 
 def precision(models: list[str], repeats: int) -> None:
@@ -103,8 +113,10 @@ def precision(models: list[str], repeats: int) -> None:
     from occlude.model.predict import with_precision
     from occlude.sensitivity import occlusion_sensitivity
 
-    print("\n| model | weights | bfloat16 speed-up | Pearson (min over photos) | "
-          "top-10% overlap (min) |\n|---|---|---:|---:|---:|")
+    print(
+        "\n| model | weights | bfloat16 speed-up | Pearson (min over photos) | "
+        "top-10% overlap (min) |\n|---|---|---:|---:|---:|"
+    )
     for name in models:
         clf, weights = _model(name)
         half = with_precision(clf.model, "bfloat16")
@@ -128,8 +140,11 @@ def precision(models: list[str], repeats: int) -> None:
             k = len(a) // 10
             top_a, top_b = set(np.argsort(-a)[:k]), set(np.argsort(-b)[:k])
             overlap.append(len(top_a & top_b) / k)
-        print(f"| {name} | {weights} | {statistics.median(ratios):.2f}x | {min(pearson):.3f} | "
-              f"{min(overlap):.2f} |", flush=True)
+        print(
+            f"| {name} | {weights} | {statistics.median(ratios):.2f}x | {min(pearson):.3f} | "
+            f"{min(overlap):.2f} |",
+            flush=True,
+        )
 
 
 def main() -> None:

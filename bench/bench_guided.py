@@ -98,7 +98,9 @@ def augmented(method: str, images, labels, masks, maps, epoch: int, seed: int): 
         if aug.mixing and res.partner_index is not None:
             lam = float(res.params.lam)
             partner = others[res.partner_index]
-            soft[i] = lam * np.eye(CLASSES)[labels[i]] + (1 - lam) * np.eye(CLASSES)[labels[partner]]
+            soft[i] = (
+                lam * np.eye(CLASSES)[labels[i]] + (1 - lam) * np.eye(CLASSES)[labels[partner]]
+            )
     return out, soft, erased / n
 
 
@@ -128,8 +130,10 @@ def main() -> None:
     base_acc = baseline.evaluate(x_test, np.eye(CLASSES)[y_test], verbose=0)[1]
     maps = maps_for(baseline, x_train, y_train)
     inside = np.mean([S.share(S.positive(mp), mk) for mp, mk in zip(maps, m_train, strict=True)])
-    print(f"baseline (no augmentation) test accuracy {base_acc:.3f}; the maps put "
-          f"{inside:.0%} of their positive mass on the object ({OBJECT**2 / SIZE**2:.1%} of pixels)")
+    print(
+        f"baseline (no augmentation) test accuracy {base_acc:.3f}; the maps put "
+        f"{inside:.0%} of their positive mass on the object ({OBJECT**2 / SIZE**2:.1%} of pixels)"
+    )
     print("\n| method | test accuracy, mean ± sd | min-max | objects erased |\n|---|---|---|---|")
     for method in ("cutout", "keep-cutout", "cutmix", "saliency-mix"):
         accs, erased = [], []
@@ -140,10 +144,15 @@ def main() -> None:
                 erased.append(share)
                 model.fit(x, y, epochs=1, batch_size=64, verbose=0)
             accs.append(model.evaluate(x_test, np.eye(CLASSES)[y_test], verbose=0)[1])
-        print(f"| {method} | {np.mean(accs):.3f} ± {np.std(accs):.3f} | "
-              f"{min(accs):.3f}-{max(accs):.3f} | {np.mean(erased):.1%} |", flush=True)
-    print(f"\n{args.runs} runs each, {args.epochs} epochs, {args.train} training images; "
-          f"{time.time() - started:.0f} s")
+        print(
+            f"| {method} | {np.mean(accs):.3f} ± {np.std(accs):.3f} | "
+            f"{min(accs):.3f}-{max(accs):.3f} | {np.mean(erased):.1%} |",
+            flush=True,
+        )
+    print(
+        f"\n{args.runs} runs each, {args.epochs} epochs, {args.train} training images; "
+        f"{time.time() - started:.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,8 @@ def _timed(fn, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
 
 def speed(batch_size: int, repeats: int) -> dict[str, float]:
     from occlude.model import load_classifier
-    from occlude.sensitivity import occlusion_sensitivity
     from occlude.scoring import balanced_batch_size
+    from occlude.sensitivity import occlusion_sensitivity
 
     clf = load_classifier("resnet50", weights="none")
     image = _image()

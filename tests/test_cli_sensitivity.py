@@ -227,3 +227,13 @@ def test_one_stride_applies_to_the_whole_default_sweep(model_file, images, tmp_p
     rec = json.loads(res.stdout)[0]
     assert rec["patch_sizes"] == [2, 5, 8, 16] and rec["strides"] == [2, 2, 2, 2]
     assert rec["windows"] == 16 * 24 + 15 * 23 + 13 * 21 + 9 * 17
+
+
+def test_report_builds_the_page_at_the_end_of_a_run(model_file, images, tmp_path) -> None:
+    out = tmp_path / "out"
+    res = invoke("sensitivity", images, "-m", model_file, "-p", "16", "-o", out,
+                 "--expect-box", "0,0,20,20", "--min-focus", "0.99", "--report")  # fmt: skip
+    assert res.exit_code == 3  # the gate still decides the exit code
+    assert f"occlude: report: {out / 'index.html'}" in res.stderr
+    data = (out / "report" / "data.js").read_text()
+    assert data.count('"focus"') >= 3 and '"min_focus":0.99' in data

@@ -253,7 +253,8 @@ def _write(job: RobustnessJob, summary: dict[str, Any], json_path: str | None,
         from occlude.render import robustness_png
 
         images = max((r.images for r in job.rows), default=0)
-        title = (f"{job.classifier().name}: top-1 accuracy under occlusion ({images} images, "
+        name = Path(job.classifier().name).name  # a model file's name, not its whole path
+        title = (f"{name}: top-1 accuracy under occlusion ({images} images, "
                  f"{job.repeats} placements each)")  # fmt: skip
         for png in plots:
             robustness_png(png, job.rows, title)

@@ -201,6 +201,14 @@ def sensitivity(
             show_default=False,
         ),
     ] = None,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="At the end, build <out>/index.html: a gallery of every map in --out, "
+            "sortable and filterable (occlude report OUT does it any time).",
+        ),
+    ] = False,
     overwrite: OverwriteOption = False,
     fail_fast: FailFastOption = False,
     backend: BackendOption = None,
@@ -292,6 +300,12 @@ def _run(**args: Any) -> None:
         if low:
             gates.append(f"{len(low)} of {len(report.records)} images below --min-focus "
                          f"{min_focus}")  # fmt: skip
+    if args["report"]:
+        from occlude.report import build_report
+
+        page = build_report(job.out_dir, min_focus=min_focus)
+        if not quiet:
+            say(f"occlude: report: {page}")
     finish(report, gates)
 
 
