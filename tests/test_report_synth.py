@@ -58,6 +58,8 @@ def synthetic_record(rel: str, i: int, rng: np.random.Generator, metrics: bool =
         "model": "synthetic.keras",
         "weights": None,
         "preprocess": "none",
+        "backend": "tensorflow",
+        "precision": "float32",
         "input_size": [32, 48],
         "class_index": i % 3,
         "class_name": None if i % 3 == 2 else ["tabby", "espresso"][i % 3],
