@@ -1,0 +1,134 @@
+"""The base of the mixing layers (MixUp, CutMix and the saliency-guided mixers).
+
+Each sample's partner is drawn uniformly from the *other* samples of its batch (never one
+roll or permutation for the whole batch). Labels must be one-hot or soft floats, or
+integer class indices with ``num_classes`` (then converted to one-hot). A batch of one
+sample has no partner and is returned unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, ClassVar
+
+import keras
+
+from occlude.layers import _random as rnd
+from occlude.layers._base import Batch, OcclusionLayer, Tensor, is_integer
+
+
+class MixingLayer(OcclusionLayer):
+    """Mix each sample with a partner from its batch; subclasses say how."""
+
+    needs_batch = True
+    # Pasting layers move mask pixels with image pixels; blending ones cannot.
+    pastes: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        prob: float,
+        num_classes: int | None = None,
+        value_range: Sequence[float] = (0, 255),
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(prob=prob, value_range=value_range, seed=seed, **kwargs)
+        if num_classes is not None and (
+            isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
+        ):
+            raise ValueError(
+                f"num_classes must be a positive int or None; received {num_classes!r}"
+            )
+        self.num_classes = num_classes
+
+    def check_batch(self, bk: Any, batch: Batch) -> None:
+        name = type(self).__name__
+        if batch.extra:
+            raise ValueError(
+                f"{name} cannot keep {sorted(batch.extra)} consistent with mixed images; it "
+                f"takes 'images', 'labels' and 'segmentation_masks'"
+                + (" and 'saliency'" if self.needs_saliency else "")
+            )
+        if batch.masks is not None and not self.pastes:
+            raise ValueError(
+                f"{name} blends whole images, and blending class indices has no meaning: it "
+                "refuses segmentation_masks (use CutMix, which pastes mask pixels with image "
+                "pixels)"
+            )
+
+    def prepare_labels(self, bk: Any, labels: Tensor | None) -> Tensor | None:
+        if labels is None:
+            return None
+        shape = tuple(bk.shape(labels))
+        if is_integer(labels.dtype):
+            if self.num_classes is None:
+                raise ValueError(
+                    f"{type(self).__name__} mixes labels, so they must be one-hot or soft "
+                    f"(float); received integer labels of shape {shape}. Pass one-hot labels, "
+                    "or num_classes=N to convert class indices"
+                )
+            if len(shape) == 2 and shape[1] == 1:
+                labels = bk.numpy.squeeze(labels, 1)
+            elif len(shape) != 1:
+                raise ValueError(
+                    f"integer labels must be class indices of shape (B,) or (B, 1); received "
+                    f"shape {shape}"
+                )
+            return bk.nn.one_hot(rnd.int32(bk, labels), self.num_classes, dtype="float32")
+        if self.num_classes is not None and (
+            len(shape) < 2 or (isinstance(shape[-1], int) and shape[-1] != self.num_classes)
+        ):
+            raise ValueError(
+                f"labels must be (B, num_classes={self.num_classes}) one-hot or soft, or "
+                f"integer class indices; received float labels of shape {shape}"
+            )
+        return labels
+
+    def label_spec(self, spec: Any) -> Any:
+        if is_integer(spec.dtype) and self.num_classes is not None:
+            return keras.KerasTensor((spec.shape[0], self.num_classes), dtype="float32")
+        return spec
+
+    def partners(self, bk: Any, keys: Tensor) -> tuple[Tensor, Tensor]:
+        """Each sample's partner index, uniform over the other samples, and whether the
+        sample is mixed at all (its ``prob`` coin, and a batch of more than one)."""
+        xp = bk.numpy
+        b = bk.shape(keys)[0]
+        others = xp.maximum(xp.subtract(rnd.int32(bk, b), 1), 1)
+        step = rnd.randint(bk, rnd.uniform(bk, keys, rnd.PARTNER, 1)[:, 0], others)
+        index = xp.arange(b, dtype="int32")
+        partner = xp.mod(xp.add(xp.add(index, 1), step), rnd.int32(bk, b))
+        applied = xp.logical_and(self.applied(bk, keys), xp.not_equal(partner, index))
+        return partner, applied
+
+    def paste(self, bk: Any, batch: Batch, partner: Tensor, where: Tensor, share: Tensor) -> Batch:
+        """The partner's pixels (and mask pixels) at ``where`` (B, H, W); the partner's label
+        weight is ``share`` (B,), 0 for samples left alone."""
+        xp = bk.numpy
+        pixels = xp.expand_dims(where, -1)
+        images = xp.where(pixels, xp.take(batch.images, partner, axis=0), batch.images)
+        masks = batch.masks
+        if masks is not None:
+            at = pixels if len(bk.shape(masks)) == 4 else where
+            masks = xp.where(at, xp.take(masks, partner, axis=0), masks)
+        labels = mix_labels(bk, batch.labels, partner, share)
+        return replace(batch, images=images, masks=masks, labels=labels)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(num_classes=self.num_classes)
+        return config
+
+
+def mix_labels(bk: Any, labels: Tensor | None, partner: Tensor, share: Tensor) -> Tensor | None:
+    """``(1 - share) * own + share * partner's`` per sample, in the labels' own float dtype."""
+    if labels is None:
+        return None
+    xp = bk.numpy
+    own = bk.cast(labels, "float32")
+    weight = xp.reshape(share, (-1,) + (1,) * (len(bk.shape(labels)) - 1))
+    other = xp.take(own, partner, axis=0)
+    mixed = xp.add(xp.multiply(xp.subtract(1.0, weight), own), xp.multiply(weight, other))
+    return bk.cast(mixed, labels.dtype)

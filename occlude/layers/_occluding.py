@@ -1,0 +1,61 @@
+"""The base of the occluding layers (Cutout, Hide-and-Seek, Random Erasing, KeepCutout).
+
+A subclass draws a region per sample; the base applies the ``prob`` coin, paints the
+region with the fill and, when ``ignore_class`` is set, writes it into occluded mask pixels.
+Labels, masks (by default) and any other dict entry pass through unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from occlude.layers import _fill
+from occlude.layers._base import Batch, OcclusionLayer, Tensor, is_integer
+
+
+class OccludingLayer(OcclusionLayer):
+    """Occlude a region of each sample with ``fill``."""
+
+    def __init__(
+        self,
+        *,
+        fill: _fill.FillLike,
+        prob: float,
+        ignore_class: int | None = None,
+        value_range: Sequence[float] = (0, 255),
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(prob=prob, value_range=value_range, seed=seed, **kwargs)
+        self.fill = fill
+        self._fill = _fill.parse_fill(fill)
+        if ignore_class is not None and (
+            isinstance(ignore_class, bool) or not isinstance(ignore_class, int)
+        ):
+            raise ValueError(f"ignore_class must be an int or None; received {ignore_class!r}")
+        self.ignore_class = ignore_class
+
+    def region(self, bk: Any, batch: Batch, keys: Tensor) -> Tensor:
+        """(B, H, W) bool: the pixels to occlude in each sample (before the coin)."""
+        raise NotImplementedError
+
+    def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
+        xp = bk.numpy
+        applied = xp.reshape(self.applied(bk, keys), (-1, 1, 1))
+        where = xp.logical_and(self.region(bk, batch, keys), applied)
+        integer = is_integer(batch.dtype)
+        fill = _fill.resolve(bk, self._fill, batch.images, keys, self.value_range, integer)
+        images = xp.where(xp.expand_dims(where, -1), fill, batch.images)
+        masks = batch.masks
+        if masks is not None and self.ignore_class is not None:
+            pixels = xp.expand_dims(where, -1) if len(bk.shape(masks)) == 4 else where
+            ignore = bk.cast(self.ignore_class, masks.dtype)
+            masks = xp.where(pixels, ignore, masks)
+        return replace(batch, images=images, masks=masks)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(fill=_fill.fill_config(self.fill), ignore_class=self.ignore_class)
+        return config

@@ -1,0 +1,68 @@
+"""MixUp (Zhang et al. 2018) as a Keras layer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import keras
+
+from occlude.layers import _random as rnd
+from occlude.layers._base import Batch, Tensor
+from occlude.layers._mixing import MixingLayer, mix_labels
+
+
+def check_alpha(alpha: float) -> float:
+    if isinstance(alpha, bool) or not (isinstance(alpha, (int, float)) and 0 < alpha < 1e6):
+        raise ValueError(f"alpha must be a positive number; received {alpha!r}")
+    return float(alpha)
+
+
+@keras.saving.register_keras_serializable(package="occlude")
+class MixUp(MixingLayer):
+    """MixUp: ``lam * image + (1 - lam) * partner``, and the labels with the same ``lam``.
+
+    ``lam`` ~ Beta(``alpha``, ``alpha``) per sample; the partner is drawn per sample from the
+    other samples of the batch. Segmentation masks are refused (class indices cannot be
+    blended). Integer images are rounded half to even, as the CLI.
+
+    Args:
+        alpha: Beta's parameter (0.2, the paper's ImageNet value; 1.0 for CIFAR).
+        prob: probability that a sample is mixed (otherwise image and label are unchanged).
+        num_classes: converts integer class labels to one-hot; without it they are an error.
+        value_range, seed: as :class:`~occlude.layers.Cutout`.
+    """
+
+    pastes = False
+
+    def __init__(
+        self,
+        alpha: float = 0.2,
+        prob: float = 1.0,
+        num_classes: int | None = None,
+        value_range: Sequence[float] = (0, 255),
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            prob=prob, num_classes=num_classes, value_range=value_range, seed=seed, **kwargs
+        )
+        self.alpha = check_alpha(alpha)
+
+    def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
+        xp = bk.numpy
+        partner, applied = self.partners(bk, keys)
+        lam = rnd.beta_symmetric(bk, keys, rnd.LAMBDA, self.alpha)
+        lam = xp.where(applied, lam, 1.0)
+        weight = bk.cast(xp.reshape(lam, (-1, 1, 1, 1)), batch.images.dtype)
+        other = xp.take(batch.images, partner, axis=0)
+        blend = xp.add(xp.multiply(weight, batch.images), xp.multiply(1.0 - weight, other))
+        images = xp.where(xp.reshape(applied, (-1, 1, 1, 1)), blend, batch.images)
+        labels = mix_labels(bk, batch.labels, partner, xp.subtract(1.0, lam))
+        return replace(batch, images=images, labels=labels)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(alpha=self.alpha)
+        return config
