@@ -42,6 +42,21 @@ class Batch:
         return replace(self, images=images)
 
 
+@dataclass(frozen=True)
+class Spec:
+    """An input entry's shape (None where unknown) and dtype, read without converting it."""
+
+    shape: tuple[int | None, ...]
+    dtype: str
+
+    @classmethod
+    def of(cls, x: Any) -> Spec:
+        if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+            x = np.asarray(x)
+        shape = tuple(None if d is None else int(d) for d in tuple(x.shape))
+        return cls(shape, keras.backend.standardize_dtype(x.dtype))
+
+
 def check_prob(prob: float, name: str = "prob") -> float:
     if not (isinstance(prob, (int, float)) and 0.0 <= prob <= 1.0):
         raise ValueError(f"{name} must be between 0 and 1; received {prob!r}")
@@ -101,6 +116,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
             self.generator = keras.random.SeedGenerator(self._random_seed)
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        self._check_call(inputs)
         first = keras.tree.flatten(inputs)[0]
         if (
             not isinstance(first, keras.KerasTensor)
@@ -166,39 +182,13 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
         return self._backend_generators[bk.name]
 
     def _unpack(self, bk: Any, data: Any) -> tuple[Batch, bool]:
-        name = type(self).__name__
-        if isinstance(data, dict):
-            if IMAGES not in data:
-                raise ValueError(
-                    f"{name} takes images or a dict with an 'images' entry; "
-                    f"received a dict with keys {sorted(data)}"
-                )
-            entries = {k: bk.convert_to_tensor(v) for k, v in data.items()}
-        else:
-            entries = {IMAGES: bk.convert_to_tensor(data)}
-        images = entries.pop(IMAGES)
-        rank = len(bk.shape(images))
-        if rank not in (3, 4):
-            raise ValueError(
-                f"{name}: images must be a batch (B, H, W, C) or one image (H, W, C); "
-                f"received shape {tuple(bk.shape(images))}"
-            )
-        batched = rank == 4
+        """The input as a batch of tensors (inputs were checked by :meth:`check_inputs`)."""
+        raw = data if isinstance(data, dict) else {IMAGES: data}
+        entries = {k: bk.convert_to_tensor(v) for k, v in raw.items()}
+        batched = len(bk.shape(entries[IMAGES])) == 4
         if not batched:
-            if self.needs_batch:
-                raise ValueError(
-                    f"{name} mixes each image with another image of its batch, so it needs a "
-                    f"batch (B, H, W, C); received one image of shape {tuple(bk.shape(images))}."
-                    " Batch before this layer, e.g. dataset.batch(32).map(layer)"
-                )
-            images = bk.numpy.expand_dims(images, 0)
             entries = {k: bk.numpy.expand_dims(v, 0) for k, v in entries.items()}
-        if self.needs_saliency and SALIENCY not in entries:
-            received = f"keys {sorted(data)}" if isinstance(data, dict) else "images only"
-            raise ValueError(
-                f"{name} needs importance maps: pass a dict with 'images' and 'saliency' "
-                f"(B, H, W); received {received}"
-            )
+        images = entries.pop(IMAGES)
         batch = Batch(
             images=images,
             dtype=keras.backend.standardize_dtype(images.dtype),
@@ -207,10 +197,40 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
             saliency=entries.pop(SALIENCY) if self.needs_saliency else None,
             extra=entries,
         )
-        self.check_batch(bk, batch)
         return batch, batched
 
-    def check_batch(self, bk: Any, batch: Batch) -> None:
+    def _check_call(self, data: Any) -> None:
+        """Check the input's structure, shapes and dtypes before any work (errors raised
+        here reach the user as they are, not wrapped by Keras)."""
+        name = type(self).__name__
+        if isinstance(data, dict) and IMAGES not in data:
+            raise ValueError(
+                f"{name} takes images or a dict with an 'images' entry; "
+                f"received a dict with keys {sorted(data)}"
+            )
+        raw = data if isinstance(data, dict) else {IMAGES: data}
+        specs = {k: Spec.of(v) for k, v in raw.items()}
+        shape = specs[IMAGES].shape
+        if len(shape) not in (3, 4):
+            raise ValueError(
+                f"{name}: images must be a batch (B, H, W, C) or one image (H, W, C); "
+                f"received shape {shape}"
+            )
+        if len(shape) == 3 and self.needs_batch:
+            raise ValueError(
+                f"{name} mixes each image with another image of its batch, so it needs a "
+                f"batch (B, H, W, C); received one image of shape {shape}. Batch before "
+                "this layer, e.g. dataset.batch(32).map(layer)"
+            )
+        if self.needs_saliency and SALIENCY not in specs:
+            received = f"keys {sorted(specs)}" if isinstance(data, dict) else "images only"
+            raise ValueError(
+                f"{name} needs importance maps: pass a dict with 'images' and 'saliency' "
+                f"(B, H, W); received {received}"
+            )
+        self.check_inputs(specs, batched=len(shape) == 4)
+
+    def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
         """Refuse entries the layer cannot keep consistent (mixers override)."""
 
     def _restore_dtype(self, bk: Any, images: Tensor, dtype: str) -> Tensor:

@@ -101,26 +101,31 @@ def resolve(
     value_range: tuple[float, float],
     integer: bool,
 ) -> Any:
-    """The fill for a float batch ``images`` (B, H, W, C), broadcastable against it."""
+    """The fill for a float batch ``images`` (B, H, W, C), broadcastable against its row
+    view (B, H, W * C)."""
     xp = bk.numpy
     low, high = value_range
+    _, _, w, c = bk.shape(images)
     if fill.kind == "mean":
-        return xp.mean(images, axis=(1, 2), keepdims=True)
+        means = xp.mean(xp.reshape(images, (bk.shape(images)[0], -1, c)), axis=1)
+        return xp.expand_dims(xp.tile(means, (1, w)), 1)
     if fill.kind == "noise":
         return noise(bk, images, keys, value_range, integer)
-    colour = channel_colour(fill.rgb, bk.shape(images)[-1])
-    scaled = [low + v / 255.0 * (high - low) for v in colour]
-    return bk.cast(bk.convert_to_tensor(scaled), images.dtype)
+    colour = channel_colour(fill.rgb, c if isinstance(c, int) else None)
+    scaled = bk.convert_to_tensor([low + v / 255.0 * (high - low) for v in colour])
+    scaled = bk.cast(scaled, images.dtype)
+    return scaled[0] if len(colour) == 1 else xp.tile(scaled, (w,))
 
 
 def noise(bk: Any, images: Any, keys: Any, value_range: tuple[float, float], integer: bool) -> Any:
-    """Independent uniform noise per pixel and channel over ``value_range``: continuous
-    for float images, every whole value equally likely for integer ones (as the CLI)."""
+    """Independent uniform noise per pixel and channel over ``value_range``, in the row
+    view: continuous for float images, every whole value equally likely for integer
+    ones (as the CLI)."""
     xp = bk.numpy
     low, high = value_range
     _, h, w, c = bk.shape(images)
-    index = xp.reshape(xp.arange(h * w * c, dtype="int32"), (h, w, c))
-    u = rnd.uniform_at(bk, keys, rnd.NOISE, index)
+    index = xp.reshape(xp.arange(h * w * c, dtype="int32"), (h, w * c))
+    u = rnd.uniform_at(bk, keys, rnd.NOISE, index, light=True)
     if integer:
         levels = math.floor(high - low) + 1
         drawn = xp.add(xp.minimum(xp.floor(xp.multiply(u, levels)), levels - 1), low)

@@ -1,12 +1,16 @@
-"""Boxes and regions in backend ops: integer pixel boxes, end-exclusive, clipped.
+"""Boxes, regions and painting in backend ops.
 
-A region is a (B, H, W) boolean tensor: true on the pixels a layer occludes or pastes.
+Boxes are integer pixel boxes, end-exclusive, clipped. A region says which pixels a layer
+occludes or pastes in each sample. It is built directly at the images' resolution in a
+*row view*, (B, H, W * C): TensorFlow's ``where`` is several times slower on 4-D tensors
+or with a small last axis, and the row view avoids both (see ``bench/bench_layers.py``).
 Heights and widths may be Python ints (static shapes) or scalar tensors (dynamic ones).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
 from occlude.layers import _random as rnd
 
@@ -14,7 +18,7 @@ Tensor = Any
 
 
 class Boxes(NamedTuple):
-    """Per-sample boxes ``[x0, x1) x [y0, y1)``, each (B,) or (B, K) int32, already clipped."""
+    """Per-sample boxes ``[x0, x1) x [y0, y1)``, each (B,) or (B, K) int32."""
 
     x0: Tensor
     y0: Tensor
@@ -50,25 +54,86 @@ def area(bk: Any, boxes: Boxes) -> Tensor:
     return xp.multiply(xp.subtract(boxes.x1, boxes.x0), xp.subtract(boxes.y1, boxes.y0))
 
 
-def region(bk: Any, boxes: Boxes, h: Any, w: Any) -> Tensor:
-    """(B, H, W) bool: the union of each sample's boxes (the coordinates (B,) or (B, K))."""
-    xp = bk.numpy
-    if len(bk.shape(boxes.x0)) == 1:
-        boxes = Boxes(*(xp.expand_dims(c, 1) for c in boxes))
-    ys = xp.reshape(xp.arange(h, dtype="int32"), (1, 1, -1))
-    xs = xp.reshape(xp.arange(w, dtype="int32"), (1, 1, -1))
-
-    def inside(pos: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
-        lo, hi = xp.expand_dims(lo, 2), xp.expand_dims(hi, 2)
-        return xp.logical_and(xp.greater_equal(pos, lo), xp.less(pos, hi))
-
-    rows = inside(ys, boxes.y0, boxes.y1)  # (B, K, H)
-    cols = inside(xs, boxes.x0, boxes.x1)  # (B, K, W)
-    both = xp.logical_and(xp.expand_dims(rows, 3), xp.expand_dims(cols, 2))
-    return xp.any(both, axis=1)
-
-
 def random_centres(bk: Any, keys: Tensor, stream: int, count: int, h: Any, w: Any) -> Any:
     """(B, count) centre pixels ``cx, cy``, each uniform over every pixel of the image."""
     u = rnd.uniform(bk, keys, stream, 2 * count)
     return rnd.randint(bk, u[:, :count], w), rnd.randint(bk, u[:, count:], h)
+
+
+class Region(Protocol):
+    def expand(self, bk: Any, channels: int) -> Tensor:
+        """(B, H, W * channels) bool, true on the region's pixels (every channel)."""
+
+
+@dataclass(frozen=True)
+class BoxRegion:
+    """The union of K boxes per sample: ``rows`` (B, K, H) and ``cols`` (B, K, W) say which
+    rows and columns each box covers."""
+
+    rows: Tensor
+    cols: Tensor
+
+    def expand(self, bk: Any, channels: int) -> Tensor:
+        xp = bk.numpy
+        out = None
+        for k in range(bk.shape(self.rows)[1]):
+            cols = xp.repeat(self.cols[:, k], channels, axis=1)
+            box = xp.logical_and(xp.expand_dims(self.rows[:, k], 2), xp.expand_dims(cols, 1))
+            out = box if out is None else xp.logical_or(out, box)
+        return out
+
+
+def box_region(bk: Any, boxes: Boxes, h: Any, w: Any, applied: Tensor) -> BoxRegion:
+    """The region of ``boxes`` (coordinates (B,) or (B, K)) in samples where ``applied``."""
+    xp = bk.numpy
+    if len(bk.shape(boxes.x0)) == 1:
+        boxes = Boxes(*(xp.expand_dims(c, 1) for c in boxes))
+    gate = xp.reshape(applied, (-1, 1, 1))
+
+    def inside(n: Any, lo: Tensor, hi: Tensor) -> Tensor:
+        pos = xp.reshape(xp.arange(n, dtype="int32"), (1, 1, -1))
+        lo, hi = xp.expand_dims(lo, 2), xp.expand_dims(hi, 2)
+        return xp.logical_and(xp.greater_equal(pos, lo), xp.less(pos, hi))
+
+    rows = xp.logical_and(inside(h, boxes.y0, boxes.y1), gate)
+    return BoxRegion(rows, inside(w, boxes.x0, boxes.x1))
+
+
+@dataclass(frozen=True)
+class CellRegion:
+    """Hidden cells of a grid per sample: pixel (y, x) of sample b lies in cell
+    (``row_cell[b, y]``, ``col_cell[b, x]``), which is in the region if ``hidden[b, r, c]``."""
+
+    row_cell: Tensor  # (B, H) int32
+    col_cell: Tensor  # (B, W) int32
+    hidden: Tensor  # (B, R, Q) bool
+
+    def expand(self, bk: Any, channels: int) -> Tensor:
+        xp = bk.numpy
+        b, n_rows = bk.shape(self.hidden)[0], bk.shape(self.hidden)[1]
+        cols = xp.expand_dims(xp.repeat(self.col_cell, channels, axis=1), 1)
+        cols = xp.broadcast_to(cols, (b, n_rows, bk.shape(cols)[2]))
+        # Each cell row's pattern along the (channel-expanded) columns: (B, R, W * C) ...
+        pattern = xp.take_along_axis(rnd.int32(bk, self.hidden), cols, axis=2)
+        # ... then each image row takes its cell row's pattern (a gather of whole rows).
+        offsets = xp.multiply(xp.arange(b, dtype="int32"), rnd.int32(bk, n_rows))
+        index = xp.reshape(xp.add(self.row_cell, xp.expand_dims(offsets, 1)), (-1,))
+        flat = xp.reshape(pattern, (-1, bk.shape(pattern)[2]))
+        rows = xp.take(flat, index, axis=0)
+        return xp.greater(xp.reshape(rows, (b, -1, bk.shape(flat)[1])), 0)
+
+
+def row_view(bk: Any, x: Tensor) -> Tensor:
+    """(B, H, W, C) as (B, H, W * C); a (B, H, W) tensor as (B, H, W)."""
+    shape = bk.shape(x)
+    if len(shape) == 3:
+        return x
+    return bk.numpy.reshape(x, (shape[0], shape[1], shape[2] * shape[3]))
+
+
+def paint(bk: Any, x: Tensor, region: Region, value: Tensor) -> Tensor:
+    """``x`` (B, H, W[, C]) with ``value`` (row view, broadcastable) on ``region``."""
+    shape = bk.shape(x)
+    channels = shape[3] if len(shape) == 4 else 1
+    out = bk.numpy.where(region.expand(bk, channels), value, row_view(bk, x))
+    return bk.numpy.reshape(out, shape)

@@ -14,8 +14,19 @@ from typing import Any, ClassVar
 
 import keras
 
+from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
-from occlude.layers._base import Batch, OcclusionLayer, Tensor, is_integer
+from occlude.layers._base import (
+    IMAGES,
+    LABELS,
+    MASKS,
+    SALIENCY,
+    Batch,
+    OcclusionLayer,
+    Spec,
+    Tensor,
+    is_integer,
+)
 
 
 class MixingLayer(OcclusionLayer):
@@ -43,48 +54,51 @@ class MixingLayer(OcclusionLayer):
             )
         self.num_classes = num_classes
 
-    def check_batch(self, bk: Any, batch: Batch) -> None:
+    def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
         name = type(self).__name__
-        if batch.extra:
+        known = {IMAGES, LABELS, MASKS} | ({SALIENCY} if self.needs_saliency else set())
+        if set(specs) - known:
             raise ValueError(
-                f"{name} cannot keep {sorted(batch.extra)} consistent with mixed images; it "
-                f"takes 'images', 'labels' and 'segmentation_masks'"
-                + (" and 'saliency'" if self.needs_saliency else "")
+                f"{name} cannot keep {sorted(set(specs) - known)} consistent with mixed images;"
+                f" it takes {sorted(known)}"
             )
-        if batch.masks is not None and not self.pastes:
+        if MASKS in specs and not self.pastes:
             raise ValueError(
                 f"{name} blends whole images, and blending class indices has no meaning: it "
-                "refuses segmentation_masks (use CutMix, which pastes mask pixels with image "
-                "pixels)"
+                "refuses segmentation_masks (CutMix pastes mask pixels with image pixels)"
             )
+        if LABELS in specs:
+            self._check_labels(specs[LABELS])
 
-    def prepare_labels(self, bk: Any, labels: Tensor | None) -> Tensor | None:
-        if labels is None:
-            return None
-        shape = tuple(bk.shape(labels))
-        if is_integer(labels.dtype):
+    def _check_labels(self, spec: Spec) -> None:
+        name = type(self).__name__
+        if is_integer(spec.dtype):
             if self.num_classes is None:
                 raise ValueError(
-                    f"{type(self).__name__} mixes labels, so they must be one-hot or soft "
-                    f"(float); received integer labels of shape {shape}. Pass one-hot labels, "
-                    "or num_classes=N to convert class indices"
+                    f"{name} mixes labels, so they must be one-hot or soft (float); received "
+                    f"integer labels of shape {spec.shape}. Pass one-hot labels, or "
+                    "num_classes=N to convert class indices"
                 )
-            if len(shape) == 2 and shape[1] == 1:
-                labels = bk.numpy.squeeze(labels, 1)
-            elif len(shape) != 1:
+            if not (len(spec.shape) == 1 or (len(spec.shape) == 2 and spec.shape[1] == 1)):
                 raise ValueError(
                     f"integer labels must be class indices of shape (B,) or (B, 1); received "
-                    f"shape {shape}"
+                    f"shape {spec.shape}"
                 )
-            return bk.nn.one_hot(rnd.int32(bk, labels), self.num_classes, dtype="float32")
-        if self.num_classes is not None and (
-            len(shape) < 2 or (isinstance(shape[-1], int) and shape[-1] != self.num_classes)
+        elif self.num_classes is not None and (
+            len(spec.shape) != 2 or spec.shape[1] not in (None, self.num_classes)
         ):
             raise ValueError(
                 f"labels must be (B, num_classes={self.num_classes}) one-hot or soft, or "
-                f"integer class indices; received float labels of shape {shape}"
+                f"integer class indices; received float labels of shape {spec.shape}"
             )
-        return labels
+
+    def prepare_labels(self, bk: Any, labels: Tensor | None) -> Tensor | None:
+        """Integer class indices (checked by :meth:`check_inputs`) to one-hot float32."""
+        if labels is None or not is_integer(labels.dtype):
+            return labels
+        if len(bk.shape(labels)) == 2:
+            labels = bk.numpy.squeeze(labels, 1)
+        return bk.nn.one_hot(rnd.int32(bk, labels), self.num_classes, dtype="float32")
 
     def label_spec(self, spec: Any) -> Any:
         if is_integer(spec.dtype) and self.num_classes is not None:
@@ -103,16 +117,17 @@ class MixingLayer(OcclusionLayer):
         applied = xp.logical_and(self.applied(bk, keys), xp.not_equal(partner, index))
         return partner, applied
 
-    def paste(self, bk: Any, batch: Batch, partner: Tensor, where: Tensor, share: Tensor) -> Batch:
-        """The partner's pixels (and mask pixels) at ``where`` (B, H, W); the partner's label
-        weight is ``share`` (B,), 0 for samples left alone."""
+    def paste(
+        self, bk: Any, batch: Batch, partner: Tensor, region: geo.Region, share: Tensor
+    ) -> Batch:
+        """The partner's pixels (and mask pixels) on ``region``; the partner's label weight
+        is ``share`` (B,), 0 for samples left alone."""
         xp = bk.numpy
-        pixels = xp.expand_dims(where, -1)
-        images = xp.where(pixels, xp.take(batch.images, partner, axis=0), batch.images)
+        theirs = geo.row_view(bk, xp.take(batch.images, partner, axis=0))
+        images = geo.paint(bk, batch.images, region, theirs)
         masks = batch.masks
         if masks is not None:
-            at = pixels if len(bk.shape(masks)) == 4 else where
-            masks = xp.where(at, xp.take(masks, partner, axis=0), masks)
+            masks = geo.paint(bk, masks, region, geo.row_view(bk, xp.take(masks, partner, axis=0)))
         labels = mix_labels(bk, batch.labels, partner, share)
         return replace(batch, images=images, masks=masks, labels=labels)
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from occlude.layers import _fill
+from occlude.layers import _geometry as geo
 from occlude.layers._base import Batch, OcclusionLayer, Tensor, is_integer
 
 
@@ -37,22 +38,18 @@ class OccludingLayer(OcclusionLayer):
             raise ValueError(f"ignore_class must be an int or None; received {ignore_class!r}")
         self.ignore_class = ignore_class
 
-    def region(self, bk: Any, batch: Batch, keys: Tensor) -> Tensor:
-        """(B, H, W) bool: the pixels to occlude in each sample (before the coin)."""
+    def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:
+        """The pixels to occlude in each sample, none where ``applied`` (B,) is false."""
         raise NotImplementedError
 
     def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
-        xp = bk.numpy
-        applied = xp.reshape(self.applied(bk, keys), (-1, 1, 1))
-        where = xp.logical_and(self.region(bk, batch, keys), applied)
+        region = self.region(bk, batch, keys, self.applied(bk, keys))
         integer = is_integer(batch.dtype)
         fill = _fill.resolve(bk, self._fill, batch.images, keys, self.value_range, integer)
-        images = xp.where(xp.expand_dims(where, -1), fill, batch.images)
+        images = geo.paint(bk, batch.images, region, fill)
         masks = batch.masks
         if masks is not None and self.ignore_class is not None:
-            pixels = xp.expand_dims(where, -1) if len(bk.shape(masks)) == 4 else where
-            ignore = bk.cast(self.ignore_class, masks.dtype)
-            masks = xp.where(pixels, ignore, masks)
+            masks = geo.paint(bk, masks, region, bk.cast(self.ignore_class, masks.dtype))
         return replace(batch, images=images, masks=masks)
 
     def get_config(self) -> dict[str, Any]:

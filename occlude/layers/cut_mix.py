@@ -67,10 +67,8 @@ class CutMix(MixingLayer):
         h, w = geo.image_hw(bk, batch.images)
         lam = rnd.beta_symmetric(bk, keys, rnd.LAMBDA, self.alpha)
         boxes = cutmix_boxes(bk, keys, lam, h, w)
-        where = bk.numpy.logical_and(
-            geo.region(bk, boxes, h, w), bk.numpy.reshape(applied, (-1, 1, 1))
-        )
-        return self.paste(bk, batch, partner, where, pixel_share(bk, boxes, applied, h, w))
+        region = geo.box_region(bk, boxes, h, w, applied)
+        return self.paste(bk, batch, partner, region, pixel_share(bk, boxes, applied, h, w))
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -80,12 +80,11 @@ class Cutout(OccludingLayer):
         self.holes = holes
         self.size = check_size(size)
 
-    def region(self, bk: Any, batch: Batch, keys: Tensor) -> Tensor:
+    def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:
         h, w = geo.image_hw(bk, batch.images)
-        side = square_side(bk, self.size, h, w)
+        side = rnd.int32(bk, square_side(bk, self.size, h, w))
         cx, cy = geo.random_centres(bk, keys, rnd.CENTRE, self.holes, h, w)
-        side_t = rnd.int32(bk, side)
-        return geo.region(bk, geo.centred(bk, cx, cy, side_t, side_t, h, w), h, w)
+        return geo.box_region(bk, geo.centred(bk, cx, cy, side, side, h, w), h, w, applied)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -73,17 +73,26 @@ class HideAndSeek(OccludingLayer):
         self.grid = check_grid(grid)
         self.hide_prob = check_prob(hide_prob, "hide_prob")
 
-    def region(self, bk: Any, batch: Batch, keys: Tensor) -> Tensor:
+    def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:
         xp = bk.numpy
         h, w = geo.image_hw(bk, batch.images)
         pick = rnd.randint(bk, rnd.uniform(bk, keys, rnd.GRID, 1)[:, 0], len(self.grid))
         side = xp.take(bk.convert_to_tensor(list(self.grid), dtype="int32"), pick)
-        step = xp.reshape(xp.maximum(side, 1), (-1, 1))
-        rows = xp.floor_divide(xp.reshape(xp.arange(h, dtype="int32"), (1, -1)), step)
-        cols = xp.floor_divide(xp.reshape(xp.arange(w, dtype="int32"), (1, -1)), step)
-        cells = xp.add(xp.expand_dims(xp.multiply(rows, _ROW_STRIDE), 2), xp.expand_dims(cols, 1))
-        hidden = xp.less(rnd.uniform_at(bk, keys, rnd.CELLS, cells, batched=True), self.hide_prob)
-        return xp.logical_and(hidden, xp.reshape(xp.greater(side, 0), (-1, 1, 1)))
+        # A side of 0 hides nothing: one cell covers the image (and the gate below hides it not).
+        step = xp.reshape(xp.where(xp.greater(side, 0), side, 1 << 30), (-1, 1))
+        row_cell = xp.floor_divide(xp.reshape(xp.arange(h, dtype="int32"), (1, -1)), step)
+        col_cell = xp.floor_divide(xp.reshape(xp.arange(w, dtype="int32"), (1, -1)), step)
+        # The most cells any drawn side gives: the smallest side's grid.
+        finest = min([s for s in self.grid if s > 0], default=1)
+        n_rows = xp.floor_divide(xp.add(rnd.int32(bk, h), finest - 1), finest)
+        n_cols = xp.floor_divide(xp.add(rnd.int32(bk, w), finest - 1), finest)
+        cells = xp.add(
+            xp.expand_dims(xp.multiply(xp.arange(n_rows, dtype="int32"), _ROW_STRIDE), 1),
+            xp.expand_dims(xp.arange(n_cols, dtype="int32"), 0),
+        )
+        hidden = xp.less(rnd.uniform_at(bk, keys, rnd.CELLS, cells), self.hide_prob)
+        gate = xp.reshape(xp.logical_and(applied, xp.greater(side, 0)), (-1, 1, 1))
+        return geo.CellRegion(row_cell, col_cell, xp.logical_and(hidden, gate))
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

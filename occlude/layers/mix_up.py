@@ -54,11 +54,11 @@ class MixUp(MixingLayer):
         xp = bk.numpy
         partner, applied = self.partners(bk, keys)
         lam = rnd.beta_symmetric(bk, keys, rnd.LAMBDA, self.alpha)
+        # lam = 1 leaves a sample exactly as it was (1 * a + 0 * b == a for finite pixels).
         lam = xp.where(applied, lam, 1.0)
         weight = bk.cast(xp.reshape(lam, (-1, 1, 1, 1)), batch.images.dtype)
         other = xp.take(batch.images, partner, axis=0)
-        blend = xp.add(xp.multiply(weight, batch.images), xp.multiply(1.0 - weight, other))
-        images = xp.where(xp.reshape(applied, (-1, 1, 1, 1)), blend, batch.images)
+        images = xp.add(xp.multiply(weight, batch.images), xp.multiply(1.0 - weight, other))
         labels = mix_labels(bk, batch.labels, partner, xp.subtract(1.0, lam))
         return replace(batch, images=images, labels=labels)
 

@@ -97,10 +97,10 @@ class RandomErasing(OccludingLayer):
         box = geo.Boxes(x0, y0, xp.add(x0, ew), xp.add(y0, eh))
         return box, xp.any(fits, axis=1)
 
-    def region(self, bk: Any, batch: Batch, keys: Tensor) -> Tensor:
+    def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:
         h, w = geo.image_hw(bk, batch.images)
         box, found = self.boxes(bk, keys, h, w)
-        return bk.numpy.logical_and(geo.region(bk, box, h, w), bk.numpy.reshape(found, (-1, 1, 1)))
+        return geo.box_region(bk, box, h, w, bk.numpy.logical_and(applied, found))
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
