@@ -17,6 +17,8 @@ import math
 import zlib
 from typing import Any
 
+import keras
+
 Tensor = Any
 
 GOLDEN = 0x9E3779B9 - (1 << 32)  # odd; 2^32 / golden ratio, as int32
@@ -156,7 +158,7 @@ def beta_symmetric(bk: Any, keys: Tensor, stream: int, alpha: float, tries: int 
 
 
 def fingerprints(bk: Any, images: Tensor, value_range: tuple[float, float]) -> Tensor:
-    """(B,) int32 digests of each image's pixels, quantised to 1/65535 of the range.
+    """(B,) int32 digests of each image's pixels (their bits, or for float64 a quantisation).
 
     Row and column sums are hashed with their positions, so moving content changes the
     digest. Integer arithmetic wraps, so the digest does not depend on reduction order.
@@ -164,23 +166,34 @@ def fingerprints(bk: Any, images: Tensor, value_range: tuple[float, float]) -> T
     only has to change when the batch does).
     """
     xp = bk.numpy
-    low, high = value_range
     shape = bk.shape(images)
-    rows = xp.reshape(images, (shape[0], shape[1], -1))
+    q = xp.reshape(pixel_bits(bk, images, value_range), (shape[0], shape[1], -1))
     if not isinstance(shape[1], int) or shape[1] >= 64:
         # A gather of whole rows: far cheaper than a strided slice in TensorFlow.
-        rows = xp.take(rows, xp.arange(0, shape[1], 4, dtype="int32"), axis=1)
-    if "int" in str(images.dtype):
-        q = int32(bk, rows)
-    else:
-        scaled = xp.multiply(xp.subtract(bk.cast(rows, "float32"), low), 65535.0 / (high - low))
-        q = int32(bk, xp.clip(scaled, -(2.0**30), 2.0**30))
+        q = xp.take(q, xp.arange(0, shape[1], 4, dtype="int32"), axis=1)
     row_sums, col_sums = xp.sum(q, axis=2), xp.sum(q, axis=1)
     row_pos = xp.multiply(xp.arange(bk.shape(q)[1], dtype="int32"), GOLDEN)
     col_pos = mix32(bk, xp.add(xp.arange(bk.shape(q)[2], dtype="int32"), salt("columns")))
     row_part = xp.sum(mix32(bk, xp.add(row_sums, xp.expand_dims(row_pos, 0))), axis=1)
     col_part = xp.sum(mix32(bk, xp.bitwise_xor(col_sums, xp.expand_dims(col_pos, 0))), axis=1)
     return xp.add(row_part, mix32(bk, col_part))
+
+
+def pixel_bits(bk: Any, x: Tensor, value_range: tuple[float, float]) -> Tensor:
+    """int32 per pixel value: the value's own bits where a same-size view exists (free)."""
+    dtype = str(keras.backend.standardize_dtype(x.dtype))
+    view = getattr(bk.numpy, "view", None)  # Keras >= 3.9
+    if "int" in dtype or dtype == "bool":
+        return int32(bk, x)
+    if view is not None and dtype == "float32":
+        return view(x, "int32")
+    if view is not None and dtype in ("float16", "bfloat16"):
+        return int32(bk, view(x, "int16"))
+    low, high = value_range
+    scaled = bk.numpy.multiply(
+        bk.numpy.subtract(bk.cast(x, "float32"), low), 65535.0 / (high - low)
+    )
+    return int32(bk, bk.numpy.clip(scaled, -(2.0**30), 2.0**30))
 
 
 def sample_keys(bk: Any, digests: Tensor, base: Tensor) -> Tensor:

@@ -8,6 +8,7 @@ from typing import Any
 
 import keras
 
+from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 from occlude.layers._base import Batch, Tensor
 from occlude.layers._mixing import MixingLayer, mix_labels
@@ -56,9 +57,11 @@ class MixUp(MixingLayer):
         lam = rnd.beta_symmetric(bk, keys, rnd.LAMBDA, self.alpha)
         # lam = 1 leaves a sample exactly as it was (1 * a + 0 * b == a for finite pixels).
         lam = xp.where(applied, lam, 1.0)
-        weight = bk.cast(xp.reshape(lam, (-1, 1, 1, 1)), batch.images.dtype)
-        other = xp.take(batch.images, partner, axis=0)
-        images = xp.add(xp.multiply(weight, batch.images), xp.multiply(1.0 - weight, other))
+        weight = bk.cast(xp.reshape(lam, (-1, 1, 1)), batch.images.dtype)
+        mine = geo.row_view(bk, batch.images)
+        other = geo.row_view(bk, xp.take(batch.images, partner, axis=0))
+        blend = xp.add(xp.multiply(weight, mine), xp.multiply(xp.subtract(1.0, weight), other))
+        images = xp.reshape(blend, bk.shape(batch.images))
         labels = mix_labels(bk, batch.labels, partner, xp.subtract(1.0, lam))
         return replace(batch, images=images, labels=labels)
 
