@@ -128,7 +128,7 @@ class MixingLayer(OcclusionLayer):
         masks = batch.masks
         if masks is not None:
             masks = geo.paint(bk, masks, region, geo.row_view(bk, xp.take(masks, partner, axis=0)))
-        labels = mix_labels(bk, batch.labels, partner, share)
+        labels = mix_labels(bk, batch.labels, partner, bk.numpy.subtract(1.0, share), share)
         return replace(batch, images=images, masks=masks, labels=labels)
 
     def get_config(self) -> dict[str, Any]:
@@ -137,13 +137,18 @@ class MixingLayer(OcclusionLayer):
         return config
 
 
-def mix_labels(bk: Any, labels: Tensor | None, partner: Tensor, share: Tensor) -> Tensor | None:
-    """``(1 - share) * own + share * partner's`` per sample, in the labels' own float dtype."""
+def mix_labels(
+    bk: Any, labels: Tensor | None, partner: Tensor, own: Tensor, theirs: Tensor
+) -> Tensor | None:
+    """``own * label + theirs * partner's label`` per sample (weights (B,)), computed in
+    float32 and returned in the labels' own float dtype."""
     if labels is None:
         return None
     xp = bk.numpy
-    own = bk.cast(labels, "float32")
-    weight = xp.reshape(share, (-1,) + (1,) * (len(bk.shape(labels)) - 1))
-    other = xp.take(own, partner, axis=0)
-    mixed = xp.add(xp.multiply(xp.subtract(1.0, weight), own), xp.multiply(weight, other))
+    mine = bk.cast(labels, "float32")
+    shape = (-1,) + (1,) * (len(bk.shape(labels)) - 1)
+    other = xp.take(mine, partner, axis=0)
+    mixed = xp.add(
+        xp.multiply(xp.reshape(own, shape), mine), xp.multiply(xp.reshape(theirs, shape), other)
+    )
     return bk.cast(mixed, labels.dtype)

@@ -28,6 +28,13 @@ def check_grid(grid: int | Sequence[int]) -> tuple[int, ...]:
     return sides
 
 
+def _ceil_div(bk: Any, n: Any, d: int) -> Any:
+    """ceil(n / d), a Python int when ``n`` is one (static shapes stay static under jit)."""
+    if isinstance(n, int):
+        return -(-n // d)
+    return bk.numpy.floor_divide(bk.numpy.add(rnd.int32(bk, n), d - 1), d)
+
+
 @keras.saving.register_keras_serializable(package="occlude")
 class HideAndSeek(OccludingLayer):
     """Hide-and-Seek: split each image into S x S cells and hide each with ``hide_prob``.
@@ -84,8 +91,7 @@ class HideAndSeek(OccludingLayer):
         col_cell = xp.floor_divide(xp.reshape(xp.arange(w, dtype="int32"), (1, -1)), step)
         # The most cells any drawn side gives: the smallest side's grid.
         finest = min([s for s in self.grid if s > 0], default=1)
-        n_rows = xp.floor_divide(xp.add(rnd.int32(bk, h), finest - 1), finest)
-        n_cols = xp.floor_divide(xp.add(rnd.int32(bk, w), finest - 1), finest)
+        n_rows, n_cols = _ceil_div(bk, h, finest), _ceil_div(bk, w, finest)
         cells = xp.add(
             xp.expand_dims(xp.multiply(xp.arange(n_rows, dtype="int32"), _ROW_STRIDE), 1),
             xp.expand_dims(xp.arange(n_cols, dtype="int32"), 0),

@@ -62,7 +62,8 @@ class MixUp(MixingLayer):
         other = geo.row_view(bk, xp.take(batch.images, partner, axis=0))
         blend = xp.add(xp.multiply(weight, mine), xp.multiply(xp.subtract(1.0, weight), other))
         images = xp.reshape(blend, bk.shape(batch.images))
-        labels = mix_labels(bk, batch.labels, partner, xp.subtract(1.0, lam))
+        # The labels take exactly the pixels' weights (the same float32 lam and 1 - lam).
+        labels = mix_labels(bk, batch.labels, partner, lam, xp.subtract(1.0, lam))
         return replace(batch, images=images, labels=labels)
 
     def get_config(self) -> dict[str, Any]:
