@@ -1,11 +1,12 @@
 """occlude.layers against Keras's built-in RandomErasing, CutMix and MixUp.
 
 Speed: the same ``tf.data`` pipeline (224x224 float32 images in 0-255 with one-hot
-labels, batch 32, ``map(layer)``) with each layer, in interleaved rounds: every round runs our layer and its
-Keras counterpart once each, in alternating order. The table gives the median images/s
-over the rounds and the median of the per-round ratios ours / Keras (a same-round ratio
-is robust to the load of a shared machine drifting). Cutout and Hide-and-Seek have no
-Keras counterpart; they are compared with Keras's RandomErasing, its only occluding layer.
+labels, batch 32, ``map(layer)``) with each layer, in interleaved rounds: every round
+runs our layer and its Keras counterpart once each, in alternating order. The table
+gives the median images/s over the rounds and the median of the per-round ratios
+ours / Keras (a same-round ratio is robust to the load of a shared machine drifting).
+Cutout and Hide-and-Seek have no Keras counterpart; they are compared with Keras's
+RandomErasing, its only occluding layer.
 
 Semantics: what each layer actually does, measured on small images (applied rate, the
 fill's distribution, CutMix's label error, masks, integer labels, reproducibility under a
