@@ -301,6 +301,68 @@ def check_seeds() -> None:
     assert not np.array_equal(numpy(fresh(images)), numpy(fresh(images)))
 
 
+# --- Keras: in a model, in tf.data --------------------------------------------------------
+
+
+def check_model_fit() -> None:
+    """The occluding layers inside a model: trained a few steps, identity at inference."""
+    rng = np.random.default_rng(12)
+    x = rng.uniform(0, 255, (48, 16, 16, 3)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, 48)]
+    augment = [
+        Cutout(size=4, seed=1),
+        RandomErasing(seed=2),
+        HideAndSeek(fill=(124, 116, 104), grid=(0, 4, 8)),  # unseeded: a counter in the model
+    ]
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            *augment,
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert all(np.isfinite(history.history["loss"]))
+    head = keras.Sequential(augment)
+    np.testing.assert_array_equal(numpy(head(x, training=False)), x)
+    assert not np.array_equal(numpy(head(x, training=True)), x)
+    np.testing.assert_allclose(model.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def check_tf_data_pipeline() -> None:
+    """A Sequential of the layers and the mixers in a tf.data pipeline (TensorFlow computes
+    there whatever Keras's backend is), then model.fit on it; seeded runs are equal."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(13)
+    x = rng.uniform(0, 255, (64, 16, 16, 3)).astype("float32")
+    labels = rng.integers(0, 3, 64).astype("int32")
+    augment = keras.Sequential([Cutout(size=4, seed=1), RandomErasing(seed=2)])
+
+    data = tf.data.Dataset.from_tensor_slices({"images": x, "labels": labels})
+    data = data.shuffle(64, seed=3, reshuffle_each_iteration=False).batch(16)
+    data = data.map(lambda d: {**d, "images": augment(d["images"])})
+    data = data.map(CutMix(num_classes=3, seed=4), num_parallel_calls=4, deterministic=True)
+    data = data.map(MixUp(alpha=0.4, seed=5), num_parallel_calls=4, deterministic=True)
+    data = data.map(lambda d: (d["images"], d["labels"]))
+    first, second = ([numpy(b) for b, _ in data] for _ in range(2))  # two fresh iterators
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    history = model.fit(data, epochs=1, shuffle=False, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
 CHECKS = [
     check_applied_rate,
     check_random_erasing_geometry,
@@ -311,4 +373,6 @@ CHECKS = [
     check_mixup_lambda,
     check_cutmix_labels_follow_pixels,
     check_seeds,
+    check_model_fit,
+    check_tf_data_pipeline,
 ]
