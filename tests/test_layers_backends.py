@@ -32,6 +32,6 @@ def test_layers_under_jax() -> None:
 
 
 def test_layers_under_torch() -> None:
-    # A reduced set: the rates, the fills and the exact label/pixel checks.
-    select = "backend_is or applied_rate or noise_fill or mixup or cutmix or seeds"
+    # A reduced set: rates, fills, exact labels and pixels, seeds, a model and tf.data.
+    select = "backend_is or applied_rate or noise or mixup or cutmix or seeds or fit or pipeline"
     run_checks("torch", select, timeout=300)
