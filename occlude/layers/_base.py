@@ -53,6 +53,8 @@ class Spec:
     def of(cls, x: Any) -> Spec:
         if not (hasattr(x, "shape") and hasattr(x, "dtype")):
             x = np.asarray(x)
+        if getattr(x.shape, "rank", 0) is None:
+            raise ValueError(f"inputs need a known rank; received a tensor of unknown shape {x}")
         shape = tuple(None if d is None else int(d) for d in tuple(x.shape))
         return cls(shape, keras.backend.standardize_dtype(x.dtype))
 
@@ -232,6 +234,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
 
     def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
         """Refuse entries the layer cannot keep consistent (mixers override)."""
+        return  # (a body for AutoGraph, which cannot convert a docstring-only method)
 
     def _restore_dtype(self, bk: Any, images: Tensor, dtype: str) -> Tensor:
         if is_integer(dtype):
