@@ -224,13 +224,27 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
                 f"batch (B, H, W, C); received one image of shape {shape}. Batch before "
                 "this layer, e.g. dataset.batch(32).map(layer)"
             )
-        if self.needs_saliency and SALIENCY not in specs:
+        if self.needs_saliency:
+            self._check_saliency(specs, data)
+        self.check_inputs(specs, batched=len(shape) == 4)
+
+    def _check_saliency(self, specs: dict[str, Spec], data: Any) -> None:
+        name = type(self).__name__
+        if SALIENCY not in specs:
             received = f"keys {sorted(specs)}" if isinstance(data, dict) else "images only"
             raise ValueError(
                 f"{name} needs importance maps: pass a dict with 'images' and 'saliency' "
                 f"(B, H, W); received {received}"
             )
-        self.check_inputs(specs, batched=len(shape) == 4)
+        image, maps = specs[IMAGES].shape, specs[SALIENCY].shape
+        if maps[-1:] == (1,) and len(maps) == len(image):
+            maps = maps[:-1]
+        known = all(a is None or b is None or a == b for a, b in zip(maps, image, strict=False))
+        if len(maps) != len(image) - 1 or not known:
+            raise ValueError(
+                f"{name}: saliency must be one map per image, (B, H, W) for images (B, H, W, C); "
+                f"received saliency {specs[SALIENCY].shape} for images {image}"
+            )
 
     def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
         """Refuse entries the layer cannot keep consistent (mixers override)."""

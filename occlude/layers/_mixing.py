@@ -128,8 +128,13 @@ class MixingLayer(OcclusionLayer):
         masks = batch.masks
         if masks is not None:
             masks = geo.paint(bk, masks, region, geo.row_view(bk, xp.take(masks, partner, axis=0)))
+        saliency = batch.saliency  # a guided mixer's maps follow their pixels too
+        if saliency is not None:
+            saliency = geo.paint(
+                bk, saliency, region, geo.row_view(bk, xp.take(saliency, partner, axis=0))
+            )
         labels = mix_labels(bk, batch.labels, partner, bk.numpy.subtract(1.0, share), share)
-        return replace(batch, images=images, masks=masks, labels=labels)
+        return replace(batch, images=images, masks=masks, saliency=saliency, labels=labels)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
