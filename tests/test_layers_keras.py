@@ -159,3 +159,27 @@ def test_dataset_mean_from_arrays_datasets_and_folders(tmp_path: Path) -> None:
     assert layer.get_config()["fill"] == [20.0, 30.0, 40.0]
     with pytest.raises(ValueError, match="no images"):
         dataset_mean(np.zeros((0, 2, 2, 3)))
+
+
+def test_guided_layers_in_a_functional_model_save_and_load(tmp_path: Path) -> None:
+    from occlude.layers import AttentiveCutMix, KeepCutout, SaliencyMix
+
+    inputs = {
+        "images": keras.Input((12, 12, 3), name="images"),
+        "saliency": keras.Input((12, 12), name="saliency"),
+    }
+    data = KeepCutout(size=4, seed=1)(inputs)
+    data = SaliencyMix(seed=2)(data)
+    data = AttentiveCutMix(grid=3, top_k=2, seed=3)(data)
+    model = keras.Model(inputs, data["images"])
+    model.save(tmp_path / "guided.keras")
+    loaded = keras.saving.load_model(tmp_path / "guided.keras", safe_mode=True)
+    rng = np.random.default_rng(1)
+    x = {
+        "images": rng.uniform(0, 255, (4, 12, 12, 3)).astype("float32"),
+        "saliency": rng.normal(size=(4, 12, 12)).astype("float32"),
+    }
+    expected = numpy(model(x, training=True))
+    assert not np.array_equal(expected, x["images"])
+    np.testing.assert_array_equal(numpy(loaded(x, training=True)), expected)
+    np.testing.assert_array_equal(numpy(loaded(x, training=False)), x["images"])
