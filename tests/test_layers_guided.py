@@ -39,8 +39,10 @@ def test_every_centres_box_importance_matches_a_naive_sum() -> None:
 
 
 def test_quantile_is_numpys_linear_quantile() -> None:
-    values = np.random.default_rng(1).normal(size=(3, 50)).astype("float32")
-    for q in (0.0, 0.1, 0.5, 0.77, 1.0):
+    values = np.abs(np.random.default_rng(1).normal(size=(4, 50))).astype("float32")
+    values[1, :30] = 0.0  # ties, and ties at zero
+    values[2, 10:] = values[2, 0]
+    for q in (0.0, 0.1, 0.5, 0.77, 0.99, 1.0):
         np.testing.assert_allclose(
             numpy(quantile(BK, values, q)), np.quantile(values, q, axis=1), rtol=1e-6
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import keras
@@ -14,10 +15,11 @@ from occlude.layers._base import Batch, Tensor
 from occlude.layers._mixing import MixingLayer
 
 
-def cell_bounds(bk: Any, n: Any, grid: int) -> Tensor:
-    """(grid + 1,) int32 boundaries ``floor(i * n / grid)``, i = 0..grid."""
+def cell_bounds(bk: Any, n: Any, grid: int) -> Any:
+    """The grid + 1 boundaries ``floor(i * n / grid)``, i = 0..grid: a list of ints for a
+    static side, else an int32 tensor."""
     if isinstance(n, int):
-        return bk.convert_to_tensor([i * n // grid for i in range(grid + 1)], dtype="int32")
+        return [i * n // grid for i in range(grid + 1)]
     steps = bk.numpy.multiply(bk.numpy.arange(grid + 1, dtype="int32"), rnd.int32(bk, n))
     return bk.numpy.floor_divide(steps, grid)
 
@@ -26,14 +28,21 @@ def cell_of(bk: Any, bounds: Tensor, n: Any, batch: Any) -> Tensor:
     """(B, n) the cell of each pixel along one side: how many inner boundaries are <= it."""
     xp = bk.numpy
     pos = xp.expand_dims(xp.arange(n, dtype="int32"), 1)
-    inner = xp.expand_dims(bounds[1:-1], 0)
+    inner = xp.expand_dims(bk.convert_to_tensor(bounds, dtype="int32")[1:-1], 0)
     cells = xp.sum(rnd.int32(bk, xp.greater_equal(pos, inner)), axis=1)
     return xp.broadcast_to(xp.expand_dims(cells, 0), (batch, bk.shape(cells)[0]))
 
 
-def cell_sums(bk: Any, table: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
-    """(B, G, G) sums inside each cell, from the integral image at the cell corners."""
+def cell_sums(bk: Any, maps: Tensor, rows: Any, cols: Any) -> Tensor:
+    """(B, G, G) each cell's sum: band by band for static bounds (a pass over the maps),
+    else from an integral image at the cell corners."""
     xp = bk.numpy
+    if isinstance(rows, list) and isinstance(cols, list):
+        bands = [xp.sum(maps[:, :, c0:c1], axis=2) for c0, c1 in pairwise(cols)]
+        per_col = xp.stack(bands, axis=2)  # (B, H, G)
+        cells = [xp.sum(per_col[:, r0:r1], axis=1) for r0, r1 in pairwise(rows)]
+        return xp.stack(cells, axis=1)
+    table = sal.integral(bk, maps)
     corners = xp.take(xp.take(table, rows, axis=1), cols, axis=2)  # (B, G + 1, G + 1)
     inner = xp.add(corners[:, 1:, 1:], corners[:, :-1, :-1])
     return xp.subtract(inner, xp.add(corners[:, :-1, 1:], corners[:, 1:, :-1]))
@@ -86,16 +95,17 @@ class AttentiveCutMix(MixingLayer):
         b = bk.shape(batch.images)[0]
         h, w = geo.image_hw(bk, batch.images)
         rows, cols = cell_bounds(bk, h, self.grid), cell_bounds(bk, w, self.grid)
-        table = sal.integral(bk, sal.positive(bk, batch.saliency))
-        sums = cell_sums(bk, table, rows, cols)
+        maps = sal.positive(bk, batch.saliency)
+        sums = cell_sums(bk, maps, rows, cols)
         theirs = xp.take(sums, partner, axis=0)
         chosen = sal.top_k_mask(bk, xp.reshape(theirs, (b, -1)), self.top_k)
-        chosen = xp.logical_and(
-            xp.reshape(chosen, (b, self.grid, self.grid)), xp.reshape(applied, (-1, 1, 1))
-        )
+        gate = xp.reshape(applied, (-1, 1, 1))
+        chosen = xp.logical_and(xp.reshape(chosen, (b, self.grid, self.grid)), gate)
+        row_t = bk.convert_to_tensor(rows, dtype="int32")
+        col_t = bk.convert_to_tensor(cols, dtype="int32")
         sizes = xp.multiply(
-            xp.expand_dims(xp.subtract(rows[1:], rows[:-1]), 1),
-            xp.expand_dims(xp.subtract(cols[1:], cols[:-1]), 0),
+            xp.expand_dims(xp.subtract(row_t[1:], row_t[:-1]), 1),
+            xp.expand_dims(xp.subtract(col_t[1:], col_t[:-1]), 0),
         )
         pasted = xp.sum(xp.where(chosen, xp.expand_dims(sizes, 0), 0), axis=(1, 2))
         total_px = bk.cast(xp.multiply(rnd.int32(bk, h), rnd.int32(bk, w)), "float32")
@@ -103,7 +113,7 @@ class AttentiveCutMix(MixingLayer):
         if self.label_by == "area":
             weight = area
         else:
-            total = sal.totals(bk, table)
+            total = xp.sum(sums, axis=(1, 2))
             inside = xp.sum(xp.where(chosen, sums, 0.0), axis=(1, 2))
             within = xp.sum(xp.where(chosen, theirs, 0.0), axis=(1, 2))
             outside = sal.share(bk, xp.subtract(total, inside), total)

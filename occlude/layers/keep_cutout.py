@@ -40,19 +40,48 @@ def every_centre(bk: Any, table: Tensor, side: Any, h: Any, w: Any) -> Tensor:
 
 
 def quantile(bk: Any, values: Tensor, q: float) -> Tensor:
-    """(B,) the ``q`` quantile of each row, with linear interpolation between order
-    statistics (``numpy.quantile``'s default)."""
+    """(B,) the ``q`` quantile of each row of non-negative ``values``, with linear
+    interpolation between order statistics (``numpy.quantile``'s default).
+
+    The order statistics are found by bisection on the values' bits (non-negative floats
+    order like their bit patterns): 31 counting passes, exact, and several times faster
+    than TensorFlow's sort of 50,000 values per row.
+    """
     xp = bk.numpy
-    ordered = xp.sort(values, axis=1)
     n = bk.shape(values)[1]
     pos = xp.multiply(bk.cast(xp.subtract(rnd.int32(bk, n), 1), "float32"), q)
-    lo = rnd.int32(bk, xp.floor(pos))
-    hi = xp.minimum(xp.add(lo, 1), xp.subtract(rnd.int32(bk, n), 1))
-    low = xp.take(ordered, lo, axis=1)
-    high = xp.take(ordered, hi, axis=1)
-    return xp.add(
-        low, xp.multiply(xp.subtract(pos, bk.cast(lo, "float32")), xp.subtract(high, low))
-    )
+    rank = rnd.int32(bk, xp.floor(pos))
+    view = getattr(xp, "view", None)  # Keras >= 3.9
+    if view is None:
+        ordered = xp.sort(values, axis=1)
+        low = xp.take(ordered, rank, axis=1)
+        high = xp.take(
+            ordered, xp.minimum(xp.add(rank, 1), xp.subtract(rnd.int32(bk, n), 1)), axis=1
+        )
+    else:
+        keys = view(values, "int32")
+        low_key = _order_statistic(bk, keys, rank)
+        at_most = xp.sum(rnd.int32(bk, xp.less_equal(keys, xp.expand_dims(low_key, 1))), axis=1)
+        above = xp.where(xp.greater(keys, xp.expand_dims(low_key, 1)), values, float("inf"))
+        low = view(low_key, "float32")
+        high = xp.where(xp.greater(at_most, xp.add(rank, 1)), low, xp.min(above, axis=1))
+        high = xp.where(xp.isfinite(high), high, low)  # rank is the last: no value above
+    frac = xp.subtract(pos, bk.cast(rank, "float32"))
+    return xp.add(low, xp.multiply(frac, xp.subtract(high, low)))
+
+
+def _order_statistic(bk: Any, keys: Tensor, rank: Any) -> Tensor:
+    """(B,) the ``rank``-th smallest (from 0) of each row of non-negative int32 ``keys``."""
+    xp = bk.numpy
+    b = bk.shape(keys)[0]
+    lo = xp.zeros((b,), dtype="int32")
+    hi = xp.full((b,), 0x7F800000, dtype="int32")  # +inf's bits: above every finite value
+    for _ in range(31):
+        mid = xp.add(lo, xp.floor_divide(xp.subtract(hi, lo), 2))
+        count = xp.sum(rnd.int32(bk, xp.less_equal(keys, xp.expand_dims(mid, 1))), axis=1)
+        enough = xp.greater(count, rank)
+        hi, lo = xp.where(enough, mid, hi), xp.where(enough, lo, xp.add(mid, 1))
+    return hi
 
 
 def first_where(bk: Any, ok: Tensor) -> Tensor:
@@ -117,7 +146,8 @@ class KeepCutout(OccludingLayer):
         h, w = geo.image_hw(bk, batch.images)
         side = square_side(bk, self.size, h, w)
         table = sal.integral(bk, sal.positive(bk, batch.saliency))
-        sums = every_centre(bk, table, side, h, w)
+        # Clipped at 0: the integral image's differences can be a rounding error below it.
+        sums = xp.maximum(every_centre(bk, table, side, h, w), 0.0)
         threshold = quantile(bk, sums, self.keep_quantile)
         cx, cy = geo.random_centres(bk, keys, rnd.CENTRE, self.max_tries, h, w)
         tried = xp.take_along_axis(sums, xp.add(xp.multiply(cy, rnd.int32(bk, w)), cx), axis=1)

@@ -69,9 +69,11 @@ class SaliencyMix(MixingLayer):
         if self.label_by == "area":
             weight = area
         else:
-            table = sal.integral(bk, sal.positive(bk, batch.saliency))
-            total, inside = sal.totals(bk, table), sal.box_sums(bk, table, boxes)
-            theirs = sal.box_sums(bk, xp.take(table, partner, axis=0), boxes)
+            maps = sal.positive(bk, batch.saliency)
+            everywhere = geo.box_region(bk, boxes, h, w, xp.greater_equal(lam, 0.0))
+            total = xp.sum(maps, axis=(1, 2))
+            inside = sal.region_sums(bk, maps, everywhere)
+            theirs = sal.region_sums(bk, xp.take(maps, partner, axis=0), everywhere)
             outside = sal.share(bk, xp.subtract(total, inside), total)
             within = sal.share(bk, theirs, xp.take(total, partner, axis=0))
             weight = sal.label_weights(bk, "saliency", area, outside, within, applied)
