@@ -163,8 +163,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
         """(B,) int32: each sample's key (seed, batch pixels, position; a counter if unseeded)."""
         digests = rnd.fingerprints(bk, images, self.value_range)
         if self.seed is not None:
-            base: Any = rnd.to_int32(rnd.salt(f"{self.seed}") ^ self._salt ^ (self.seed >> 32))
-            base = bk.convert_to_tensor(np.int32(base))
+            base: Any = bk.convert_to_tensor(np.int32(rnd.salt(f"{self.seed}") ^ self._salt))
         else:
             state = rnd.int32(bk, self._generator(bk).next())
             base = bk.numpy.add(rnd.mix32(bk, state[0]), bk.numpy.multiply(state[1], rnd.GOLDEN))

@@ -27,7 +27,7 @@ _M2 = 0xC2B2AE35 - (1 << 32)
 _UNIT = 2.0**-24
 
 # Streams: one per kind of draw, so that draws of different kinds never share bits.
-COIN, PARTNER, LAMBDA, CENTRE, SIZE, GRID, CELLS, NOISE, ERASE, PLACE = range(10)
+COIN, PARTNER, LAMBDA, CENTRE, GRID, CELLS, NOISE, ERASE, PLACE = range(9)
 _STREAM_STRIDE = 1 << 20  # counters within a stream stay below this
 _DIGEST_ROWS = 16
 
