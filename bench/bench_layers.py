@@ -6,7 +6,8 @@ runs our layer and its Keras counterpart once each, in alternating order. The ta
 gives the median images/s over the rounds and the median of the per-round ratios
 ours / Keras (a same-round ratio is robust to the load of a shared machine drifting).
 Cutout and Hide-and-Seek have no Keras counterpart; they are compared with Keras's
-RandomErasing, its only occluding layer.
+RandomErasing, its only occluding layer. The saliency-guided layers follow alone (fewer
+rounds and batches), with random maps.
 
 Semantics: what each layer actually does, measured on small images (applied rate, the
 fill's distribution, CutMix's label error, masks, integer labels, reproducibility under a
@@ -31,7 +32,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from occlude.layers import CutMix, Cutout, HideAndSeek, MixUp, RandomErasing
+from occlude.layers import (
+    AttentiveCutMix,
+    CutMix,
+    Cutout,
+    HideAndSeek,
+    KeepCutout,
+    MixUp,
+    RandomErasing,
+    SaliencyMix,
+)
 
 SIZE, BATCH, CLASSES = 224, 32, 10
 Layer = Callable[[Any], Any]
@@ -106,6 +116,28 @@ def speed(rounds: int, steps: int) -> None:
         ours, theirs = statistics.median(ours_ips[name]), statistics.median(theirs_ips[name])
         ratio = statistics.median(ratios[name])
         print(f"| `{name}` | {ours:.0f} | `{other}` | {theirs:.0f} | **{ratio:.2f}** |")
+
+
+def guided_speed(rounds: int, steps: int) -> None:
+    """The saliency-guided layers (no Keras counterpart) on the same batches, with maps."""
+    rng = np.random.default_rng(1)
+    maps = rng.normal(size=(4 * BATCH, SIZE, SIZE)).astype("float32")
+    data = tf.data.Dataset.zip(batches(4), tf.data.Dataset.from_tensor_slices(maps).batch(BATCH))
+    data = data.map(lambda d, s: {**d, "saliency": s}).cache()
+    layers: list[tuple[str, Layer]] = [
+        ("KeepCutout()", KeepCutout(seed=1)),
+        ("SaliencyMix()", SaliencyMix(seed=1)),
+        ("SaliencyMix(label_by='saliency')", SaliencyMix(label_by="saliency", seed=1)),
+        ("AttentiveCutMix()", AttentiveCutMix(seed=1)),
+    ]
+    runs: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for name, layer in layers:
+            runs.setdefault(name, []).append(throughput(layer, data, steps))
+    print("\n| guided layer (no Keras counterpart) | images/s |")
+    print("|---|---:|")
+    for name, _ in layers:
+        print(f"| `{name}` | {statistics.median(runs[name]):.0f} |")
 
 
 # --- semantics -----------------------------------------------------------------------
@@ -283,6 +315,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.only != "semantics":
         speed(args.rounds, args.steps)
+        guided_speed(max(1, args.rounds // 2), max(2, args.steps // 4))
     if args.only != "speed":
         semantics()
 

@@ -133,3 +133,22 @@ def test_defaults_and_config_round_trip(tmp_path: Path) -> None:
         # Identity at inference (integer labels still become one-hot for the mixers).
         quiet = numpy(layer(dict(data), training=False))
         np.testing.assert_array_equal(quiet["images"], data["images"])
+
+
+def test_guided_layers_in_tf_data_with_an_unknown_batch_size() -> None:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    data = {
+        "images": rng.uniform(0, 255, (10, 12, 12, 3)).astype("float32"),
+        "labels": np.eye(10, dtype="float32"),
+        "saliency": rng.normal(size=(10, 12, 12)).astype("float32"),
+    }
+    for layer in (
+        KeepCutout(seed=1),
+        SaliencyMix(label_by="saliency", seed=2),
+        AttentiveCutMix(seed=3),
+    ):
+        mapped = tf.data.Dataset.from_tensor_slices(data).batch(4).map(layer)  # batch: None
+        sizes = [len(element["images"]) for element in mapped]
+        assert sizes == [4, 4, 2]

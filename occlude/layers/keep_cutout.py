@@ -63,7 +63,7 @@ def quantile(bk: Any, values: Tensor, q: float) -> Tensor:
         low_key = _order_statistic(bk, keys, rank)
         at_most = xp.sum(rnd.int32(bk, xp.less_equal(keys, xp.expand_dims(low_key, 1))), axis=1)
         above = xp.where(xp.greater(keys, xp.expand_dims(low_key, 1)), values, float("inf"))
-        low = view(low_key, "float32")
+        low = view(xp.expand_dims(low_key, 1), "float32")[:, 0]  # a static last axis for view
         high = xp.where(xp.greater(at_most, xp.add(rank, 1)), low, xp.min(above, axis=1))
         high = xp.where(xp.isfinite(high), high, low)  # rank is the last: no value above
     frac = xp.subtract(pos, bk.cast(rank, "float32"))
