@@ -182,16 +182,27 @@ def fingerprints(bk: Any, images: Tensor, value_range: tuple[float, float]) -> T
     return xp.add(row_part, mix32(bk, col_part))
 
 
+def can_bitcast(bk: Any) -> bool:
+    return hasattr(bk.numpy, "view")  # Keras >= 3.9
+
+
+def bitcast(bk: Any, x: Tensor, dtype: str) -> Tensor:
+    """``x``'s bits as ``dtype`` of the same size (free). Keras's ``view`` needs a static last
+    axis, which a batch axis of unknown size is not: it gets one of size 1."""
+    shape = bk.shape(x)
+    column = bk.numpy.reshape(x, (-1, 1))
+    return bk.numpy.reshape(bk.numpy.view(column, dtype), shape)
+
+
 def pixel_bits(bk: Any, x: Tensor, value_range: tuple[float, float]) -> Tensor:
     """int32 per pixel value: the value's own bits where a same-size view exists (free)."""
     dtype = str(keras.backend.standardize_dtype(x.dtype))
-    view = getattr(bk.numpy, "view", None)  # Keras >= 3.9
     if "int" in dtype or dtype == "bool":
         return int32(bk, x)
-    if view is not None and dtype == "float32":
-        return view(x, "int32")
-    if view is not None and dtype in ("float16", "bfloat16"):
-        return int32(bk, view(x, "int16"))
+    if can_bitcast(bk) and dtype == "float32":
+        return bitcast(bk, x, "int32")
+    if can_bitcast(bk) and dtype in ("float16", "bfloat16"):
+        return int32(bk, bitcast(bk, x, "int16"))
     low, high = value_range
     scaled = bk.numpy.multiply(
         bk.numpy.subtract(bk.cast(x, "float32"), low), 65535.0 / (high - low)

@@ -19,7 +19,8 @@ from occlude.layers.cutout import check_size, square_side
 
 def every_centre(bk: Any, table: Tensor, side: Any, h: Any, w: Any) -> Tensor:
     """(B, H * W) sums of the clipped ``side`` x ``side`` box centred on every pixel (raster
-    order), read from the integral image ``table``."""
+    order), read from the integral image ``table``: whole rows first (cheap gathers), then
+    columns."""
     xp = bk.numpy
 
     def bounds(n: Any) -> tuple[Tensor, Tensor]:
@@ -28,15 +29,9 @@ def every_centre(bk: Any, table: Tensor, side: Any, h: Any, w: Any) -> Tensor:
         return lo, xp.clip(xp.add(start, rnd.int32(bk, side)), 0, rnd.int32(bk, n))
 
     (y0, y1), (x0, x1) = bounds(h), bounds(w)
-    stride = xp.add(rnd.int32(bk, w), 1)
-    flat = xp.reshape(table, (bk.shape(table)[0], -1))
-
-    def corner(ys: Tensor, xs: Tensor) -> Tensor:
-        index = xp.add(xp.expand_dims(xp.multiply(ys, stride), 1), xp.expand_dims(xs, 0))
-        return xp.take(flat, xp.reshape(index, (-1,)), axis=1)
-
-    inner = xp.add(corner(y1, x1), corner(y0, x0))
-    return xp.subtract(inner, xp.add(corner(y0, x1), corner(y1, x0)))
+    bands = xp.subtract(xp.take(table, y1, axis=1), xp.take(table, y0, axis=1))  # (B, H, W + 1)
+    sums = xp.subtract(xp.take(bands, x1, axis=2), xp.take(bands, x0, axis=2))  # (B, H, W)
+    return xp.reshape(sums, (bk.shape(table)[0], -1))
 
 
 def quantile(bk: Any, values: Tensor, q: float) -> Tensor:
@@ -51,19 +46,18 @@ def quantile(bk: Any, values: Tensor, q: float) -> Tensor:
     n = bk.shape(values)[1]
     pos = xp.multiply(bk.cast(xp.subtract(rnd.int32(bk, n), 1), "float32"), q)
     rank = rnd.int32(bk, xp.floor(pos))
-    view = getattr(xp, "view", None)  # Keras >= 3.9
-    if view is None:
+    if not rnd.can_bitcast(bk):
         ordered = xp.sort(values, axis=1)
         low = xp.take(ordered, rank, axis=1)
         high = xp.take(
             ordered, xp.minimum(xp.add(rank, 1), xp.subtract(rnd.int32(bk, n), 1)), axis=1
         )
     else:
-        keys = view(values, "int32")
+        keys = rnd.bitcast(bk, values, "int32")
         low_key = _order_statistic(bk, keys, rank)
         at_most = xp.sum(rnd.int32(bk, xp.less_equal(keys, xp.expand_dims(low_key, 1))), axis=1)
         above = xp.where(xp.greater(keys, xp.expand_dims(low_key, 1)), values, float("inf"))
-        low = view(xp.expand_dims(low_key, 1), "float32")[:, 0]  # a static last axis for view
+        low = rnd.bitcast(bk, low_key, "float32")
         high = xp.where(xp.greater(at_most, xp.add(rank, 1)), low, xp.min(above, axis=1))
         high = xp.where(xp.isfinite(high), high, low)  # rank is the last: no value above
     frac = xp.subtract(pos, bk.cast(rank, "float32"))
