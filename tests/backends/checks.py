@@ -229,11 +229,9 @@ def _mixup_lambdas(alpha: float, n: int, seed: int) -> tuple[np.ndarray, np.ndar
     assert np.all(partner != np.arange(n))
     own = np.float32(lam)[:, None, None, None]
     expected = own * images + (np.float32(1) - own) * images[partner]
-    if keras.backend.backend() == "jax":
-        # XLA fuses the blend into fused multiply-adds: equal to within an ulp or two.
-        np.testing.assert_allclose(out["images"], expected, rtol=3e-7, atol=0)
-    else:
-        np.testing.assert_array_equal(out["images"], expected)  # the same lam, exactly
+    # The blend is one matrix product, whose fused multiply-adds may round once instead of
+    # twice: equal to within an ulp (a different lam would be far off).
+    np.testing.assert_allclose(out["images"], expected, rtol=2.5e-7, atol=0)
     return lam, partner
 
 
