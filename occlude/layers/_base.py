@@ -268,6 +268,11 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
                 result[key] = out(value)
         return result
 
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """Shapes are kept (a mixer's integer labels become (B, num_classes): see
+        :meth:`compute_output_spec`, which knows their dtype)."""
+        return input_shape
+
     def compute_output_spec(self, data: Any, training: Any = None) -> Any:
         def same(x: Any) -> Any:
             return keras.KerasTensor(x.shape, dtype=x.dtype)
