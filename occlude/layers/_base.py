@@ -1,0 +1,290 @@
+"""What every occlude layer shares: backend switching, inputs, random keys, dtypes, config.
+
+Like Keras's own image augmentation layers, a layer computes with ``self.backend``, which
+is the TensorFlow backend inside a ``tf.data`` pipeline (whatever Keras's backend is) and
+Keras's backend otherwise. Unlike them, it keeps the input dtypes (integer labels stay
+integers until a mixer converts them) and draws nothing from shared mutable state when
+seeded: each sample's randomness is a hash of the seed, the batch's pixels and the
+sample's position (see :mod:`occlude.layers._random`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import keras
+import numpy as np
+from keras.src.utils import backend_utils, jax_utils, tracking
+
+from occlude.layers import _random as rnd
+
+Tensor = Any
+# Dict entries a layer reads; any other entry is passed through by the occluding layers.
+IMAGES, LABELS, MASKS, SALIENCY = "images", "labels", "segmentation_masks", "saliency"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One call's data, batched; ``dtype`` is the images' own (they are floats inside)."""
+
+    images: Tensor
+    dtype: str = "float32"
+    labels: Tensor | None = None
+    masks: Tensor | None = None
+    saliency: Tensor | None = None
+    extra: dict[str, Tensor] = field(default_factory=dict)
+
+    def with_images(self, images: Tensor) -> Batch:
+        return replace(self, images=images)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """An input entry's shape (None where unknown) and dtype, read without converting it."""
+
+    shape: tuple[int | None, ...]
+    dtype: str
+
+    @classmethod
+    def of(cls, x: Any) -> Spec:
+        if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+            x = np.asarray(x)
+        if getattr(x.shape, "rank", 0) is None:
+            raise ValueError(f"inputs need a known rank; received a tensor of unknown shape {x}")
+        shape = tuple(None if d is None else int(d) for d in tuple(x.shape))
+        return cls(shape, keras.backend.standardize_dtype(x.dtype))
+
+
+def check_prob(prob: float, name: str = "prob") -> float:
+    if not (isinstance(prob, (int, float)) and 0.0 <= prob <= 1.0):
+        raise ValueError(f"{name} must be between 0 and 1; received {prob!r}")
+    return float(prob)
+
+
+def check_value_range(value_range: Sequence[float]) -> tuple[float, float]:
+    if len(value_range) != 2:
+        raise ValueError(f"value_range must be (low, high); received {value_range!r}")
+    low, high = float(value_range[0]), float(value_range[1])
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"value_range needs finite low < high; received {value_range!r}")
+    return low, high
+
+
+def check_seed(seed: int | None) -> int | None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"seed must be an int or None; received {seed!r}")
+    return seed
+
+
+def is_integer(dtype: Any) -> bool:
+    name = keras.backend.standardize_dtype(dtype)
+    return "int" in name or name == "bool"
+
+
+class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
+    """Base class: ``call`` unpacks the input, augments it in training, packs it back.
+
+    Subclasses implement :meth:`augment` (a batch in, a batch out) and extend
+    :meth:`get_config`.
+    """
+
+    needs_batch: ClassVar[bool] = False
+    needs_saliency: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        prob: float,
+        value_range: Sequence[float] = (0, 255),
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.prob = check_prob(prob)
+        self.value_range = check_value_range(value_range)
+        self.seed = check_seed(seed)
+        self.backend = backend_utils.DynamicBackend()
+        # Inputs keep their dtypes: the layer converts them itself.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self._salt = rnd.salt(type(self).__name__)
+        if seed is None:
+            # Unseeded: a call counter makes every call fresh (and order-dependent).
+            self._random_seed = random.randint(1, 2**30)
+            self.generator = keras.random.SeedGenerator(self._random_seed)
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        self._check_call(inputs)
+        first = keras.tree.flatten(inputs)[0]
+        if (
+            not isinstance(first, keras.KerasTensor)
+            and backend_utils.in_tf_graph()
+            and not jax_utils.is_in_jax_tracing_scope(first)
+        ):
+            # Inside tf.data (or a tf.function): compute with TensorFlow whatever the backend.
+            self.backend.set_backend("tensorflow")
+            try:
+                inputs = keras.tree.map_structure(self.backend.convert_to_tensor, inputs)
+                return super().__call__(inputs, *args, **kwargs)
+            finally:
+                self.backend.reset()
+        return super().__call__(inputs, *args, **kwargs)
+
+    def call(self, data: Any, training: bool = True) -> Any:
+        bk = self.backend
+        batch, batched = self._unpack(bk, data)
+        batch = replace(batch, labels=self.prepare_labels(bk, batch.labels))
+        if training:
+            keys = self.sample_keys(bk, batch.images)
+            work = "float64" if batch.dtype == "float64" else "float32"
+            batch = self.augment(bk, batch.with_images(bk.cast(batch.images, work)), keys)
+            batch = batch.with_images(self._restore_dtype(bk, batch.images, batch.dtype))
+        return self._pack(bk, batch, data, batched)
+
+    def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
+        raise NotImplementedError
+
+    def prepare_labels(self, bk: Any, labels: Tensor | None) -> Tensor | None:
+        """Labels as the layer returns them; mixers convert integer labels here."""
+        return labels
+
+    def label_spec(self, spec: Any) -> Any:
+        return spec
+
+    def applied(self, bk: Any, keys: Tensor) -> Tensor:
+        """(B,) bool: the ``prob`` coin of each sample (its first draw)."""
+        return bk.numpy.less(rnd.uniform(bk, keys, rnd.COIN, 1)[:, 0], self.prob)
+
+    def sample_keys(self, bk: Any, images: Tensor) -> Tensor:
+        """(B,) int32: each sample's key (seed, batch pixels, position; a counter if unseeded)."""
+        digests = rnd.fingerprints(bk, images, self.value_range)
+        if self.seed is not None:
+            base: Any = bk.convert_to_tensor(np.int32(rnd.salt(f"{self.seed}") ^ self._salt))
+        else:
+            state = rnd.int32(bk, self._generator(bk).next())
+            base = bk.numpy.add(rnd.mix32(bk, state[0]), bk.numpy.multiply(state[1], rnd.GOLDEN))
+            base = bk.numpy.bitwise_xor(base, self._salt)
+        return rnd.sample_keys(bk, digests, base)
+
+    @tracking.no_automatic_dependency_tracking  # type: ignore[untyped-decorator]
+    def _generator(self, bk: Any) -> Any:
+        """The call counter for the computing backend (TensorFlow's own inside tf.data)."""
+        if bk.name == keras.backend.backend():
+            return self.generator
+        if not hasattr(self, "_backend_generators"):
+            self._backend_generators: dict[str, Any] = {}
+        if bk.name not in self._backend_generators:
+            gen = keras.random.SeedGenerator(self._random_seed, backend=bk)
+            self._backend_generators[bk.name] = gen
+        return self._backend_generators[bk.name]
+
+    def _unpack(self, bk: Any, data: Any) -> tuple[Batch, bool]:
+        """The input as a batch of tensors (inputs were checked by :meth:`check_inputs`)."""
+        raw = data if isinstance(data, dict) else {IMAGES: data}
+        entries = {k: bk.convert_to_tensor(v) for k, v in raw.items()}
+        batched = len(bk.shape(entries[IMAGES])) == 4
+        if not batched:
+            entries = {k: bk.numpy.expand_dims(v, 0) for k, v in entries.items()}
+        images = entries.pop(IMAGES)
+        batch = Batch(
+            images=images,
+            dtype=keras.backend.standardize_dtype(images.dtype),
+            labels=entries.pop(LABELS, None),
+            masks=entries.pop(MASKS, None),
+            saliency=entries.pop(SALIENCY) if self.needs_saliency else None,
+            extra=entries,
+        )
+        return batch, batched
+
+    def _check_call(self, data: Any) -> None:
+        """Check the input's structure, shapes and dtypes before any work (errors raised
+        here reach the user as they are, not wrapped by Keras)."""
+        name = type(self).__name__
+        if isinstance(data, dict) and IMAGES not in data:
+            raise ValueError(
+                f"{name} takes images or a dict with an 'images' entry; "
+                f"received a dict with keys {sorted(data)}"
+            )
+        raw = data if isinstance(data, dict) else {IMAGES: data}
+        specs = {k: Spec.of(v) for k, v in raw.items()}
+        shape = specs[IMAGES].shape
+        if len(shape) not in (3, 4):
+            raise ValueError(
+                f"{name}: images must be a batch (B, H, W, C) or one image (H, W, C); "
+                f"received shape {shape}"
+            )
+        if len(shape) == 3 and self.needs_batch:
+            raise ValueError(
+                f"{name} mixes each image with another image of its batch, so it needs a "
+                f"batch (B, H, W, C); received one image of shape {shape}. Batch before "
+                "this layer, e.g. dataset.batch(32).map(layer)"
+            )
+        if self.needs_saliency:
+            self._check_saliency(specs, data)
+        self.check_inputs(specs, batched=len(shape) == 4)
+
+    def _check_saliency(self, specs: dict[str, Spec], data: Any) -> None:
+        name = type(self).__name__
+        if SALIENCY not in specs:
+            received = f"keys {sorted(specs)}" if isinstance(data, dict) else "images only"
+            raise ValueError(
+                f"{name} needs importance maps: pass a dict with 'images' and 'saliency' "
+                f"(B, H, W); received {received}"
+            )
+        image, maps = specs[IMAGES].shape, specs[SALIENCY].shape
+        if maps[-1:] == (1,) and len(maps) == len(image):
+            maps = maps[:-1]
+        known = all(a is None or b is None or a == b for a, b in zip(maps, image, strict=False))
+        if len(maps) != len(image) - 1 or not known:
+            raise ValueError(
+                f"{name}: saliency must be one map per image, (B, H, W) for images (B, H, W, C); "
+                f"received saliency {specs[SALIENCY].shape} for images {image}"
+            )
+
+    def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
+        """Refuse entries the layer cannot keep consistent (mixers override)."""
+        return  # (a body for AutoGraph, which cannot convert a docstring-only method)
+
+    def _restore_dtype(self, bk: Any, images: Tensor, dtype: str) -> Tensor:
+        if is_integer(dtype):
+            info = np.iinfo(dtype)
+            images = bk.numpy.clip(bk.numpy.round(images), float(info.min), float(info.max))
+        return bk.cast(images, dtype)
+
+    def _pack(self, bk: Any, batch: Batch, data: Any, batched: bool) -> Any:
+        def out(x: Tensor) -> Tensor:
+            return x if batched else bk.numpy.squeeze(x, 0)
+
+        if not isinstance(data, dict):
+            return out(batch.images)
+        result = {IMAGES: out(batch.images)}
+        named = {LABELS: batch.labels, MASKS: batch.masks, SALIENCY: batch.saliency}
+        for key, value in {**named, **batch.extra}.items():
+            if value is not None:
+                result[key] = out(value)
+        return result
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """Shapes are kept (a mixer's integer labels become (B, num_classes): see
+        :meth:`compute_output_spec`, which knows their dtype)."""
+        return input_shape
+
+    def compute_output_spec(self, data: Any, training: Any = None) -> Any:
+        def same(x: Any) -> Any:
+            return keras.KerasTensor(x.shape, dtype=x.dtype)
+
+        if not isinstance(data, dict):
+            return same(data)
+        out = {k: same(v) for k, v in data.items()}
+        if LABELS in data:
+            out[LABELS] = self.label_spec(data[LABELS])
+        return out
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = super().get_config()
+        config.update(prob=self.prob, value_range=list(self.value_range), seed=self.seed)
+        return config

@@ -1,0 +1,139 @@
+"""Boxes, regions and painting in backend ops.
+
+Boxes are integer pixel boxes, end-exclusive, clipped. A region says which pixels a layer
+occludes or pastes in each sample. It is built directly at the images' resolution in a
+*row view*, (B, H, W * C): TensorFlow's ``where`` is several times slower on 4-D tensors
+or with a small last axis, and the row view avoids both (see ``bench/bench_layers.py``).
+Heights and widths may be Python ints (static shapes) or scalar tensors (dynamic ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+from occlude.layers import _random as rnd
+
+Tensor = Any
+
+
+class Boxes(NamedTuple):
+    """Per-sample boxes ``[x0, x1) x [y0, y1)``, each (B,) or (B, K) int32."""
+
+    x0: Tensor
+    y0: Tensor
+    x1: Tensor
+    y1: Tensor
+
+
+def image_hw(bk: Any, images: Tensor) -> tuple[Any, Any]:
+    shape = bk.shape(images)
+    return shape[1], shape[2]
+
+
+def centred(bk: Any, cx: Tensor, cy: Tensor, bw: Tensor, bh: Tensor, h: Any, w: Any) -> Boxes:
+    """A ``bw`` x ``bh`` box whose centre pixel is ``(cx, cy)`` (top-left at ``c - side // 2``,
+    as the CLI), clipped at the border."""
+    xp = bk.numpy
+    x0 = xp.subtract(cx, xp.floor_divide(bw, 2))
+    y0 = xp.subtract(cy, xp.floor_divide(bh, 2))
+    return clip(bk, Boxes(x0, y0, xp.add(x0, bw), xp.add(y0, bh)), h, w)
+
+
+def clip(bk: Any, boxes: Boxes, h: Any, w: Any) -> Boxes:
+    xp = bk.numpy
+    hi_w, hi_h = rnd.int32(bk, w), rnd.int32(bk, h)
+    x0, y0 = xp.clip(boxes.x0, 0, hi_w), xp.clip(boxes.y0, 0, hi_h)
+    x1 = xp.maximum(x0, xp.minimum(boxes.x1, hi_w))
+    y1 = xp.maximum(y0, xp.minimum(boxes.y1, hi_h))
+    return Boxes(x0, y0, x1, y1)
+
+
+def area(bk: Any, boxes: Boxes) -> Tensor:
+    xp = bk.numpy
+    return xp.multiply(xp.subtract(boxes.x1, boxes.x0), xp.subtract(boxes.y1, boxes.y0))
+
+
+def random_centres(bk: Any, keys: Tensor, stream: int, count: int, h: Any, w: Any) -> Any:
+    """(B, count) centre pixels ``cx, cy``, each uniform over every pixel of the image."""
+    u = rnd.uniform(bk, keys, stream, 2 * count)
+    return rnd.randint(bk, u[:, :count], w), rnd.randint(bk, u[:, count:], h)
+
+
+class Region(Protocol):
+    def expand(self, bk: Any, channels: int) -> Tensor:
+        """(B, H, W * channels) bool, true on the region's pixels (every channel)."""
+
+
+@dataclass(frozen=True)
+class BoxRegion:
+    """The union of K boxes per sample: ``rows`` (B, K, H) and ``cols`` (B, K, W) say which
+    rows and columns each box covers."""
+
+    rows: Tensor
+    cols: Tensor
+
+    def expand(self, bk: Any, channels: int) -> Tensor:
+        xp = bk.numpy
+        out = None
+        for k in range(bk.shape(self.rows)[1]):
+            cols = xp.repeat(self.cols[:, k], channels, axis=1)
+            box = xp.logical_and(xp.expand_dims(self.rows[:, k], 2), xp.expand_dims(cols, 1))
+            out = box if out is None else xp.logical_or(out, box)
+        return out
+
+
+def box_region(bk: Any, boxes: Boxes, h: Any, w: Any, applied: Tensor) -> BoxRegion:
+    """The region of ``boxes`` (coordinates (B,) or (B, K)) in samples where ``applied``."""
+    xp = bk.numpy
+    if len(bk.shape(boxes.x0)) == 1:
+        boxes = Boxes(*(xp.expand_dims(c, 1) for c in boxes))
+    gate = xp.reshape(applied, (-1, 1, 1))
+
+    def inside(n: Any, lo: Tensor, hi: Tensor) -> Tensor:
+        pos = xp.reshape(xp.arange(n, dtype="int32"), (1, 1, -1))
+        lo, hi = xp.expand_dims(lo, 2), xp.expand_dims(hi, 2)
+        return xp.logical_and(xp.greater_equal(pos, lo), xp.less(pos, hi))
+
+    rows = xp.logical_and(inside(h, boxes.y0, boxes.y1), gate)
+    return BoxRegion(rows, inside(w, boxes.x0, boxes.x1))
+
+
+@dataclass(frozen=True)
+class CellRegion:
+    """Hidden cells of a grid per sample: pixel (y, x) of sample b lies in cell
+    (``row_cell[b, y]``, ``col_cell[b, x]``), which is in the region if ``hidden[b, r, c]``."""
+
+    row_cell: Tensor  # (B, H) int32
+    col_cell: Tensor  # (B, W) int32
+    hidden: Tensor  # (B, R, Q) bool
+
+    def expand(self, bk: Any, channels: int) -> Tensor:
+        xp = bk.numpy
+        b, n_rows = bk.shape(self.hidden)[0], bk.shape(self.hidden)[1]
+        cols = xp.expand_dims(xp.repeat(self.col_cell, channels, axis=1), 1)
+        cols = xp.broadcast_to(cols, (b, n_rows, bk.shape(cols)[2]))
+        # Each cell row's pattern along the (channel-expanded) columns: (B, R, W * C) ...
+        pattern = xp.take_along_axis(rnd.int32(bk, self.hidden), cols, axis=2)
+        # ... then each image row takes its cell row's pattern (a gather of whole rows).
+        offsets = xp.multiply(xp.arange(b, dtype="int32"), rnd.int32(bk, n_rows))
+        index = xp.reshape(xp.add(self.row_cell, xp.expand_dims(offsets, 1)), (-1,))
+        flat = xp.reshape(pattern, (-1, bk.shape(pattern)[2]))
+        rows = xp.take(flat, index, axis=0)
+        return xp.greater(xp.reshape(rows, (b, -1, bk.shape(flat)[1])), 0)
+
+
+def row_view(bk: Any, x: Tensor) -> Tensor:
+    """(B, H, W, C) as (B, H, W * C); a (B, H, W) tensor as (B, H, W)."""
+    shape = bk.shape(x)
+    if len(shape) == 3:
+        return x
+    return bk.numpy.reshape(x, (shape[0], shape[1], shape[2] * shape[3]))
+
+
+def paint(bk: Any, x: Tensor, region: Region, value: Tensor) -> Tensor:
+    """``x`` (B, H, W[, C]) with ``value`` (row view, broadcastable) on ``region``."""
+    shape = bk.shape(x)
+    channels = shape[3] if len(shape) == 4 else 1
+    out = bk.numpy.where(region.expand(bk, channels), value, row_view(bk, x))
+    return bk.numpy.reshape(out, shape)

@@ -1,0 +1,159 @@
+"""The base of the mixing layers (MixUp, CutMix and the saliency-guided mixers).
+
+Each sample's partner is drawn uniformly from the *other* samples of its batch (never one
+roll or permutation for the whole batch). Labels must be one-hot or soft floats, or
+integer class indices with ``num_classes`` (then converted to one-hot). A batch of one
+sample has no partner and is returned unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, ClassVar
+
+import keras
+
+from occlude.layers import _geometry as geo
+from occlude.layers import _random as rnd
+from occlude.layers._base import (
+    IMAGES,
+    LABELS,
+    MASKS,
+    SALIENCY,
+    Batch,
+    OcclusionLayer,
+    Spec,
+    Tensor,
+    is_integer,
+)
+
+
+class MixingLayer(OcclusionLayer):
+    """Mix each sample with a partner from its batch; subclasses say how."""
+
+    needs_batch = True
+    # Pasting layers move mask pixels with image pixels; blending ones cannot.
+    pastes: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        prob: float,
+        num_classes: int | None = None,
+        value_range: Sequence[float] = (0, 255),
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(prob=prob, value_range=value_range, seed=seed, **kwargs)
+        if num_classes is not None and (
+            isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
+        ):
+            raise ValueError(
+                f"num_classes must be a positive int or None; received {num_classes!r}"
+            )
+        self.num_classes = num_classes
+
+    def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
+        name = type(self).__name__
+        known = {IMAGES, LABELS, MASKS} | ({SALIENCY} if self.needs_saliency else set())
+        if set(specs) - known:
+            raise ValueError(
+                f"{name} cannot keep {sorted(set(specs) - known)} consistent with mixed images;"
+                f" it takes {sorted(known)}"
+            )
+        if MASKS in specs and not self.pastes:
+            raise ValueError(
+                f"{name} blends whole images, and blending class indices has no meaning: it "
+                "refuses segmentation_masks (CutMix pastes mask pixels with image pixels)"
+            )
+        if LABELS in specs:
+            self._check_labels(specs[LABELS])
+
+    def _check_labels(self, spec: Spec) -> None:
+        name = type(self).__name__
+        if is_integer(spec.dtype):
+            if self.num_classes is None:
+                raise ValueError(
+                    f"{name} mixes labels, so they must be one-hot or soft (float); received "
+                    f"integer labels of shape {spec.shape}. Pass one-hot labels, or "
+                    "num_classes=N to convert class indices"
+                )
+            if not (len(spec.shape) == 1 or (len(spec.shape) == 2 and spec.shape[1] == 1)):
+                raise ValueError(
+                    f"integer labels must be class indices of shape (B,) or (B, 1); received "
+                    f"shape {spec.shape}"
+                )
+        elif self.num_classes is not None and (
+            len(spec.shape) != 2 or spec.shape[1] not in (None, self.num_classes)
+        ):
+            raise ValueError(
+                f"labels must be (B, num_classes={self.num_classes}) one-hot or soft, or "
+                f"integer class indices; received float labels of shape {spec.shape}"
+            )
+
+    def prepare_labels(self, bk: Any, labels: Tensor | None) -> Tensor | None:
+        """Integer class indices (checked by :meth:`check_inputs`) to one-hot float32."""
+        if labels is None or not is_integer(labels.dtype):
+            return labels
+        if len(bk.shape(labels)) == 2:
+            labels = bk.numpy.squeeze(labels, 1)
+        return bk.nn.one_hot(rnd.int32(bk, labels), self.num_classes, dtype="float32")
+
+    def label_spec(self, spec: Any) -> Any:
+        if is_integer(spec.dtype) and self.num_classes is not None:
+            return keras.KerasTensor((spec.shape[0], self.num_classes), dtype="float32")
+        return spec
+
+    def partners(self, bk: Any, keys: Tensor) -> tuple[Tensor, Tensor]:
+        """Each sample's partner index, uniform over the other samples, and whether the
+        sample is mixed at all (its ``prob`` coin, and a batch of more than one)."""
+        xp = bk.numpy
+        b = bk.shape(keys)[0]
+        others = xp.maximum(xp.subtract(rnd.int32(bk, b), 1), 1)
+        step = rnd.randint(bk, rnd.uniform(bk, keys, rnd.PARTNER, 1)[:, 0], others)
+        index = xp.arange(b, dtype="int32")
+        partner = xp.mod(xp.add(xp.add(index, 1), step), rnd.int32(bk, b))
+        applied = xp.logical_and(self.applied(bk, keys), xp.not_equal(partner, index))
+        return partner, applied
+
+    def paste(
+        self, bk: Any, batch: Batch, partner: Tensor, region: geo.Region, share: Tensor
+    ) -> Batch:
+        """The partner's pixels (and mask pixels) on ``region``; the partner's label weight
+        is ``share`` (B,), 0 for samples left alone."""
+        xp = bk.numpy
+        theirs = geo.row_view(bk, xp.take(batch.images, partner, axis=0))
+        images = geo.paint(bk, batch.images, region, theirs)
+        masks = batch.masks
+        if masks is not None:
+            masks = geo.paint(bk, masks, region, geo.row_view(bk, xp.take(masks, partner, axis=0)))
+        saliency = batch.saliency  # a guided mixer's maps follow their pixels too
+        if saliency is not None:
+            saliency = geo.paint(
+                bk, saliency, region, geo.row_view(bk, xp.take(saliency, partner, axis=0))
+            )
+        labels = mix_labels(bk, batch.labels, partner, bk.numpy.subtract(1.0, share), share)
+        return replace(batch, images=images, masks=masks, saliency=saliency, labels=labels)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(num_classes=self.num_classes)
+        return config
+
+
+def mix_labels(
+    bk: Any, labels: Tensor | None, partner: Tensor, own: Tensor, theirs: Tensor
+) -> Tensor | None:
+    """``own * label + theirs * partner's label`` per sample (weights (B,)), computed in
+    float32 and returned in the labels' own float dtype."""
+    if labels is None:
+        return None
+    xp = bk.numpy
+    mine = bk.cast(labels, "float32")
+    shape = (-1,) + (1,) * (len(bk.shape(labels)) - 1)
+    other = xp.take(mine, partner, axis=0)
+    mixed = xp.add(
+        xp.multiply(xp.reshape(own, shape), mine), xp.multiply(xp.reshape(theirs, shape), other)
+    )
+    return bk.cast(mixed, labels.dtype)

@@ -1,0 +1,128 @@
+"""Attentive CutMix (Walawalkar et al. 2020) as a Keras layer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
+
+import keras
+
+from occlude.layers import _geometry as geo
+from occlude.layers import _random as rnd
+from occlude.layers import _saliency as sal
+from occlude.layers._base import Batch, Tensor
+from occlude.layers._mixing import MixingLayer
+
+
+def cell_bounds(bk: Any, n: Any, grid: int) -> Any:
+    """The grid + 1 boundaries ``floor(i * n / grid)``, i = 0..grid: a list of ints for a
+    static side, else an int32 tensor."""
+    if isinstance(n, int):
+        return [i * n // grid for i in range(grid + 1)]
+    steps = bk.numpy.multiply(bk.numpy.arange(grid + 1, dtype="int32"), rnd.int32(bk, n))
+    return bk.numpy.floor_divide(steps, grid)
+
+
+def cell_of(bk: Any, bounds: Tensor, n: Any, batch: Any) -> Tensor:
+    """(B, n) the cell of each pixel along one side: how many inner boundaries are <= it."""
+    xp = bk.numpy
+    pos = xp.expand_dims(xp.arange(n, dtype="int32"), 1)
+    inner = xp.expand_dims(bk.convert_to_tensor(bounds, dtype="int32")[1:-1], 0)
+    cells = xp.sum(rnd.int32(bk, xp.greater_equal(pos, inner)), axis=1)
+    return xp.broadcast_to(xp.expand_dims(cells, 0), (batch, bk.shape(cells)[0]))
+
+
+def cell_sums(bk: Any, maps: Tensor, rows: Any, cols: Any) -> Tensor:
+    """(B, G, G) each cell's sum: band by band for static bounds (a pass over the maps),
+    else from an integral image at the cell corners."""
+    xp = bk.numpy
+    if isinstance(rows, list) and isinstance(cols, list):
+        bands = [xp.sum(maps[:, :, c0:c1], axis=2) for c0, c1 in pairwise(cols)]
+        per_col = xp.stack(bands, axis=2)  # (B, H, G)
+        cells = [xp.sum(per_col[:, r0:r1], axis=1) for r0, r1 in pairwise(rows)]
+        return xp.stack(cells, axis=1)
+    table = sal.integral(bk, maps)
+    corners = xp.take(xp.take(table, rows, axis=1), cols, axis=2)  # (B, G + 1, G + 1)
+    inner = xp.add(corners[:, 1:, 1:], corners[:, :-1, :-1])
+    return xp.subtract(inner, xp.add(corners[:, :-1, 1:], corners[:, 1:, :-1]))
+
+
+@keras.saving.register_keras_serializable(package="occlude")
+class AttentiveCutMix(MixingLayer):
+    """Paste the partner's ``top_k`` most important cells of a ``grid`` x ``grid`` grid.
+
+    Cell boundaries are at floor(i * H / grid) and floor(j * W / grid). A cell's importance
+    is the sum of ``max(saliency, 0)`` inside it over the whole image's; the partner's
+    ``top_k`` cells (ties to the lower cell index, in raster order) are pasted from the
+    partner at the same cells. Labels as :class:`SaliencyMix`: ``'area'`` (the exact pixel
+    share of the pasted cells) or ``'saliency'``.
+
+    Args:
+        grid: cells per side.
+        top_k: cells pasted, 1 to grid * grid.
+        prob, label_by, num_classes, value_range, seed: as :class:`SaliencyMix`.
+    """
+
+    needs_saliency = True
+
+    def __init__(
+        self,
+        grid: int = 7,
+        top_k: int = 6,
+        prob: float = 1.0,
+        label_by: str = "area",
+        num_classes: int | None = None,
+        value_range: Sequence[float] = (0, 255),
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            prob=prob, num_classes=num_classes, value_range=value_range, seed=seed, **kwargs
+        )
+        if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
+            raise ValueError(f"grid must be an int, at least 1; received {grid!r}")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= grid**2:
+            raise ValueError(
+                f"top_k must be an int from 1 to grid * grid = {grid**2}; received {top_k!r}"
+            )
+        self.grid, self.top_k = grid, top_k
+        self.label_by = sal.check_label_by(label_by)
+
+    def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
+        xp = bk.numpy
+        partner, applied = self.partners(bk, keys)
+        b = bk.shape(batch.images)[0]
+        h, w = geo.image_hw(bk, batch.images)
+        rows, cols = cell_bounds(bk, h, self.grid), cell_bounds(bk, w, self.grid)
+        maps = sal.positive(bk, batch.saliency)
+        sums = cell_sums(bk, maps, rows, cols)
+        theirs = xp.take(sums, partner, axis=0)
+        chosen = sal.top_k_mask(bk, xp.reshape(theirs, (b, -1)), self.top_k)
+        gate = xp.reshape(applied, (-1, 1, 1))
+        chosen = xp.logical_and(xp.reshape(chosen, (b, self.grid, self.grid)), gate)
+        row_t = bk.convert_to_tensor(rows, dtype="int32")
+        col_t = bk.convert_to_tensor(cols, dtype="int32")
+        sizes = xp.multiply(
+            xp.expand_dims(xp.subtract(row_t[1:], row_t[:-1]), 1),
+            xp.expand_dims(xp.subtract(col_t[1:], col_t[:-1]), 0),
+        )
+        pasted = xp.sum(xp.where(chosen, xp.expand_dims(sizes, 0), 0), axis=(1, 2))
+        total_px = bk.cast(xp.multiply(rnd.int32(bk, h), rnd.int32(bk, w)), "float32")
+        area = xp.divide(bk.cast(pasted, "float32"), total_px)
+        if self.label_by == "area":
+            weight = area
+        else:
+            total = xp.sum(sums, axis=(1, 2))
+            inside = xp.sum(xp.where(chosen, sums, 0.0), axis=(1, 2))
+            within = xp.sum(xp.where(chosen, theirs, 0.0), axis=(1, 2))
+            outside = sal.share(bk, xp.subtract(total, inside), total)
+            within = sal.share(bk, within, xp.take(total, partner, axis=0))
+            weight = sal.label_weights(bk, "saliency", area, outside, within, applied)
+        region = geo.CellRegion(cell_of(bk, rows, h, b), cell_of(bk, cols, w, b), chosen)
+        return self.paste(bk, batch, partner, region, weight)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(grid=self.grid, top_k=self.top_k, label_by=self.label_by)
+        return config

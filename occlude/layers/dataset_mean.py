@@ -1,0 +1,93 @@
+"""The dataset's mean colour, the fill Hide-and-Seek's paper uses (and Cutout's, after
+normalisation), as a colour on the 0-255 scale to pass as ``fill``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from occlude.imageio import read_rgb
+from occlude.inputs import find_images
+
+
+def dataset_mean(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Iterable[Any],
+    value_range: Sequence[float] = (0, 255),
+) -> tuple[float, float, float]:
+    """The mean colour over every pixel of every image, on the 0-255 scale.
+
+    ``source`` is a folder or image file (or a list of them): images are read as 8-bit
+    RGB and summed exactly, as ``occlude augment --fill dataset-mean`` does. Or it is
+    data: an array (N, H, W, C) or (H, W, C), or an iterable of arrays, batches, dicts
+    with ``'images'`` or ``(images, labels)`` tuples (a ``tf.data.Dataset`` works), in
+    ``value_range``. Grey images (C = 1) give a grey colour.
+
+    >>> dataset_mean(np.full((2, 4, 4, 3), 0.5), value_range=(0, 1))
+    (127.5, 127.5, 127.5)
+    """
+    low, high = float(value_range[0]), float(value_range[1])
+    if not low < high:
+        raise ValueError(
+            f"value_range must be (low, high) with low < high; received {value_range!r}"
+        )
+    if _is_paths(source):
+        return _files_mean(source)
+    sums, count = np.zeros(3, dtype=np.float64), 0
+    for images in _arrays(source):
+        channels = images.shape[-1]
+        if images.ndim < 3 or channels not in (1, 3):
+            raise ValueError(
+                f"images must be (..., H, W, C) with C 1 or 3; received shape {images.shape}"
+            )
+        flat = images.reshape(-1, channels).astype(np.float64)
+        sums += flat.sum(axis=0) if channels == 3 else np.repeat(flat.sum(), 3)
+        count += flat.shape[0]
+    if count == 0:
+        raise ValueError("dataset_mean: the source holds no images")
+    mean = (sums / count - low) / (high - low) * 255.0
+    return (float(mean[0]), float(mean[1]), float(mean[2]))
+
+
+def _is_paths(source: object) -> bool:
+    if isinstance(source, (str, os.PathLike)):
+        return True
+    return (
+        isinstance(source, (list, tuple))
+        and bool(source)
+        and all(isinstance(s, (str, os.PathLike)) for s in source)
+    )
+
+
+def _files_mean(source: Any) -> tuple[float, float, float]:
+    """Exact integer sums of each file's 8-bit RGB view (so the order does not matter)."""
+    paths = [Path(source)] if isinstance(source, (str, os.PathLike)) else [Path(s) for s in source]
+    totals, count = np.zeros(3, dtype=np.int64), 0
+    for image in find_images(paths):
+        rgb = read_rgb(image.path)
+        totals += rgb.reshape(-1, 3).sum(axis=0, dtype=np.int64)
+        count += rgb.shape[0] * rgb.shape[1]
+    if count == 0:
+        raise ValueError(f"dataset_mean: no images found in {source!r}")
+    return (
+        float(totals[0] / count),
+        float(totals[1] / count),
+        float(totals[2] / count),
+    )
+
+
+def _arrays(source: Any) -> Iterable[np.ndarray]:
+    """Image arrays from an array, a dataset, or an iterable of elements."""
+    if hasattr(source, "shape"):
+        yield np.asarray(source)
+        return
+    elements = source.as_numpy_iterator() if hasattr(source, "as_numpy_iterator") else source
+    for element in elements:
+        if isinstance(element, dict):
+            element = element["images"]
+        elif isinstance(element, (tuple, list)):
+            element = element[0]
+        yield np.asarray(element)

@@ -1,0 +1,85 @@
+"""SaliencyMix (Uddin et al. 2021) as a Keras layer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+
+from occlude.layers import _geometry as geo
+from occlude.layers import _random as rnd
+from occlude.layers import _saliency as sal
+from occlude.layers._base import Batch, Tensor
+from occlude.layers._mixing import MixingLayer
+from occlude.layers.cut_mix import pixel_share
+from occlude.layers.mix_up import check_alpha
+
+
+@keras.saving.register_keras_serializable(package="occlude")
+class SaliencyMix(MixingLayer):
+    """CutMix with the box centred on the partner's saliency peak.
+
+    ``lam`` ~ Beta(``alpha``, ``alpha``) per sample; the box has CutMix's sides, sqrt(1 - lam)
+    times the image's, is centred on the partner's map's maximum (the first in raster
+    order on ties) and clipped at the border; the partner's pixels there are pasted at the
+    same place. Labels: ``label_by='area'`` weighs the partner by its exact share of
+    pixels; ``'saliency'`` (SnapMix-style) by ``b / (a + b)``, ``a`` the source's
+    importance outside the box and ``b`` the partner's inside it (area if ``a + b`` is 0).
+
+    Input: a dict with ``images`` and ``saliency`` (B, H, W) maps, any scale, only their
+    positive part counting as importance; optionally ``labels`` and ``segmentation_masks``
+    (pasted with the pixels, as is the saliency map).
+
+    Args:
+        alpha, prob, num_classes, value_range, seed: as :class:`CutMix`.
+        label_by: ``'area'`` or ``'saliency'``.
+    """
+
+    needs_saliency = True
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        prob: float = 1.0,
+        label_by: str = "area",
+        num_classes: int | None = None,
+        value_range: Sequence[float] = (0, 255),
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            prob=prob, num_classes=num_classes, value_range=value_range, seed=seed, **kwargs
+        )
+        self.alpha = check_alpha(alpha)
+        self.label_by = sal.check_label_by(label_by)
+
+    def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
+        xp = bk.numpy
+        partner, applied = self.partners(bk, keys)
+        h, w = geo.image_hw(bk, batch.images)
+        lam = rnd.beta_symmetric(bk, keys, rnd.LAMBDA, self.alpha)
+        ratio = xp.sqrt(xp.maximum(xp.subtract(1.0, lam), 0.0))
+        bw = rnd.int32(bk, xp.round(xp.multiply(ratio, bk.cast(w, "float32"))))
+        bh = rnd.int32(bk, xp.round(xp.multiply(ratio, bk.cast(h, "float32"))))
+        px, py = sal.peak(bk, batch.saliency)
+        cx, cy = xp.take(px, partner, axis=0), xp.take(py, partner, axis=0)
+        boxes = geo.centred(bk, cx, cy, bw, bh, h, w)
+        area = pixel_share(bk, boxes, applied, h, w)
+        if self.label_by == "area":
+            weight = area
+        else:
+            maps = sal.positive(bk, batch.saliency)
+            everywhere = geo.box_region(bk, boxes, h, w, xp.greater_equal(lam, 0.0))
+            total = xp.sum(maps, axis=(1, 2))
+            inside = sal.region_sums(bk, maps, everywhere)
+            theirs = sal.region_sums(bk, xp.take(maps, partner, axis=0), everywhere)
+            outside = sal.share(bk, xp.subtract(total, inside), total)
+            within = sal.share(bk, theirs, xp.take(total, partner, axis=0))
+            weight = sal.label_weights(bk, "saliency", area, outside, within, applied)
+        return self.paste(bk, batch, partner, geo.box_region(bk, boxes, h, w, applied), weight)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(alpha=self.alpha, label_by=self.label_by)
+        return config
