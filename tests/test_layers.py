@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from occlude.augment import functional as F
-from occlude.augment.samplers import centred_box, cutout_side
+from occlude.augment.methods.cutout import cutout_side
+from occlude.augment.params import centred_box
 from occlude.layers import CutMix, Cutout, HideAndSeek, MixUp, RandomErasing
 from occlude.layers import _geometry as geo
 from occlude.layers._fill import Fill

@@ -62,9 +62,12 @@ def centred_box_shares(pos: np.ndarray, side: int) -> np.ndarray:
     return result
 
 
-def peak(pos: np.ndarray) -> tuple[int, int]:
-    """``(row, col)`` of the largest importance, the first in raster order on ties."""
-    row, col = np.unravel_index(int(np.argmax(pos)), pos.shape)
+def peak(saliency: np.ndarray) -> tuple[int, int]:
+    """``(row, col)`` of the map's largest value (the largest importance whenever any is
+    positive; the least negative otherwise), the first in raster order on ties; NaN is
+    never the peak."""
+    arr = np.asarray(saliency, dtype=np.float64)
+    row, col = np.unravel_index(int(np.argmax(np.where(np.isnan(arr), -np.inf, arr))), arr.shape)
     return int(row), int(col)
 
 

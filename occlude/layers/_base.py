@@ -20,6 +20,7 @@ import keras
 import numpy as np
 from keras.src.utils import backend_utils, jax_utils, tracking
 
+from occlude.errors import UsageError
 from occlude.layers import _random as rnd
 
 Tensor = Any
@@ -54,29 +55,29 @@ class Spec:
         if not (hasattr(x, "shape") and hasattr(x, "dtype")):
             x = np.asarray(x)
         if getattr(x.shape, "rank", 0) is None:
-            raise ValueError(f"inputs need a known rank; received a tensor of unknown shape {x}")
+            raise UsageError(f"inputs need a known rank; received a tensor of unknown shape {x}")
         shape = tuple(None if d is None else int(d) for d in tuple(x.shape))
         return cls(shape, keras.backend.standardize_dtype(x.dtype))
 
 
 def check_prob(prob: float, name: str = "prob") -> float:
     if not (isinstance(prob, (int, float)) and 0.0 <= prob <= 1.0):
-        raise ValueError(f"{name} must be between 0 and 1; received {prob!r}")
+        raise UsageError(f"{name} must be between 0 and 1; received {prob!r}")
     return float(prob)
 
 
 def check_value_range(value_range: Sequence[float]) -> tuple[float, float]:
     if len(value_range) != 2:
-        raise ValueError(f"value_range must be (low, high); received {value_range!r}")
+        raise UsageError(f"value_range must be (low, high); received {value_range!r}")
     low, high = float(value_range[0]), float(value_range[1])
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ValueError(f"value_range needs finite low < high; received {value_range!r}")
+        raise UsageError(f"value_range needs finite low < high; received {value_range!r}")
     return low, high
 
 
 def check_seed(seed: int | None) -> int | None:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ValueError(f"seed must be an int or None; received {seed!r}")
+        raise UsageError(f"seed must be an int or None; received {seed!r}")
     return seed
 
 
@@ -205,7 +206,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
         here reach the user as they are, not wrapped by Keras)."""
         name = type(self).__name__
         if isinstance(data, dict) and IMAGES not in data:
-            raise ValueError(
+            raise UsageError(
                 f"{name} takes images or a dict with an 'images' entry; "
                 f"received a dict with keys {sorted(data)}"
             )
@@ -213,12 +214,12 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
         specs = {k: Spec.of(v) for k, v in raw.items()}
         shape = specs[IMAGES].shape
         if len(shape) not in (3, 4):
-            raise ValueError(
+            raise UsageError(
                 f"{name}: images must be a batch (B, H, W, C) or one image (H, W, C); "
                 f"received shape {shape}"
             )
         if len(shape) == 3 and self.needs_batch:
-            raise ValueError(
+            raise UsageError(
                 f"{name} mixes each image with another image of its batch, so it needs a "
                 f"batch (B, H, W, C); received one image of shape {shape}. Batch before "
                 "this layer, e.g. dataset.batch(32).map(layer)"
@@ -231,7 +232,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
         name = type(self).__name__
         if SALIENCY not in specs:
             received = f"keys {sorted(specs)}" if isinstance(data, dict) else "images only"
-            raise ValueError(
+            raise UsageError(
                 f"{name} needs importance maps: pass a dict with 'images' and 'saliency' "
                 f"(B, H, W); received {received}"
             )
@@ -240,7 +241,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
             maps = maps[:-1]
         known = all(a is None or b is None or a == b for a, b in zip(maps, image, strict=False))
         if len(maps) != len(image) - 1 or not known:
-            raise ValueError(
+            raise UsageError(
                 f"{name}: saliency must be one map per image, (B, H, W) for images (B, H, W, C); "
                 f"received saliency {specs[SALIENCY].shape} for images {image}"
             )

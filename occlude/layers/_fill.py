@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+from occlude.errors import UsageError
 from occlude.fill import GREY
 from occlude.layers import _random as rnd
 
@@ -45,27 +46,27 @@ def parse_fill(fill: FillLike) -> Fill:
         if key in ("mean", "noise"):
             return Fill(key)
         if key == "dataset-mean":
-            raise ValueError(
+            raise UsageError(
                 "fill='dataset-mean' needs the dataset: pass its mean colour, "
                 "fill=occlude.layers.dataset_mean(...), or another fill"
             )
         try:
             values = [float(p) for p in key.split(",")]
         except ValueError:
-            raise ValueError(f"fill must be {_CHOICES}; received {fill!r}") from None
+            raise UsageError(f"fill must be {_CHOICES}; received {fill!r}") from None
         return _constant(values, fill)
     if isinstance(fill, (int, float)) and not isinstance(fill, bool):
         return _constant([float(fill)], fill)
     if isinstance(fill, Sequence):
         return _constant([float(v) for v in fill], fill)
-    raise ValueError(f"fill must be {_CHOICES}; received {fill!r}")
+    raise UsageError(f"fill must be {_CHOICES}; received {fill!r}")
 
 
 def _constant(values: list[float], received: object) -> Fill:
     if len(values) == 1:
         values *= 3
     if len(values) != 3 or not all(math.isfinite(v) and 0.0 <= v <= 255.0 for v in values):
-        raise ValueError(
+        raise UsageError(
             f"fill must be one number or three (R, G, B), each 0-255; received {received!r}"
         )
     return Fill("constant", (values[0], values[1], values[2]))
@@ -88,7 +89,7 @@ def channel_colour(rgb: tuple[float, float, float], channels: int | None) -> tup
         return rgb
     if channels == 1:
         return (_LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b,)
-    raise ValueError(
+    raise UsageError(
         f"fill {rgb} is a colour for 1 or 3 channels; received images with {channels} channels"
     )
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import keras
 
+from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 from occlude.layers._base import (
@@ -49,7 +50,7 @@ class MixingLayer(OcclusionLayer):
         if num_classes is not None and (
             isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
         ):
-            raise ValueError(
+            raise UsageError(
                 f"num_classes must be a positive int or None; received {num_classes!r}"
             )
         self.num_classes = num_classes
@@ -58,12 +59,12 @@ class MixingLayer(OcclusionLayer):
         name = type(self).__name__
         known = {IMAGES, LABELS, MASKS} | ({SALIENCY} if self.needs_saliency else set())
         if set(specs) - known:
-            raise ValueError(
+            raise UsageError(
                 f"{name} cannot keep {sorted(set(specs) - known)} consistent with mixed images;"
                 f" it takes {sorted(known)}"
             )
         if MASKS in specs and not self.pastes:
-            raise ValueError(
+            raise UsageError(
                 f"{name} blends whole images, and blending class indices has no meaning: it "
                 "refuses segmentation_masks (CutMix pastes mask pixels with image pixels)"
             )
@@ -74,20 +75,20 @@ class MixingLayer(OcclusionLayer):
         name = type(self).__name__
         if is_integer(spec.dtype):
             if self.num_classes is None:
-                raise ValueError(
+                raise UsageError(
                     f"{name} mixes labels, so they must be one-hot or soft (float); received "
                     f"integer labels of shape {spec.shape}. Pass one-hot labels, or "
                     "num_classes=N to convert class indices"
                 )
             if not (len(spec.shape) == 1 or (len(spec.shape) == 2 and spec.shape[1] == 1)):
-                raise ValueError(
+                raise UsageError(
                     f"integer labels must be class indices of shape (B,) or (B, 1); received "
                     f"shape {spec.shape}"
                 )
         elif self.num_classes is not None and (
             len(spec.shape) != 2 or spec.shape[1] not in (None, self.num_classes)
         ):
-            raise ValueError(
+            raise UsageError(
                 f"labels must be (B, num_classes={self.num_classes}) one-hot or soft, or "
                 f"integer class indices; received float labels of shape {spec.shape}"
             )

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from occlude.errors import UsageError
 from occlude.layers import _fill
 from occlude.layers import _geometry as geo
 from occlude.layers._base import Batch, OcclusionLayer, Tensor, is_integer
@@ -35,7 +36,7 @@ class OccludingLayer(OcclusionLayer):
         if ignore_class is not None and (
             isinstance(ignore_class, bool) or not isinstance(ignore_class, int)
         ):
-            raise ValueError(f"ignore_class must be an int or None; received {ignore_class!r}")
+            raise UsageError(f"ignore_class must be an int or None; received {ignore_class!r}")
         self.ignore_class = ignore_class
 
     def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:

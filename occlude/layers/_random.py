@@ -19,6 +19,8 @@ from typing import Any
 
 import keras
 
+from occlude.errors import UsageError
+
 Tensor = Any
 
 GOLDEN = 0x9E3779B9 - (1 << 32)  # odd; 2^32 / golden ratio, as int32
@@ -75,7 +77,7 @@ def to_unit(bk: Any, bits: Tensor) -> Tensor:
 def uniform(bk: Any, keys: Tensor, stream: int, n: int) -> Tensor:
     """``(B, n)`` float32 uniforms in (0, 1), column ``j`` from ``(key, stream, j)``."""
     if not 0 < n <= _STREAM_STRIDE:
-        raise ValueError(f"n must be between 1 and {_STREAM_STRIDE}; received {n}")
+        raise UsageError(f"n must be between 1 and {_STREAM_STRIDE}; received {n}")
     xp = bk.numpy
     counters = xp.add(xp.arange(n, dtype="int32"), to_int32(stream * _STREAM_STRIDE))
     offsets = mix32(bk, xp.multiply(counters, GOLDEN))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 
@@ -19,7 +20,7 @@ LABEL_BY = ("area", "saliency")
 
 def check_label_by(label_by: str) -> str:
     if label_by not in LABEL_BY:
-        raise ValueError(f"label_by must be 'area' or 'saliency'; received {label_by!r}")
+        raise UsageError(f"label_by must be 'area' or 'saliency'; received {label_by!r}")
     return label_by
 
 

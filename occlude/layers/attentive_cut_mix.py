@@ -8,6 +8,7 @@ from typing import Any
 
 import keras
 
+from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 from occlude.layers import _saliency as sal
@@ -81,9 +82,9 @@ class AttentiveCutMix(MixingLayer):
             prob=prob, num_classes=num_classes, value_range=value_range, seed=seed, **kwargs
         )
         if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
-            raise ValueError(f"grid must be an int, at least 1; received {grid!r}")
+            raise UsageError(f"grid must be an int, at least 1; received {grid!r}")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= grid**2:
-            raise ValueError(
+            raise UsageError(
                 f"top_k must be an int from 1 to grid * grid = {grid**2}; received {top_k!r}"
             )
         self.grid, self.top_k = grid, top_k

@@ -8,7 +8,8 @@ from typing import Any
 
 import keras
 
-from occlude.augment.samplers import CUTOUT_SIZE
+from occlude.augment.methods.cutout import CUTOUT_SIZE
+from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 from occlude.layers._base import Batch, Tensor
@@ -18,9 +19,9 @@ from occlude.layers._occluding import OccludingLayer
 
 def check_size(size: float) -> float:
     if isinstance(size, bool) or not (isinstance(size, (int, float)) and size > 0):
-        raise ValueError(f"size must be a positive number; received {size!r}")
+        raise UsageError(f"size must be a positive number; received {size!r}")
     if not math.isfinite(size) or (size >= 1 and size != int(size)):
-        raise ValueError(
+        raise UsageError(
             f"size of 1 or more is a side in pixels and must be whole; received {size!r}"
         )
     return float(size)
@@ -76,7 +77,7 @@ class Cutout(OccludingLayer):
             **kwargs,
         )
         if isinstance(holes, bool) or not isinstance(holes, int) or holes < 1:
-            raise ValueError(f"holes must be an int, at least 1; received {holes!r}")
+            raise UsageError(f"holes must be an int, at least 1; received {holes!r}")
         self.holes = holes
         self.size = check_size(size)
 

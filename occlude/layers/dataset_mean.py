@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from occlude.errors import UsageError
 from occlude.imageio import read_rgb
 from occlude.inputs import find_images
 
@@ -31,7 +32,7 @@ def dataset_mean(
     """
     low, high = float(value_range[0]), float(value_range[1])
     if not low < high:
-        raise ValueError(
+        raise UsageError(
             f"value_range must be (low, high) with low < high; received {value_range!r}"
         )
     if _is_paths(source):
@@ -40,14 +41,14 @@ def dataset_mean(
     for images in _arrays(source):
         channels = images.shape[-1]
         if images.ndim < 3 or channels not in (1, 3):
-            raise ValueError(
+            raise UsageError(
                 f"images must be (..., H, W, C) with C 1 or 3; received shape {images.shape}"
             )
         flat = images.reshape(-1, channels).astype(np.float64)
         sums += flat.sum(axis=0) if channels == 3 else np.repeat(flat.sum(), 3)
         count += flat.shape[0]
     if count == 0:
-        raise ValueError("dataset_mean: the source holds no images")
+        raise UsageError("dataset_mean: the source holds no images")
     mean = (sums / count - low) / (high - low) * 255.0
     return (float(mean[0]), float(mean[1]), float(mean[2]))
 
@@ -71,7 +72,7 @@ def _files_mean(source: Any) -> tuple[float, float, float]:
         totals += rgb.reshape(-1, 3).sum(axis=0, dtype=np.int64)
         count += rgb.shape[0] * rgb.shape[1]
     if count == 0:
-        raise ValueError(f"dataset_mean: no images found in {source!r}")
+        raise UsageError(f"dataset_mean: no images found in {source!r}")
     return (
         float(totals[0] / count),
         float(totals[1] / count),

@@ -7,7 +7,8 @@ from typing import Any
 
 import keras
 
-from occlude.augment.samplers import HIDE_AND_SEEK_GRIDS
+from occlude.augment.methods.hide_and_seek import HIDE_AND_SEEK_GRIDS
+from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 from occlude.layers._base import Batch, Tensor, check_prob
@@ -21,7 +22,7 @@ _ROW_STRIDE = 1 << 15
 def check_grid(grid: int | Sequence[int]) -> tuple[int, ...]:
     sides = (grid,) if isinstance(grid, int) else tuple(grid)
     if not sides or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in sides):
-        raise ValueError(
+        raise UsageError(
             f"grid must be one or more cell sides in pixels, ints >= 0 (0 hides nothing); "
             f"received {grid!r}"
         )
@@ -64,7 +65,7 @@ class HideAndSeek(OccludingLayer):
         **kwargs: Any,
     ) -> None:
         if fill is None:
-            raise ValueError(
+            raise UsageError(
                 "HideAndSeek needs fill: the paper fills hidden cells with the dataset's mean "
                 "colour; pass fill=occlude.layers.dataset_mean(your_data) (0-255 scale), or a "
                 "colour such as fill='grey'; received fill=None"

@@ -8,6 +8,7 @@ from typing import Any
 
 import keras
 
+from occlude.errors import UsageError
 from occlude.layers import _random as rnd
 from occlude.layers._base import Batch, Tensor
 from occlude.layers._mixing import MixingLayer, mix_labels
@@ -15,7 +16,7 @@ from occlude.layers._mixing import MixingLayer, mix_labels
 
 def check_alpha(alpha: float) -> float:
     if isinstance(alpha, bool) or not (isinstance(alpha, (int, float)) and 0 < alpha < 1e6):
-        raise ValueError(f"alpha must be a positive number; received {alpha!r}")
+        raise UsageError(f"alpha must be a positive number; received {alpha!r}")
     return float(alpha)
 
 

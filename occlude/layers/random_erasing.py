@@ -8,7 +8,12 @@ from typing import Any
 
 import keras
 
-from occlude.augment.samplers import ERASING_AREA, ERASING_ASPECT, ERASING_ATTEMPTS
+from occlude.augment.methods.random_erasing import (
+    ERASING_AREA,
+    ERASING_ASPECT,
+    ERASING_ATTEMPTS,
+)
+from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 from occlude.layers._base import Batch, Tensor
@@ -19,11 +24,11 @@ from occlude.layers._occluding import OccludingLayer
 def check_range(bounds: Sequence[float], name: str, upper: float = math.inf) -> tuple[float, float]:
     """``(low, high)`` with ``0 < low <= high <= upper``."""
     if len(bounds) != 2:
-        raise ValueError(f"{name} must be (low, high); received {bounds!r}")
+        raise UsageError(f"{name} must be (low, high); received {bounds!r}")
     low, high = float(bounds[0]), float(bounds[1])
     if not 0.0 < low <= high <= upper:
         limit = f" <= {upper:g}" if math.isfinite(upper) else ""
-        raise ValueError(f"{name} needs 0 < low <= high{limit}; received {bounds!r}")
+        raise UsageError(f"{name} needs 0 < low <= high{limit}; received {bounds!r}")
     return low, high
 
 
@@ -69,7 +74,7 @@ class RandomErasing(OccludingLayer):
         self.area_range = check_range(area_range, "area_range", upper=1.0)
         self.aspect_range = check_range(aspect_range, "aspect_range")
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ValueError(f"max_attempts must be an int, at least 1; received {max_attempts!r}")
+            raise UsageError(f"max_attempts must be an int, at least 1; received {max_attempts!r}")
         self.max_attempts = max_attempts
 
     def boxes(self, bk: Any, keys: Tensor, h: Any, w: Any) -> tuple[geo.Boxes, Tensor]:

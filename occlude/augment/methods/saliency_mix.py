@@ -76,7 +76,7 @@ def saliency_box(
     """The box of area (1 − λ) H W centred on the partner map's peak, clipped."""
     h, w = shape
     ratio = math.sqrt(1.0 - lam)
-    row, col = S.peak(S.positive(partner))
+    row, col = S.peak(partner)
     return centred_box(col, row, round(w * ratio), round(h * ratio), shape), (row, col)
 
 
