@@ -8,12 +8,13 @@ is the mean of the per-scale maps. Positive values mark regions that support ``c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
-from occlude.errors import UsageError
+from occlude.errors import ScoreError, UsageError
 from occlude.fill import Fill, channel_means, gaussian_blur, parse_fill
 from occlude.scoring import Predict, score_batch
 from occlude.sensitivity.windows import coverage, default_patch_sizes, window_boxes
@@ -127,6 +128,8 @@ def occlusion_sensitivity(
     fill: Fill | str = "grey",
     batch_size: int = 32,
     on_progress: Callable[[int], None] | None = None,
+    scorer: WindowScorer | None = None,
+    incremental: Collection[int] = (),
 ) -> SensitivityResult:
     """Occlusion sensitivity of ``predict`` on ``image`` for one class, at several scales.
 
@@ -139,6 +142,8 @@ def occlusion_sensitivity(
         fill: what occluded pixels become (``grey``, ``black``, ``mean``, ``blur``, ...).
         batch_size: images per ``predict`` call; the result does not depend on it.
         on_progress: called with the number of images evaluated after each batch.
+        scorer: scores windows incrementally (:class:`occlude.model.windows.WindowScorer`)
+            for the patch sizes listed in ``incremental``; the other scales use ``predict``.
 
     Copies are built and evaluated ``batch_size`` at a time, so memory does not grow
     with the number of windows.
@@ -152,12 +157,71 @@ def occlusion_sensitivity(
     patches, steps = _resolve_scales((height, width), patch_sizes, strides)
     boxes = [window_boxes(height, width, p, s) for p, s in zip(patches, steps, strict=True)]
     fill_img = fill_pixels(img, fill)
+    if scorer is not None and set(incremental) & set(patches):
+        base_scores, target, per_scale = _score_by_scale(
+            img, fill_img, patches, boxes, predict, batch_size, class_index, on_progress,
+            scorer, set(incremental),
+        )  # fmt: skip
+        return assemble(base_scores, target, patches, steps, boxes, per_scale, (height, width))
     all_boxes = np.concatenate(boxes)
     base_scores, target, occluded = _score_windows(
         img, fill_img, all_boxes, predict, batch_size, class_index, on_progress
     )
     per_scale = np.split(occluded, np.cumsum([len(b) for b in boxes])[:-1])
     return assemble(base_scores, target, patches, steps, boxes, per_scale, (height, width))
+
+
+class WindowScorer(Protocol):
+    """Scores occluded windows without building whole copies (the incremental engine)."""
+
+    def session(self, image: np.ndarray) -> Any: ...
+
+
+def _score_by_scale(
+    img: np.ndarray,
+    fill_img: np.ndarray,
+    patches: Sequence[int],
+    boxes: Sequence[np.ndarray],
+    predict: Predict,
+    batch_size: int,
+    class_index: int | None,
+    on_progress: Callable[[int], None] | None,
+    scorer: WindowScorer,
+    incremental: set[int],
+) -> tuple[np.ndarray, int, list[np.ndarray]]:
+    """The windows of each scale, from the scorer's session (the scales in
+    ``incremental``) or from whole copies through ``predict`` (the others)."""
+    session = scorer.session(img)
+    base_scores = np.asarray(session.base_scores, dtype=np.float32)
+    if not np.isfinite(base_scores).all():
+        raise ScoreError("the model returned NaN or infinite scores for the image")
+    target = _check_class(class_index, base_scores)
+    if on_progress is not None:
+        on_progress(1)
+    per_scale = []
+    for patch, scale_boxes in zip(patches, boxes, strict=True):
+        scores = np.empty(len(scale_boxes), dtype=np.float64)
+        for start in range(0, len(scale_boxes), batch_size):
+            chunk = scale_boxes[start : start + batch_size]
+            if patch in incremental:
+                out = session.score(fill_img, chunk)
+                if not np.isfinite(out).all():
+                    raise ScoreError("the model returned NaN or infinite scores for a copy")
+            else:
+                out = score_batch(predict, _copies(img, fill_img, chunk))
+            scores[start : start + len(chunk)] = out[:, target]
+            if on_progress is not None:
+                on_progress(len(chunk))
+        per_scale.append(scores)
+    return base_scores, target, per_scale
+
+
+def _copies(img: np.ndarray, fill_img: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    batch = np.empty((len(boxes), *img.shape), dtype=np.float32)
+    batch[:] = img
+    for j, (y0, x0, y1, x1) in enumerate(boxes):
+        batch[j, y0:y1, x0:x1] = fill_img[y0:y1, x0:x1]
+    return batch
 
 
 def assemble(
