@@ -128,7 +128,9 @@ def make_plan(
     for i, spec in enumerate(specs):
         tiles.append(_tile(spec, i, regions, tiles, threshold))
     inplace = tuple(
-        tuple(_same_region(regions, tiles, i, j) for j in spec.inputs)
+        tuple(
+            spec.size == specs[j].size and _same_region(regions, tiles, i, j) for j in spec.inputs
+        )
         for i, spec in enumerate(specs)
     )
     switch = next((i for i, t in enumerate(tiles) if t is None), None)
@@ -170,7 +172,10 @@ def make_plan(
 def _same_region(
     regions: Sequence[AxisRegions], tiles: Sequence[tuple[int, int] | None], i: int, j: int
 ) -> bool:
-    """Whether node ``i`` can read input ``j``'s tile as it is, for every box."""
+    """Whether node ``i`` (of input ``j``'s size) can read ``j``'s tile as it is, for every box.
+
+    Equal intervals, tile sizes and map sizes give equal tile starts.
+    """
     if tiles[i] is None or tiles[j] is None or tiles[i] != tiles[j]:
         return False
     for r in regions:

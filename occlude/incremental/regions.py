@@ -92,8 +92,8 @@ def window_interval(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Outputs of a window op that read any input in ``[a, b)``, clipped to the output.
 
-    >>> [int(v) for v in window_interval(np.array([5]), np.array([9]), 3, 2, 1, 8)]
-    [2, 5]
+    >>> [v.tolist() for v in window_interval(np.array([5]), np.array([9]), 3, 2, 1, 8)]
+    [[2], [5]]
     """
     a_out = np.maximum(-((-(a + pad - span + 1)) // stride), 0)
     b_out = np.minimum(-((-(b + pad)) // stride), length_out)
@@ -124,8 +124,8 @@ def cap_interval(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shrink intervals longer than ``cap`` to ``cap``, centred on ``centre`` inside them.
 
-    >>> [int(v) for v in cap_interval(np.array([0]), np.array([10]), np.array([7.0]), 4)]
-    [5, 9]
+    >>> [v.tolist() for v in cap_interval(np.array([0]), np.array([10]), np.array([7.0]), 4)]
+    [[5], [9]]
     """
     long = (b - a) > cap
     start = np.clip(np.floor(centre - cap / 2 + 0.5).astype(np.int64), a, b - cap)
