@@ -203,9 +203,7 @@ def _tile(
         return None
     th = max(int(lengths[0].max()), 1)
     tw = max(int(lengths[1].max()), 1)
-    if th * tw >= threshold * spec.size[0] * spec.size[1]:
-        return None
-    if not isinstance(spec.rule, Pointwise | Window | Merge) and spec.inputs:
+    if spec.inputs and th * tw >= threshold * spec.size[0] * spec.size[1]:
         return None
     return th, tw
 
