@@ -91,7 +91,7 @@ class IncrementalModel:
             self.fallback = str(exc)
             self.nodes = whole_model_graph(model, self.size, str(exc))
         self.specs = [n.spec for n in self.nodes]
-        self.channels = int(model.inputs[0].shape[-1])
+        self.channels = int(self.nodes[0].meta.get("channels") or 3)
         self._cache_nodes = cache_nodes(self.specs)
         self._plans: dict[tuple[int, int], Plan] = {}
         self._steps: dict[tuple[int, int], Callable[..., Any]] = {}

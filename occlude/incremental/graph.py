@@ -66,7 +66,7 @@ def whole_model_graph(model: Any, size: tuple[int, int], reason: str) -> list[No
         def fill_in(self, table: dict[int, Any]) -> tuple[list[Any], dict[str, Any]]:
             return [table[0]], {}
 
-    image = Node(Spec("input", Pointwise(), (), size))
+    image = Node(Spec("input", Pointwise(), (), size), meta={"channels": 3})
     whole = Node(
         Spec(model.name, Opaque(reason), (0,), None), op=model, arguments=_Call(), keys=(0,)
     )
@@ -137,7 +137,16 @@ def _output_shape(knode: Any, ins: list[int], shapes: dict[int, Any]) -> tuple[A
 
 def check_size(model: Any, input_size: tuple[int, int] | None) -> tuple[int, int]:
     """The (height, width) the engine works at: the model's own, or ``input_size``."""
-    inputs = getattr(model, "inputs", None) or []
+    try:
+        inputs = list(getattr(model, "inputs", None) or [])
+    except (AttributeError, ValueError):  # a subclassed model has no symbolic inputs
+        inputs = []
+    if not inputs and input_size is not None:
+        return _positive(input_size)
+    if not inputs:
+        raise UsageError(
+            "model has no symbolic input (a subclassed model?): pass input_size=(height, width)"
+        )
     shape = tuple(inputs[0].shape) if len(inputs) == 1 else ()
     if len(shape) != 4:
         raise UsageError(
@@ -158,3 +167,10 @@ def check_size(model: Any, input_size: tuple[int, int] | None) -> tuple[int, int
             f"the model's input size is not fixed ({fixed}); pass input_size=(height, width)"
         )
     return int(fixed[0]), int(fixed[1])
+
+
+def _positive(input_size: tuple[int, int]) -> tuple[int, int]:
+    size = (int(input_size[0]), int(input_size[1]))
+    if min(size) < 1:
+        raise UsageError(f"input_size must be positive; received input_size={input_size}")
+    return size
