@@ -13,11 +13,9 @@ import numpy as np
 
 from occlude.incremental.regions import (
     AxisRegions,
-    Merge,
     Opaque,
     Pointwise,
     Spec,
-    Window,
     propagate_axis,
 )
 
