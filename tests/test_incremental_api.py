@@ -68,10 +68,14 @@ def test_base_scores_empty_batches_and_one_compile_per_shape(model) -> None:
     boxes = window_boxes(*SIZE, 4, 3)  # 48 windows: 12 batches, one of them padded
     fill = np.zeros_like(x)
     session.score(fill, boxes)
-    inc.session(pattern_image(*SIZE, seed=2)).score(fill, boxes[:5])
+    inc.session(pattern_image(*SIZE, seed=2)).score(fill, boxes[:8])
     step = inc._steps[(4, 4)]
     if isinstance(step, tf.types.experimental.PolymorphicFunction):
         assert step.experimental_get_tracing_count() == 1
+        session.score(fill, boxes[:7])  # 4 + 3: the short batch runs at 4, no new trace
+        assert step.experimental_get_tracing_count() == 1
+        session.score(fill, boxes[:1])  # a batch of 1: one more shape
+        assert step.experimental_get_tracing_count() == 2
 
 
 def test_models_it_cannot_walk_run_whole_and_exact() -> None:

@@ -52,7 +52,8 @@ class IncrementalModel:
     Args:
         model: a single-input, single-output functional (or built Sequential) Keras model
             taking (batch, height, width, channels) images, run in inference mode.
-        batch_size: copies per compiled call; the last batch of a call is padded.
+        batch_size: copies per compiled call; a call's last, short batch is padded to the
+            next power of two (so each tile shape compiles at most 1 + log2(batch_size) times).
         approx: ``tau`` in (0, 1]: cap each layer's recomputed region at ``tau`` of its
             height and width, centred on the occlusion's projected centre, and reuse the
             clean activations outside it (Krypton's projective-field threshold). 1 is exact.
@@ -197,10 +198,9 @@ class Session:
         step = engine._step(plan.patch)
         pos = tile_positions(engine, plan, boxes)
         caches = [self._caches[i] for i in plan.cached]
-        size = engine.batch_size
         out = []
-        for start in range(0, len(boxes), size):
-            chunk = np.arange(start, min(start + size, len(boxes)))
+        for start, stop, size in batches(len(boxes), engine.batch_size):
+            chunk = np.arange(start, stop)
             padded = np.concatenate([chunk, np.full(size - len(chunk), chunk[-1])])
             tile = input_tiles(self.x_clean, fill, boxes[padded], pos[0, padded], plan.patch)
             scores = step(
@@ -210,6 +210,21 @@ class Session:
             )
             out.append(np.asarray(ops.convert_to_numpy(scores))[: len(chunk)])
         return np.concatenate(out)
+
+
+def batches(n: int, batch_size: int) -> list[tuple[int, int, int]]:
+    """``(start, stop, padded size)`` of each call: full batches, then the rest padded to a
+    power of two (at most ``batch_size``), so a short group wastes little and each tile
+    shape compiles at most 1 + log2(batch_size) times.
+
+    >>> batches(70, 32)
+    [(0, 32, 32), (32, 64, 32), (64, 70, 8)]
+    """
+    out = [(s, s + batch_size, batch_size) for s in range(0, n - n % batch_size, batch_size)]
+    rest = n % batch_size
+    if rest:
+        out.append((n - rest, n, min(batch_size, 1 << (rest - 1).bit_length())))
+    return out
 
 
 def tile_positions(engine: IncrementalModel, plan: Plan, boxes: np.ndarray) -> np.ndarray:
