@@ -142,3 +142,20 @@ def test_approx_one_is_exact_and_smaller_tau_computes_less(model) -> None:
     assert half.estimate(4).macs_fraction < exact.estimate(4).macs_fraction
     approx = half.session(x).score(fill, boxes)
     assert approx.shape == (len(boxes), 6) and np.isfinite(approx).all()
+
+
+@pytest.mark.parametrize("tau", [0.3, 0.5, 0.8])
+def test_approx_runs_on_a_small_mobilenet(tau: float) -> None:
+    import keras
+
+    model = keras.applications.MobileNetV2(
+        weights=None, input_shape=(96, 96, 3), alpha=0.35, classes=5, classifier_activation=None
+    )
+    randomize(model, seed=1)
+    x = pattern_image(96, 96, seed=1)
+    boxes = window_boxes(96, 96, 16, 16)
+    exact = IncrementalModel(model, batch_size=16).session(x).score(np.zeros_like(x), boxes)
+    inc = IncrementalModel(model, batch_size=16, approx=tau)
+    got = inc.session(x).score(np.zeros_like(x), boxes)
+    assert got.shape == exact.shape and np.isfinite(got).all()
+    assert inc.estimate(16).macs_fraction <= IncrementalModel(model).estimate(16).macs_fraction

@@ -157,3 +157,18 @@ def test_group_boxes_one_group_per_scale() -> None:
     shapes = {s: len(i) for s, i in group_boxes(mixed)}
     # the clipped 16x16 corner window of scale 48 joins the 16x16 windows
     assert shapes == {(16, 16): 17, (48, 48): 3}
+
+
+def test_a_window_with_a_halo_never_reads_its_input_in_place() -> None:
+    # with tau 0.3 on a 5x5 map (cap 2) a 3x3 convolution's capped region equals its
+    # input's for every box, but the layer still needs the halo around it
+    chain = [Spec("in", Pointwise(), (), (5, 5))] + [
+        Spec(f"c{i}", Window((3, 3), (1, 1), (1, 1), (1, 1)), (i,), (5, 5)) for i in range(3)
+    ]
+    ry = propagate_axis(chain, 0, *axis_intervals(5, 2), tau=0.3)
+    assert np.array_equal(ry.a[1], ry.a[2]) and np.array_equal(ry.b[1], ry.b[2])
+    plan = make_plan(chain, (2, 2), threshold=1.0, tau=0.3)
+    assert plan.tiles[1:] == ((2, 2),) * 3
+    assert plan.inplace[1:] == ((False,),) * 3
+    one_by_one = [*chain, Spec("p", Window(), (3,), (5, 5))]
+    assert make_plan(one_by_one, (2, 2), threshold=1.0, tau=0.3).inplace[4] == (True,)

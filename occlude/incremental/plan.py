@@ -13,9 +13,12 @@ import numpy as np
 
 from occlude.incremental.regions import (
     AxisRegions,
+    Merge,
     Opaque,
     Pointwise,
+    Rule,
     Spec,
+    Window,
     propagate_axis,
 )
 
@@ -127,7 +130,10 @@ def make_plan(
         tiles.append(_tile(spec, i, regions, tiles, threshold))
     inplace = tuple(
         tuple(
-            spec.size == specs[j].size and _same_region(regions, tiles, i, j) for j in spec.inputs
+            _no_halo(spec.rule)
+            and spec.size == specs[j].size
+            and _same_region(regions, tiles, i, j)
+            for j in spec.inputs
         )
         for i, spec in enumerate(specs)
     )
@@ -165,6 +171,13 @@ def make_plan(
         macs_computed=computed,
         macs_full=sum(s.macs for s in specs),
     )
+
+
+def _no_halo(rule: Rule) -> bool:
+    """Whether the node reads each output pixel's input at that pixel only."""
+    if isinstance(rule, Window):
+        return rule.kernel == (1, 1) and rule.stride == (1, 1) and rule.pad == (0, 0)
+    return isinstance(rule, Pointwise | Merge)
 
 
 def _same_region(
