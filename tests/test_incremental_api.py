@@ -144,8 +144,7 @@ def test_approx_one_is_exact_and_smaller_tau_computes_less(model) -> None:
     assert approx.shape == (len(boxes), 6) and np.isfinite(approx).all()
 
 
-@pytest.mark.parametrize("tau", [0.3, 0.5, 0.8])
-def test_approx_runs_on_a_small_mobilenet(tau: float) -> None:
+def test_approx_runs_on_a_small_mobilenet() -> None:
     import keras
 
     model = keras.applications.MobileNetV2(
@@ -154,8 +153,10 @@ def test_approx_runs_on_a_small_mobilenet(tau: float) -> None:
     randomize(model, seed=1)
     x = pattern_image(96, 96, seed=1)
     boxes = window_boxes(96, 96, 16, 16)
-    exact = IncrementalModel(model, batch_size=16).session(x).score(np.zeros_like(x), boxes)
-    inc = IncrementalModel(model, batch_size=16, approx=tau)
-    got = inc.session(x).score(np.zeros_like(x), boxes)
-    assert got.shape == exact.shape and np.isfinite(got).all()
-    assert inc.estimate(16).macs_fraction <= IncrementalModel(model).estimate(16).macs_fraction
+    exact = IncrementalModel(model, batch_size=16)
+    want = exact.session(x).score(np.zeros_like(x), boxes)
+    for tau in (0.3, 0.6):
+        inc = IncrementalModel(model, batch_size=16, approx=tau)
+        got = inc.session(x).score(np.zeros_like(x), boxes)
+        assert got.shape == want.shape and np.isfinite(got).all()
+        assert inc.estimate(16).macs_fraction <= exact.estimate(16).macs_fraction
