@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from occlude.incremental.regions import Merge, Opaque, Pointwise, Rule, Window, same_padding
 
 Shape = tuple[Any, ...]
@@ -97,7 +99,6 @@ POINTWISE = (
     "ReLU",
     "LeakyReLU",
     "ELU",
-    "Rescaling",
     "Dropout",
     "SpatialDropout2D",
     "GaussianDropout",
@@ -132,6 +133,8 @@ def _per_channel(op: Any, name: str) -> bool:
         return all(a in (-1, 3) for a in axes)
     if name == "Normalization":
         return op.axis in ((-1,), (3,), ())
+    if name == "Rescaling":  # a per-channel scale and offset at most
+        return all(np.ndim(np.asarray(v)) <= 1 for v in (op.scale, op.offset))
     if name == "PReLU":
         shared = set(op.shared_axes or ())
         return {1, 2} <= shared
