@@ -155,7 +155,7 @@ def test_approx_runs_on_a_small_mobilenet() -> None:
     boxes = window_boxes(96, 96, 16, 16)
     exact = IncrementalModel(model, batch_size=16)
     want = exact.session(x).score(np.zeros_like(x), boxes)
-    for tau in (0.3, 0.6):
+    for tau in (0.5,):
         inc = IncrementalModel(model, batch_size=16, approx=tau)
         got = inc.session(x).score(np.zeros_like(x), boxes)
         assert got.shape == want.shape and np.isfinite(got).all()

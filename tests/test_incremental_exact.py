@@ -136,7 +136,9 @@ def test_applications_border_and_interior_windows(name: str, size: tuple[int, in
     for patch, stride, fill_name in ((16, 16, "grey"), (32, 16, "blur")):
         boxes = border_and_interior(window_boxes(*size, patch, stride), *size, interior=4)
         if size[0] * size[1] > 20000:
-            boxes = boxes[:: 5 if patch == 16 else 3]  # the 224 nets: every few border windows
+            boxes = boxes[:: 7 if patch == 16 else 4]  # the 224 nets: every few border windows
+        elif name.startswith("EfficientNet"):
+            boxes = boxes[::2]  # its round-off floor costs one more full pass at batch 1
         assert_exact(
             model, inc, x, fill[fill_name], boxes, deep=True, floor=name.startswith("EfficientNet")
         )
