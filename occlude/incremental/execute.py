@@ -163,8 +163,8 @@ def _window(
 ) -> Any:
     j = node.spec.inputs[0]
     in_size = _size(specs, j)
-    stride = ops_pair(rule.stride)
-    start = pos[i] * stride - ops_pair(rule.pad)
+    stride = _int_row(rule.stride)
+    start = pos[i] * stride - _int_row(rule.pad)
     length = (
         (tile[0] - 1) * rule.stride[0] + rule.span(0),
         (tile[1] - 1) * rule.stride[1] + rule.span(1),
@@ -173,7 +173,7 @@ def _window(
     return run_window(node.op, rule, window, start, in_size)
 
 
-def ops_pair(pair: tuple[int, int]) -> Any:
+def _int_row(pair: tuple[int, int]) -> Any:
     from keras import ops
 
     return ops.convert_to_tensor([[pair[0], pair[1]]], dtype="int32")
