@@ -2,8 +2,9 @@
 
 For each model and sweep, one image is scored both ways at the same batch size:
 
-* full: a compiled forward pass (``tf.function``, fixed batch, last batch padded) on the
-  clean image and on every occluded copy, copies built batch by batch;
+* full: compiled forward passes (``tf.function``) on the clean image and every occluded
+  copy, copies built batch by batch, in balanced batches of at most ``--batch`` (as
+  ``occlusion_sensitivity`` runs them: 197 jobs in 7 batches of 29);
 * incremental: ``IncrementalModel.session`` (one clean pass, caches) and ``score``.
 
 Repetitions alternate full / incremental so that both see the same machine load; the
@@ -67,22 +68,35 @@ def all_boxes(patches: tuple[int, ...], size: int = 224) -> np.ndarray:
 
 
 def full_runner(model, batch: int):  # type: ignore[no-untyped-def]
+    """Full re-inference as occlude's sweep runs it: balanced batches of at most ``batch``."""
     import tensorflow as tf
 
-    @tf.function(input_signature=[tf.TensorSpec((batch, 224, 224, 3), tf.float32)])
-    def forward(x):  # type: ignore[no-untyped-def]
-        return tf.reshape(tf.cast(model(x, training=False), tf.float32), (batch, -1))
+    from occlude.sensitivity.core import balanced_batch_size
+
+    compiled = {}
+
+    def forward(size: int):  # type: ignore[no-untyped-def]
+        if size not in compiled:
+            spec = tf.TensorSpec((size, 224, 224, 3), tf.float32)
+
+            @tf.function(input_signature=[spec])
+            def run(x):  # type: ignore[no-untyped-def]
+                return tf.reshape(tf.cast(model(x, training=False), tf.float32), (size, -1))
+
+            compiled[size] = run
+        return compiled[size]
 
     def run(x: np.ndarray, fill: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         jobs = len(boxes) + 1  # the clean image, then every copy
+        size = balanced_batch_size(jobs, batch)
         out = []
-        for start in range(0, jobs, batch):
-            chunk = np.repeat(x[None], batch, axis=0)
-            for j in range(start, min(start + batch, jobs)):
+        for start in range(0, jobs, size):
+            chunk = np.repeat(x[None], size, axis=0)
+            for j in range(start, min(start + size, jobs)):
                 if j > 0:
                     y0, x0, y1, x1 = boxes[j - 1]
                     chunk[j - start, y0:y1, x0:x1] = fill[y0:y1, x0:x1]
-            out.append(forward(tf.constant(chunk)).numpy()[: min(batch, jobs - start)])
+            out.append(forward(size)(tf.constant(chunk)).numpy()[: min(size, jobs - start)])
         return np.concatenate(out)[1:]
 
     return run
