@@ -1,0 +1,88 @@
+"""Incremental exactness under the active Keras backend (JAX, TensorFlow, ...).
+
+Runs only with ``OCCLUDE_BACKEND_CHECK=1`` (set ``KERAS_BACKEND`` too); the normal suite
+starts it under JAX in a subprocess (tests/test_incremental_backends.py). Self-contained:
+a hand-built model and a small MobileNetV2 at 64x64.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("OCCLUDE_BACKEND_CHECK") != "1", reason="set OCCLUDE_BACKEND_CHECK=1"
+)
+
+
+def _randomize(model, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        for w in layer.weights:
+            path, shape = w.path, tuple(w.shape)
+            if "moving_variance" in path:
+                value = rng.uniform(0.5, 1.5, shape)
+            elif "moving_mean" in path or "beta" in path or path.endswith("bias"):
+                value = rng.normal(0.0, 0.1, shape)
+            elif "gamma" in path:
+                value = rng.uniform(0.7, 1.3, shape)
+            elif len(shape) >= 2:
+                fan_in = np.prod(shape[:2]) if "depthwise" in path else np.prod(shape[:-1])
+                value = rng.normal(0.0, np.sqrt(2.0 / fan_in), shape)
+            else:
+                continue
+            w.assign(value.astype("float32"))
+    return model
+
+
+def _hand_built(size):
+    import keras
+
+    L = keras.layers
+    inputs = keras.Input((*size, 3))
+    x = L.ZeroPadding2D(((0, 1), (0, 1)))(inputs)
+    x = L.Conv2D(6, 3, strides=2, activation="relu")(x)
+    a = L.MaxPooling2D(3, strides=1, padding="same")(x)
+    b = L.DepthwiseConv2D(3, dilation_rate=2, padding="same")(x)
+    x = L.Add()([a, L.BatchNormalization()(b)])
+    x = L.AveragePooling2D(3, strides=2, padding="same")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return _randomize(keras.Model(inputs, L.Dense(4)(x)))
+
+
+def _check(model, size, patch, stride, batch):
+    from occlude.incremental import IncrementalModel
+    from occlude.sensitivity.windows import window_boxes
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (*size, 3)).astype(np.float32)
+    fill = np.full_like(x, 0.25)
+    boxes = window_boxes(*size, patch, stride)
+    got = IncrementalModel(model, batch_size=batch).session(x).score(fill, boxes)
+    copies = np.repeat(x[None], len(boxes), axis=0)
+    for k, (y0, x0, y1, x1) in enumerate(boxes):
+        copies[k, y0:y1, x0:x1] = fill[y0:y1, x0:x1]
+    want = np.concatenate(
+        [np.asarray(model(copies[i : i + 8], training=False)) for i in range(0, len(copies), 8)]
+    ).reshape(len(boxes), -1)
+    scale = np.abs(want).max()
+    assert np.abs(want - want.mean(axis=0)).max() > 1e-3 * scale
+    assert np.abs(got - want).max() <= 1e-5 * scale
+
+
+def test_hand_built_model_is_exact() -> None:
+    import keras
+
+    print("backend:", keras.backend.backend())
+    _check(_hand_built((21, 26)), (21, 26), 5, 3, 8)
+
+
+def test_small_mobilenet_is_exact() -> None:
+    import keras
+
+    model = keras.applications.MobileNetV2(
+        weights=None, input_shape=(64, 64, 3), alpha=0.35, classes=10, classifier_activation=None
+    )
+    _check(_randomize(model), (64, 64), 16, 16, 8)
