@@ -141,7 +141,7 @@ def drive(
             for note in outcome.notes:
                 say(f"occlude: note: {outcome.source}: {note}")
         if outcome.status == "note":
-            if not quiet:
+            if not quiet and outcome.message:
                 say(f"occlude: note: {outcome.message}")
         elif outcome.status == "failed":
             say(f"occlude: error: {to_flags(outcome.message or '', outcome.params)}")

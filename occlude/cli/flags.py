@@ -27,6 +27,8 @@ FLAGS: dict[str, str] = {
     "shard": "--shard",
     "engine": "--engine",
     "backend": "--backend",
+    "compute": "--compute",
+    "approx": "--approx",
     "precision": "--precision",
     "address": "--address",
     "gpus_per_worker": "--gpus-per-worker",

@@ -42,6 +42,12 @@ from occlude.cli._common import (
 from occlude.errors import UsageError
 
 
+class Compute(StrEnum):
+    auto = "auto"
+    incremental = "incremental"
+    full = "full"
+
+
 class AnimationFormat(StrEnum):
     gif = "gif"
     webp = "webp"
@@ -179,6 +185,26 @@ def sensitivity(
         int,
         typer.Option("--seed", min=0, metavar="S", help="Seed of the random-order baseline."),
     ] = 0,
+    compute: Annotated[
+        Compute,
+        typer.Option(
+            "--compute",
+            help="auto: recompute only what each patch changes where the engine estimates it "
+            "pays, whole copies elsewhere; incremental: everywhere; full: whole copies. The "
+            "maps are the same within float32 round-off.",
+        ),
+    ] = Compute.auto,
+    approx: Annotated[
+        float,
+        typer.Option(
+            "--approx",
+            min=0.0,
+            max=1.0,
+            metavar="TAU",
+            help="Approximate: cap each layer's recomputed region at TAU of its size (1 is "
+            "exact). Faster, at a measured cost in fidelity (see the README).",
+        ),
+    ] = 1.0,
     animate: Annotated[
         bool,
         typer.Option(
@@ -230,7 +256,7 @@ def _options(
     class_: str, patch: list[str] | None, stride: list[str] | None, fill: str, batch_size: int,
     save_npy: bool, expect_box: str | None, expect_mask: Path | None, metrics: bool,
     steps: int, seed: int, animate: bool, animate_format: AnimationFormat,
-    animate_scale: int | None, **_: object,
+    animate_scale: int | None, compute: Compute, approx: float, **_: object,
 ) -> SensitivityOptions:  # fmt: skip
     from occlude.sensitivity.options import SensitivityOptions, parse_class
 
@@ -256,6 +282,8 @@ def _options(
         animate=animate,
         animate_format=animate_format.value,
         animate_scale=animate_scale,
+        compute=compute.value,
+        approx=approx,
     )
 
 
@@ -272,6 +300,9 @@ def _run(**args: Any) -> None:
                          ("min_focus", "expect_box", "expect_mask"))  # fmt: skip
     spec = ModelSpec(args["model"], args["weights"], args["preprocess"], not args["unsafe_model"],
                      args["precision"], args["backend"])  # fmt: skip
+    from occlude.sensitivity.compute import check_compute
+
+    check_compute(opts.compute, opts.approx, spec.precision)
     if (note := spec.slower_note()) is not None:
         say(f"occlude: warning: {note}")
     writes = {"json_path": path} if (path := json_file(json_path)) else {}

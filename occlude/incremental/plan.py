@@ -78,7 +78,8 @@ def cache_nodes(specs: Sequence[Spec]) -> tuple[int, ...]:
     """Nodes whose clean output any plan may read (a superset of every plan's ``cached``).
 
     A pointwise consumer of a tiled node is always tiled itself, so nodes read only by
-    pointwise layers are never needed.
+    pointwise layers are never needed, except the input: a patch as large as the image
+    covers it whole, so the copies switch to full right there and paste into its cache.
     """
     ok = tileable(specs)
     users = consumers(specs)
@@ -86,7 +87,11 @@ def cache_nodes(specs: Sequence[Spec]) -> tuple[int, ...]:
     need = [
         i
         for i in range(len(specs))
-        if ok[i] and (i == last or any(not isinstance(specs[j].rule, Pointwise) for j in users[i]))
+        if ok[i]
+        and (
+            i in (0, last)  # the input: a patch as large as the image switches to full there
+            or any(not isinstance(specs[j].rule, Pointwise) for j in users[i])
+        )
     ]
     return tuple(need)
 

@@ -149,8 +149,9 @@ def propagate_axis(
 ) -> AxisRegions:
     """Changed intervals along ``axis`` at every node, for copies changed over ``[a0, b0)``.
 
-    With ``tau < 1`` each spatial node's interval is capped at ``cap_length(L, tau)`` of
-    its length ``L``, centred on the occlusion's projected centre (the approximate mode);
+    With ``tau < 1`` each spatial node's interval but the input's (the occluded patch is
+    always applied whole) is capped at ``cap_length(L, tau)`` of its length ``L``,
+    centred on the occlusion's projected centre (the approximate mode);
     the cap is applied before the interval is passed on. Nodes after an :class:`Opaque`
     one, and non-spatial ones, get ``None``.
     """
@@ -159,7 +160,9 @@ def propagate_axis(
     centres: list[np.ndarray | None] = []
     for spec in specs:
         a, b, c = _node_interval(spec, axis, a0, b0, a_out, b_out, centres)
-        if a is not None and b is not None and c is not None and tau < 1.0 and spec.size:
+        capped = tau < 1.0 and spec.size and spec.inputs  # never the input: the patch is whole
+        if a is not None and b is not None and c is not None and capped:
+            assert spec.size is not None
             a, b = cap_interval(a, b, c, cap_length(spec.size[axis], tau))
         a_out.append(a)
         b_out.append(b)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -33,19 +34,31 @@ def quiet_native() -> Iterator[None]:
             yield
         return
     sys.stderr.flush()
+    visible = _visible_stderr()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
-    visible = os.fdopen(os.dup(saved), "w", buffering=1)
     try:
         os.dup2(devnull, 2)
         with contextlib.redirect_stdout(visible), contextlib.redirect_stderr(visible):
             yield
     finally:
-        visible.close()
+        visible.flush()
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+_VISIBLE: Any = None
+
+
+def _visible_stderr() -> Any:
+    """The real stderr, as a stream that is never closed: a library that keeps the stream
+    it found (a logging handler) must not end up writing to a closed file."""
+    global _VISIBLE
+    if _VISIBLE is None:
+        _VISIBLE = os.fdopen(os.dup(2), "w", buffering=1)
+    return _VISIBLE
 
 
 def use_backend(name: str | None) -> str:
@@ -90,6 +103,9 @@ def keras() -> Any:
         import keras as keras_module
 
         _exact_float32(str(keras_module.backend.backend()))
+    # TensorFlow's Python logger warns when a compiled function is traced for a new tile
+    # shape (the incremental engine does so once per shape, by design) and on deprecations.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return keras_module
 
 

@@ -48,8 +48,8 @@ class WindowScorer:
 
     def _preprocess(self, image: np.ndarray) -> np.ndarray:
         x = np.array(image, dtype=np.float32, copy=True)[None]
-        out = preprocess_fn(self.clf.preprocess)(x)
-        return np.asarray(out, dtype=np.float32)[0]
+        out: np.ndarray = np.asarray(preprocess_fn(self.clf.preprocess)(x), dtype=np.float32)[0]
+        return out
 
 
 @dataclass

@@ -95,6 +95,7 @@ class Job(ABC):
 
     name: ClassVar[str]
     out_dir: Path | None = None
+    warnings: list[str] = []  # noqa: RUF012 - set per instance by prepare()
 
     @abstractmethod
     def plan(self) -> Plan:

@@ -133,6 +133,8 @@ class Runner:
         try:
             self.engine.start(self.job)
             dropped = self.job.prepare(self.engine, self.hashes, self._progress)
+            for warning in getattr(self.job, "warnings", []):
+                yield Outcome("note", "", warnings=(warning,))
             by_key = {u.key: u for u in units}
             dropped = [(key, message) for key, message in dropped if key in by_key]
             for key, message in dropped:

@@ -18,12 +18,14 @@ import numpy as np
 from occlude.errors import OccludeError, UsageError
 from occlude.imageio import read_rgb, resize_rgb
 from occlude.inputs import InputImage, check_out_dir, discover
+from occlude.model.windows import WindowScorer
 from occlude.paths import PathPlan
 from occlude.runner import Job, Plan, Tick, Unit, UnitResult
 from occlude.runner.job import ProgressFactory, failure_line
 from occlude.runner.state import FileHashes
 from occlude.scoring import balanced_batch_size
 from occlude.sensitivity import outputs as O
+from occlude.sensitivity.compute import ComputePlan, decide
 from occlude.sensitivity.core import (
     SensitivityResult,
     count_windows,
@@ -66,6 +68,8 @@ class SensitivityJob(Job):
     _plan: Plan = field(init=False, repr=False)
     _hashes: FileHashes | None = field(init=False, default=None, repr=False)
     _settings: dict[str, Any] = field(init=False, default_factory=dict, repr=False)
+    _scorer: Any = field(init=False, default=None, repr=False)
+    _compute: ComputePlan | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -129,15 +133,34 @@ class SensitivityJob(Job):
                 "animate_scale",
             )
         self._plan.units[:] = [_weighted(u, windows + 1) for u in self._plan.units]
+        plan = self.compute_plan()
+        self.warnings = [plan.note] if plan.note else []
         return []
 
     def setup(self) -> None:
         self.classifier()
 
+    def patch_sizes(self) -> tuple[int, ...]:
+        """The sweep's patch sizes at the model's input size."""
+        opts = self.options
+        return opts.patch_sizes or default_patch_sizes(*self.classifier().input_size)
+
+    def compute_plan(self) -> ComputePlan:
+        """Which scales run incrementally (decided once per process, from the engine's
+        estimates)."""
+        if self._compute is None:
+            clf, opts = self.classifier(), self.options
+            self._scorer = WindowScorer(clf, opts.batch_size, opts.approx)
+            self._compute = decide(opts.compute, opts.approx, clf.precision, self._scorer,
+                                   self.patch_sizes(), clf.name)  # fmt: skip
+        return self._compute
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["clf"] = None  # each worker loads its own
+        state["clf"] = None  # each worker loads its own, and its own engine
         state["_hashes"] = None
+        state["_scorer"] = None
+        state["_compute"] = None
         return state
 
     def settings(self, hashes: FileHashes) -> dict[str, Any]:
@@ -210,6 +233,11 @@ class SensitivityJob(Job):
             "strides": list(sweep.strides),
             "fill": opts.fill.as_json(),
             "windows": sweep.windows,
+            "compute": self.compute_plan().used(sweep.patch_sizes),
+            "macs_fraction": self.compute_plan().macs_fraction(
+                sweep.patch_sizes, [len(b) for b in sweep.boxes]
+            ),
+            "approx": opts.approx,
             "map_min": float(sweep.map.min()),
             "map_max": float(sweep.map.max()),
             **extra,
@@ -222,7 +250,10 @@ class SensitivityJob(Job):
     def sweep(self, image: np.ndarray, tick: Tick | None) -> SensitivityResult:
         clf, opts = self.classifier(), self.options
         windows = count_windows(clf.input_size, opts.patch_sizes or None, opts.strides or None)
-        batch = balanced_batch_size(windows + 1, opts.batch_size)
+        plan = self.compute_plan()
+        # whole copies in evened-out batches; tiles in the engine's (it pads the last one)
+        balanced = balanced_batch_size(windows + 1, opts.batch_size)
+        batch = opts.batch_size if plan.incremental else balanced
         return occlusion_sensitivity(
             image,
             clf.predictor(batch),
@@ -232,6 +263,8 @@ class SensitivityJob(Job):
             fill=opts.fill,
             batch_size=batch,
             on_progress=tick,
+            scorer=self._scorer,
+            incremental=plan.incremental,
         )
 
     def extras(
@@ -273,6 +306,8 @@ class SensitivityJob(Job):
         title = O.title(item, sweep, clf.class_name(sweep.class_index), clf.name, str(opts.fill))
         if clf.precision != "float32":
             title += f", {clf.precision}"
+        if opts.approx < 1.0:
+            title += f", approximate (tau {opts.approx:g})"
         render.heatmap_png(paths["heatmap"], original, sweep.map, title, O.MAP_LABEL)
         panels = [
             (f"patch {p}, stride {s}", m)

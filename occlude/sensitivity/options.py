@@ -78,8 +78,13 @@ class SensitivityOptions:
     animate: bool = False
     animate_format: str = "gif"
     animate_scale: int | None = None
+    compute: str = "auto"
+    approx: float = 1.0
 
     def __post_init__(self) -> None:
+        from occlude.sensitivity.compute import check_compute
+
+        check_compute(self.compute, self.approx)
         if isinstance(self.fill, str):
             object.__setattr__(self, "fill", parse_fill(self.fill, SENSITIVITY_FILLS))
         patches, strides = check_scales(self.patch_sizes, self.strides)
@@ -134,6 +139,8 @@ class SensitivityOptions:
             "steps": self.steps,
             "seed": self.seed,
             "animate": self.animation_settings(),
+            "compute": self.compute,
+            "approx": self.approx,
         }
 
     def animation_settings(self) -> dict[str, Any] | None:

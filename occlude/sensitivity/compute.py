@@ -1,0 +1,80 @@
+"""How a sweep is computed: whole copies (``full``) or only what a patch changes.
+
+``auto`` runs each scale incrementally where the engine estimates it pays (at most 0.75 of
+the multiply-adds of a full pass, on a graph it understood) and in full otherwise;
+``incremental`` runs every scale incrementally unless the model has nothing to gain (then
+it says so and runs full); ``approx=tau < 1`` caps the recomputed regions (always
+incremental; an approximation the record and the title state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from occlude.errors import UsageError
+
+MODES = ("auto", "incremental", "full")
+NOTHING_TO_GAIN = 0.95
+"""An estimated share of the multiply-adds above which incremental computation gains
+nothing (EfficientNet's squeeze-and-excitation sends every layer to full: 0.96)."""
+
+
+def check_compute(mode: str, approx: float, precision: str = "float32") -> tuple[str, float]:
+    if mode not in MODES:
+        raise UsageError(f"compute must be one of {', '.join(MODES)}; received {mode!r}",
+                         "compute")  # fmt: skip
+    if not 0.0 < float(approx) <= 1.0:
+        raise UsageError(f"approx must be in (0, 1], 1 being exact; received {approx}", "approx")
+    if approx < 1.0 and mode == "full":
+        raise UsageError("approx needs compute incremental or auto: it caps what the "
+                         "incremental engine recomputes", ("approx", "compute"))  # fmt: skip
+    if precision != "float32" and (mode == "incremental" or approx < 1.0):
+        raise UsageError(f"compute incremental and approx need precision float32; received "
+                         f"{precision}", ("compute", "approx", "precision"))  # fmt: skip
+    return mode, float(approx)
+
+
+@dataclass
+class ComputePlan:
+    """Which scales run incrementally, and the share of multiply-adds each computes."""
+
+    incremental: set[int] = field(default_factory=set)
+    fractions: dict[int, float] = field(default_factory=dict)
+    note: str | None = None
+
+    def used(self, patches: Sequence[int]) -> str:
+        inc = [p for p in patches if p in self.incremental]
+        if not inc:
+            return "full"
+        return "incremental" if len(inc) == len(patches) else "incremental+full"
+
+    def macs_fraction(self, patches: Sequence[int], windows: Sequence[int]) -> float:
+        """The window-weighted share of a full pass's multiply-adds the sweep computed."""
+        total = sum(windows)
+        spent = sum(self.fractions.get(p, 1.0) * n for p, n in zip(patches, windows, strict=True))
+        return round(spent / total, 4) if total else 1.0
+
+
+def decide(
+    mode: str, approx: float, precision: str, scorer: Any, patches: Sequence[int], name: str
+) -> ComputePlan:
+    """The plan for a sweep of ``patches`` with a model's ``scorer``
+    (:class:`occlude.model.windows.WindowScorer`)."""
+    if mode == "full" or (mode == "auto" and precision != "float32"):
+        return ComputePlan()
+    estimates = {p: scorer.estimate(p) for p in patches}
+    fallback = getattr(scorer.engine, "fallback", None)
+    gain = [p for p, e in estimates.items() if e.macs_fraction < NOTHING_TO_GAIN]
+    if fallback is not None or not gain:
+        if mode == "auto" and approx == 1.0:
+            return ComputePlan()
+        why = fallback or f"it would compute {min(e.macs_fraction for e in estimates.values()):.2f}"
+        what = "approx" if approx < 1.0 else "compute incremental"
+        return ComputePlan(note=f"{what}: {name} has nothing to gain ({why}); running full")
+    if mode == "auto" and approx == 1.0:
+        chosen = {p for p, e in estimates.items() if e.worth_it}
+    else:  # asked for: every scale (a whole-image window still gets the engine's answer)
+        chosen = set(patches)
+    return ComputePlan(chosen, {p: estimates[p].macs_fraction for p in chosen})

@@ -1,0 +1,113 @@
+"""--compute and --approx through the command line: the same maps, chosen per scale, stated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from support.cli import invoke
+
+
+def conv_net(path: Path) -> Path:
+    """A small convolutional classifier with He-scaled random weights (its scores move
+    when a patch moves), on 64x64 inputs."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    inputs = keras.Input((64, 64, 3))
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    for filters, stride in ((8, 1), (16, 2), (16, 1), (32, 2)):
+        x = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(4)(x))
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights:
+            kernel, bias = weights
+            fan_in = int(np.prod(kernel.shape[:-1]))
+            layer.set_weights([rng.normal(0, np.sqrt(2 / fan_in), kernel.shape),
+                               rng.normal(0, 0.01, bias.shape)])  # fmt: skip
+    model.save(path)
+    return path
+
+
+def flat_net(path: Path) -> Path:
+    """A model that looks at the whole image at once: nothing to gain."""
+    import keras
+
+    inputs = keras.Input((64, 64, 3))
+    x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs))
+    keras.Model(inputs, keras.layers.Dense(3)(x)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("compute")
+    conv_net(root / "conv.keras")
+    flat_net(root / "flat.keras")
+    y, x = np.mgrid[0:64, 0:64]
+    rgb = np.stack([x * 4, y * 4, (x * y) % 256], axis=2).astype(np.uint8)
+    Image.fromarray(rgb).save(root / "p.png")
+    return root
+
+
+def run(models: Path, out: Path, *args: str):  # type: ignore[no-untyped-def]
+    res = invoke("sensitivity", models / "p.png", "-m", models / "conv.keras", "-p", "8,64",
+                 "-s", "4,64", "--save-npy", "-o", out, "--json", "-", "-q", *args)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)[0], np.load(out / "p.npy")
+
+
+def test_every_mode_gives_the_same_map(models: Path, tmp_path: Path) -> None:
+    full, full_map = run(models, tmp_path / "full", "--compute", "full")
+    inc, inc_map = run(models, tmp_path / "inc", "--compute", "incremental")
+    auto, auto_map = run(models, tmp_path / "auto")
+    peak = float(np.abs(full_map).max())
+    assert peak > 1e-3  # the map is not flat, so equality means something
+    for other in (inc_map, auto_map):
+        assert np.abs(other - full_map).max() <= 1e-5 * peak
+    assert (full["compute"], full["macs_fraction"]) == ("full", 1.0)
+    assert inc["compute"] == "incremental" and 0 < inc["macs_fraction"] < 1
+    # auto: the 8 px scale pays, the whole-image one (a single 64 px window) does not
+    assert auto["compute"] == "incremental+full"
+    assert inc["macs_fraction"] <= auto["macs_fraction"] < 1
+    assert auto["settings"]["compute"] == "auto" and inc["approx"] == 1.0
+
+
+def test_approx_is_recorded_and_one_is_exact(models: Path, tmp_path: Path) -> None:
+    _, exact = run(models, tmp_path / "exact", "--compute", "incremental")
+    one, one_map = run(models, tmp_path / "one", "--approx", "1")
+    np.testing.assert_array_equal(one_map, exact)
+    rec, approx_map = run(models, tmp_path / "half", "--approx", "0.5")
+    assert rec["approx"] == 0.5 and rec["compute"] == "incremental"
+    assert rec["macs_fraction"] < one["macs_fraction"]
+    assert not np.allclose(approx_map, exact, atol=0)
+    assert np.corrcoef(approx_map.ravel(), exact.ravel())[0, 1] > 0.5
+
+
+def test_a_model_with_nothing_to_gain_says_so_and_runs_full(models: Path, tmp_path) -> None:
+    res = invoke("sensitivity", models / "p.png", "-m", models / "flat.keras", "-p", "16",
+                 "--compute", "incremental", "-o", tmp_path / "o", "--json", "-", "-q")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    warnings = [line for line in res.stderr.splitlines() if line.startswith("occlude: warning")]
+    assert len(warnings) == 1 and "has nothing to gain" in warnings[0]
+    assert warnings[0].endswith("running full")
+    assert json.loads(res.stdout)[0]["compute"] == "full"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--compute", "full", "--approx", "0.5"], "--approx needs --compute incremental or auto"),
+        (["--compute", "incremental", "--precision", "bfloat16"],
+         "--compute incremental and --approx need --precision float32"),
+    ],
+)  # fmt: skip
+def test_contradictory_choices_are_usage_errors(models: Path, tmp_path, args, message) -> None:
+    res = invoke("sensitivity", models / "p.png", "-m", models / "conv.keras", "-o",
+                 tmp_path / "o", *args)  # fmt: skip
+    assert res.exit_code == 2 and message in res.stderr
