@@ -6,8 +6,9 @@ compared with the exact map (tau = 1): Pearson correlation and the overlap of th
 of pixels. Times are measured in the same run, photo by photo, against full
 re-inference (compiled forward passes at the same batch) and against exact incremental.
 
-MobileNetV2 has real ImageNet weights (when /work/shared/models holds them); ResNet50 and
-VGG16 have random He-scaled weights, so their fidelity figures are only indicative.
+MobileNetV2 has real ImageNet weights (when ../shared/models beside the checkout holds
+them); ResNet50 and VGG16 have random He-scaled weights, so their fidelity figures are
+only indicative.
 Writes a PNG plot (fidelity against speed-up) to the path given (default
 docs/approx_fidelity.png).
 """

@@ -29,7 +29,9 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 import numpy as np
 
-MOBILENET_WEIGHTS = Path("/work/shared/models/mobilenet_v2_1.0_224_imagenet.weights.h5")
+MOBILENET_WEIGHTS = (
+    Path(__file__).resolve().parents[2] / "shared/models/mobilenet_v2_1.0_224_imagenet.weights.h5"
+)
 SWEEPS: dict[str, tuple[int, ...]] = {
     "16": (16,),
     "32": (32,),
