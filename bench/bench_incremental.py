@@ -73,7 +73,7 @@ def full_runner(model, batch: int):  # type: ignore[no-untyped-def]
     """Full re-inference as occlude's sweep runs it: balanced batches of at most ``batch``."""
     import tensorflow as tf
 
-    from occlude.sensitivity.core import balanced_batch_size
+    from occlude.scoring import balanced_batch_size
 
     compiled = {}
 
