@@ -111,3 +111,30 @@ def test_contradictory_choices_are_usage_errors(models: Path, tmp_path, args, me
     res = invoke("sensitivity", models / "p.png", "-m", models / "conv.keras", "-o",
                  tmp_path / "o", *args)  # fmt: skip
     assert res.exit_code == 2 and message in res.stderr
+
+
+def test_python_incremental_true_matches_full(models: Path) -> None:
+    """``incremental=True`` with ``clf.window_scorer`` scores every scale incrementally and
+    gives the map ``predict`` gives."""
+    from occlude.model.loading import load_classifier
+    from occlude.sensitivity.core import occlusion_sensitivity
+
+    clf = load_classifier(str(models / "conv.keras"))
+    image = np.asarray(Image.open(models / "p.png"), dtype=np.float32)
+    kwargs = dict(patch_sizes=[8, 16], strides=[4, 8], class_index=1, batch_size=7)
+    full = occlusion_sensitivity(image, clf.predictor(7), **kwargs)  # type: ignore[arg-type]
+    scorer = clf.window_scorer(7)
+    sessions = []
+    session = scorer.session
+    scorer.session = lambda img: sessions.append(1) or session(img)  # type: ignore[method-assign]
+    inc = occlusion_sensitivity(image, clf.predictor(7), scorer=scorer, incremental=True,
+                                **kwargs)  # type: ignore[arg-type]  # fmt: skip
+    assert sessions  # the windows really were scored incrementally
+    for a, b in zip(full.scale_maps, inc.scale_maps, strict=True):
+        assert float(np.abs(a).max()) > 1e-3
+        np.testing.assert_allclose(b, a, atol=1e-4 * float(np.abs(a).max()))
+    sessions.clear()
+    none = occlusion_sensitivity(image, clf.predictor(7), scorer=scorer, incremental=False,
+                                 **kwargs)  # type: ignore[arg-type]  # fmt: skip
+    assert not sessions
+    np.testing.assert_array_equal(none.map, full.map)

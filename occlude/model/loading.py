@@ -54,6 +54,14 @@ class Classifier:
                 )
         return self._predictors[batch_size]
 
+    def window_scorer(self, batch_size: int = 32, approx: float = 1.0) -> Any:
+        """A :class:`~occlude.model.windows.WindowScorer` for ``occlusion_sensitivity``'s
+        ``scorer``: windows recomputed only where a patch changes them (``approx`` < 1
+        caps the regions)."""
+        from occlude.model.windows import WindowScorer
+
+        return WindowScorer(self, batch_size, approx)
+
     @property
     def backend(self) -> str:
         return str(keras().backend.backend())

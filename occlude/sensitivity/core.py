@@ -129,7 +129,7 @@ def occlusion_sensitivity(
     batch_size: int = 32,
     on_progress: Callable[[int], None] | None = None,
     scorer: WindowScorer | None = None,
-    incremental: Collection[int] = (),
+    incremental: Collection[int] | bool = (),
 ) -> SensitivityResult:
     """Occlusion sensitivity of ``predict`` on ``image`` for one class, at several scales.
 
@@ -142,8 +142,9 @@ def occlusion_sensitivity(
         fill: what occluded pixels become (``grey``, ``black``, ``mean``, ``blur``, ...).
         batch_size: images per ``predict`` call; the result does not depend on it.
         on_progress: called with the number of images evaluated after each batch.
-        scorer: scores windows incrementally (:class:`occlude.model.windows.WindowScorer`)
-            for the patch sizes listed in ``incremental``; the other scales use ``predict``.
+        scorer: scores windows incrementally (:class:`occlude.model.windows.WindowScorer`,
+            e.g. ``clf.window_scorer(32)``) for the patch sizes listed in ``incremental``
+            (``True``: all of them); the other scales use ``predict``.
 
     Copies are built and evaluated ``batch_size`` at a time, so memory does not grow
     with the number of windows.
@@ -157,6 +158,10 @@ def occlusion_sensitivity(
     patches, steps = _resolve_scales((height, width), patch_sizes, strides)
     boxes = [window_boxes(height, width, p, s) for p, s in zip(patches, steps, strict=True)]
     fill_img = fill_pixels(img, fill)
+    if incremental is True:
+        incremental = patches
+    elif incremental is False:
+        incremental = ()
     if scorer is not None and set(incremental) & set(patches):
         base_scores, target, per_scale = _score_by_scale(
             img, fill_img, patches, boxes, predict, batch_size, class_index, on_progress,
