@@ -174,3 +174,30 @@ def test_reduced_precision_is_recorded_and_close(small, tmp_path) -> None:
     a, b = np.load(small / "tf" / "p.npy"), np.load(tmp_path / "bf16" / "p.npy")
     assert not np.array_equal(a, b)  # it really computed in bfloat16
     assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9
+
+
+@pytest.mark.parametrize(
+    ("model", "precision", "warned"),
+    [("resnet50", "bfloat16", True), ("MobileNet_V2", "bfloat16", True),
+     ("resnet50", "float32", False), ("resnet50", "float16", False)],
+)  # fmt: skip
+def test_a_precision_measured_slower_for_the_family_is_a_warning(model, precision, warned) -> None:
+    from occlude.zoo import SLOWER, ModelSpec
+
+    note = ModelSpec(model, precision=precision).slower_note()
+    assert (note is not None) == warned
+    if note is not None:
+        family = "resnet" if model == "resnet50" else "mobilenet_v2"
+        assert f"{SLOWER[(family, precision)]:.2f}x the speed of float32" in note
+        assert "slower" in note and family in note
+
+
+def test_the_cli_warns_before_a_slower_precision(tmp_path) -> None:
+    from support.cli import invoke
+
+    image = tmp_path / "p.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
+    # the warning comes before the model loads: a missing weights file still fails after it
+    res = invoke("sensitivity", image, "-m", "resnet50", "-w", tmp_path / "missing.h5",
+                 "--precision", "bfloat16", "-o", tmp_path / "o")  # fmt: skip
+    assert "occlude: warning: bfloat16 was measured 0.62x the speed of float32" in res.stderr

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
 from support.cli import invoke
+
+from occlude.incremental import Estimate
 
 
 def conv_net(path: Path) -> Path:
@@ -62,9 +65,14 @@ def run(models: Path, out: Path, *args: str):  # type: ignore[no-untyped-def]
     return json.loads(res.stdout)[0], np.load(out / "p.npy")
 
 
-def test_every_mode_gives_the_same_map(models: Path, tmp_path: Path) -> None:
+def test_every_mode_gives_the_same_map(models: Path, tmp_path: Path, monkeypatch) -> None:
     full, full_map = run(models, tmp_path / "full", "--compute", "full")
     inc, inc_map = run(models, tmp_path / "inc", "--compute", "incremental")
+    # one image of a tiny model never repays compiling the tiles: auto runs it in full
+    alone, alone_map = run(models, tmp_path / "alone")
+    assert alone["compute"] == "full" and alone["settings"]["compute"] == "auto"
+    np.testing.assert_array_equal(alone_map, full_map)
+    monkeypatch.setattr("occlude.sensitivity.compute.COMPILE_MACS", 0.0)  # compiling is free
     auto, auto_map = run(models, tmp_path / "auto")
     peak = float(np.abs(full_map).max())
     assert peak > 1e-3  # the map is not flat, so equality means something
@@ -138,3 +146,57 @@ def test_python_incremental_true_matches_full(models: Path) -> None:
                                  **kwargs)  # type: ignore[arg-type]  # fmt: skip
     assert not sessions
     np.testing.assert_array_equal(none.map, full.map)
+
+
+class _Scorer:
+    """A stand-in for WindowScorer: 10 graph nodes, half the multiply-adds at every scale."""
+
+    engine = SimpleNamespace(fallback=None, specs=[None] * 10)
+
+    def estimate(self, patch: int) -> Estimate:
+        return Estimate(patch=(patch, patch), macs_fraction=0.5, full_macs=10**9,
+                        switch_layer=None, worth_it=True)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mode", "images", "chosen"),
+    [("auto", 1, set()), ("auto", 2, {8}), ("auto", 4, {8, 16}), ("incremental", 1, {8, 16})],
+)
+def test_auto_runs_a_scale_incrementally_once_the_run_repays_its_compilation(
+    mode: str, images: int, chosen: set[int]
+) -> None:
+    from occlude.sensitivity.compute import COMPILE_MACS, decide
+
+    # saving: images x windows x 0.5 x 1e9 multiply-adds; cost: COMPILE_MACS x 10 nodes
+    assert COMPILE_MACS == 2e9  # so a scale pays from images x windows >= 40 on
+    plan = decide(mode, 1.0, "float32", _Scorer(), {8: 30, 16: 10}, "m", images=images)
+    assert plan.incremental == chosen
+    assert plan.macs_fraction([8, 16], [30, 10]) == pytest.approx(
+        sum((0.5 if p in chosen else 1.0) * n for p, n in ((8, 30), (16, 10))) / 40
+    )
+
+
+def test_shards_decide_as_the_whole_run(models: Path, tmp_path: Path, monkeypatch) -> None:
+    """auto counts every input of the run, so a shard computes what the unsharded run does
+    (the same bytes), even when its own share of images would not repay compiling."""
+    from occlude.model.loading import load_classifier
+
+    scorer = load_classifier(str(models / "conv.keras")).window_scorer(32)
+    est = scorer.estimate(8)
+    one_image = 225 * (1 - est.macs_fraction) * est.full_macs / len(scorer.engine.specs)
+    monkeypatch.setattr("occlude.sensitivity.compute.COMPILE_MACS", 1.5 * one_image)
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a", "d"):  # shard 1/2 and shard 2/2: one image each
+        (src / f"{name}.png").write_bytes((models / "p.png").read_bytes())
+    args = ("-m", models / "conv.keras", "-p", "8", "-s", "4", "--json", "-", "-q")
+    whole = invoke("sensitivity", src, "-o", tmp_path / "whole", *args)
+    records = [json.loads(invoke("sensitivity", src, "-o", tmp_path / "sharded", "--shard",
+                                 f"{i}/2", *args).stdout) for i in (1, 2)]  # fmt: skip
+    assert whole.exit_code == 0, whole.output
+    assert {r["compute"] for r in json.loads(whole.stdout)} == {"incremental"}
+    assert sorted(Path(r["input"]).name for part in records for r in part) == ["a.png", "d.png"]
+    assert [len(part) for part in records] == [1, 1]
+    assert {r["compute"] for part in records for r in part} == {"incremental"}
+    alone = invoke("sensitivity", src / "a.png", "-o", tmp_path / "alone", *args)
+    assert json.loads(alone.stdout)[0]["compute"] == "full"  # one image alone does not pay

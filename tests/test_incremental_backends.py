@@ -1,4 +1,4 @@
-"""The incremental engine under the JAX backend, checked in a subprocess."""
+"""The incremental engine under the JAX and PyTorch backends, each checked in a subprocess."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ ROOT = Path(__file__).parents[1]
 
 
 @pytest.mark.slow
-def test_incremental_is_exact_under_jax() -> None:
-    pytest.importorskip("jax")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "OCCLUDE_BACKEND_CHECK": "1"}
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_incremental_is_exact_under(backend: str) -> None:
+    pytest.importorskip(backend)
+    env = {**os.environ, "KERAS_BACKEND": backend, "OCCLUDE_BACKEND_CHECK": "1"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-s",
            "tests/backends/test_incremental_backend.py"]  # fmt: skip
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    assert "backend: jax" in output and "2 passed" in output, output
+    assert f"backend: {backend}" in output and "2 passed" in output, output

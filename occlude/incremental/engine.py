@@ -52,8 +52,9 @@ class IncrementalModel:
     Args:
         model: a single-input, single-output functional (or built Sequential) Keras model
             taking (batch, height, width, channels) images, run in inference mode.
-        batch_size: copies per compiled call; a call's last, short batch is padded to the
-            next power of two (so each tile shape compiles at most 1 + log2(batch_size) times).
+        batch_size: most copies per compiled call; a call's copies are split evenly and
+            a short batch is padded to a size already compiled for its tile shape when that
+            at most doubles it (so a sweep compiles each tile shape once).
         approx: ``tau`` in (0, 1]: cap each layer's recomputed region at ``tau`` of its
             height and width, centred on the occlusion's projected centre, and reuse the
             clean activations outside it (Krypton's projective-field threshold). 1 is exact.
@@ -96,6 +97,7 @@ class IncrementalModel:
         self._cache_nodes = cache_nodes(self.specs)
         self._plans: dict[tuple[int, int], Plan] = {}
         self._steps: dict[tuple[int, int], Callable[..., Any]] = {}
+        self._sizes: dict[tuple[int, int], set[int]] = {}
         self._clean: Callable[..., Any] | None = None
 
     def unknown_layers(self) -> list[tuple[str, str]]:
@@ -199,7 +201,8 @@ class Session:
         pos = tile_positions(engine, plan, boxes)
         caches = [self._caches[i] for i in plan.cached]
         out = []
-        for start, stop, size in batches(len(boxes), engine.batch_size):
+        sizes = engine._sizes.setdefault(plan.patch, set())
+        for start, stop, size in batches(len(boxes), engine.batch_size, sizes):
             chunk = np.arange(start, stop)
             padded = np.concatenate([chunk, np.full(size - len(chunk), chunk[-1])])
             tile = input_tiles(self.x_clean, fill, boxes[padded], pos[0, padded], plan.patch)
@@ -212,18 +215,29 @@ class Session:
         return np.concatenate(out)
 
 
-def batches(n: int, batch_size: int) -> list[tuple[int, int, int]]:
-    """``(start, stop, padded size)`` of each call: full batches, then the rest padded to a
-    power of two (at most ``batch_size``), so a short group wastes little and each tile
-    shape compiles at most 1 + log2(batch_size) times.
+def batches(
+    n: int, batch_size: int, compiled: set[int] | None = None
+) -> list[tuple[int, int, int]]:
+    """``(start, stop, padded size)`` of each call: ``n`` copies split evenly into as few
+    calls as ``batch_size`` allows; a call runs padded to the smallest size in ``compiled``
+    (the batch sizes already compiled for this tile shape, updated here) that at most
+    doubles it, else at its own size. A sweep's evened-out chunks so compile once.
 
     >>> batches(70, 32)
-    [(0, 32, 32), (32, 64, 32), (64, 70, 8)]
+    [(0, 24, 24), (24, 48, 24), (48, 70, 24)]
+    >>> batches(24, 32, {25}), batches(4, 32, {25})
+    ([(0, 24, 25)], [(0, 4, 4)])
     """
-    out = [(s, s + batch_size, batch_size) for s in range(0, n - n % batch_size, batch_size)]
-    rest = n % batch_size
-    if rest:
-        out.append((n - rest, n, min(batch_size, 1 << (rest - 1).bit_length())))
+    compiled = set() if compiled is None else compiled
+    if n <= 0:
+        return []
+    size = -(-n // -(-n // batch_size))
+    out = []
+    for start in range(0, n, size):
+        m = min(size, n - start)
+        padded = min((s for s in compiled if m <= s <= 2 * m), default=m)
+        compiled.add(padded)
+        out.append((start, start + m, padded))
     return out
 
 

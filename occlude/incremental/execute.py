@@ -180,7 +180,8 @@ def _int_row(pair: tuple[int, int]) -> Any:
 
 
 def compile_fn(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` compiled by the active Keras backend (traced once per input shape)."""
+    """``fn`` compiled by the active Keras backend (traced once per input shape); on
+    PyTorch, run eagerly without recording gradients."""
     import keras
 
     backend = keras.backend.backend()
@@ -194,4 +195,12 @@ def compile_fn(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         jitted: Callable[..., Any] = jax.jit(fn)
         return jitted
+    if backend == "torch":
+        import torch
+
+        def no_grad(*args: Any) -> Any:
+            with torch.no_grad():
+                return fn(*args)
+
+        return no_grad
     return fn

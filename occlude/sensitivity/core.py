@@ -16,7 +16,7 @@ import numpy as np
 
 from occlude.errors import ScoreError, UsageError
 from occlude.fill import Fill, channel_means, gaussian_blur, parse_fill
-from occlude.scoring import Predict, score_batch
+from occlude.scoring import Predict, balanced_batch_size, score_batch
 from occlude.sensitivity.windows import coverage, default_patch_sizes, window_boxes
 
 SENSITIVITY_FILLS = ("mean", "blur")
@@ -108,14 +108,23 @@ def _resolve_scales(
     return patches, steps or patches
 
 
+def scale_windows(
+    shape: tuple[int, int],
+    patch_sizes: Sequence[int] | None = None,
+    strides: Sequence[int] | None = None,
+) -> dict[int, int]:
+    """Occluded copies a sweep evaluates at each scale: ``{patch size: windows}``."""
+    patches, steps = _resolve_scales(shape, patch_sizes, strides)
+    return {p: len(window_boxes(*shape, p, s)) for p, s in zip(patches, steps, strict=True)}
+
+
 def count_windows(
     shape: tuple[int, int],
     patch_sizes: Sequence[int] | None = None,
     strides: Sequence[int] | None = None,
 ) -> int:
     """Number of occluded copies a sweep will evaluate (without the base image)."""
-    patches, steps = _resolve_scales(shape, patch_sizes, strides)
-    return sum(len(window_boxes(*shape, p, s)) for p, s in zip(patches, steps, strict=True))
+    return sum(scale_windows(shape, patch_sizes, strides).values())
 
 
 def occlusion_sensitivity(
@@ -203,21 +212,36 @@ def _score_by_scale(
     target = _check_class(class_index, base_scores)
     if on_progress is not None:
         on_progress(1)
-    per_scale = []
-    for patch, scale_boxes in zip(patches, boxes, strict=True):
-        scores = np.empty(len(scale_boxes), dtype=np.float64)
-        for start in range(0, len(scale_boxes), batch_size):
-            chunk = scale_boxes[start : start + batch_size]
-            if patch in incremental:
-                out = session.score(fill_img, chunk)
-                if not np.isfinite(out).all():
-                    raise ScoreError("the model returned NaN or infinite scores for a copy")
-            else:
-                out = score_batch(predict, _copies(img, fill_img, chunk))
+    per_scale = [np.empty(len(b), dtype=np.float64) for b in boxes]
+    for patch, scale_boxes, scores in zip(patches, boxes, per_scale, strict=True):
+        if patch not in incremental:
+            continue
+        # tiles in evened-out chunks, so the engine compiles one batch size per scale
+        step = balanced_batch_size(len(scale_boxes), batch_size)
+        for start in range(0, len(scale_boxes), step):
+            chunk = scale_boxes[start : start + step]
+            out = session.score(fill_img, chunk)
+            if not np.isfinite(out).all():
+                raise ScoreError("the model returned NaN or infinite scores for a copy")
             scores[start : start + len(chunk)] = out[:, target]
             if on_progress is not None:
                 on_progress(len(chunk))
-        per_scale.append(scores)
+    # whole copies of the other scales together, in evened-out batches
+    rest = [i for i, p in enumerate(patches) if p not in incremental]
+    if rest:
+        whole = np.concatenate([boxes[i] for i in rest])
+        scores = np.empty(len(whole), dtype=np.float64)
+        step = balanced_batch_size(len(whole), batch_size)
+        for start in range(0, len(whole), step):
+            chunk = whole[start : start + step]
+            scores[start : start + len(chunk)] = score_batch(
+                predict, _copies(img, fill_img, chunk)
+            )[:, target]
+            if on_progress is not None:
+                on_progress(len(chunk))
+        parts = np.split(scores, np.cumsum([len(boxes[i]) for i in rest])[:-1])
+        for i, part in zip(rest, parts, strict=True):
+            per_scale[i] = part
     return base_scores, target, per_scale
 
 

@@ -31,6 +31,7 @@ from occlude.sensitivity.core import (
     count_windows,
     fill_pixels,
     occlusion_sensitivity,
+    scale_windows,
 )
 from occlude.sensitivity.metrics import deletion_insertion
 from occlude.sensitivity.options import SensitivityOptions
@@ -147,12 +148,15 @@ class SensitivityJob(Job):
 
     def compute_plan(self) -> ComputePlan:
         """Which scales run incrementally (decided once per process, from the engine's
-        estimates)."""
+        estimates and the number of images in the whole run, shards and finished ones
+        included)."""
         if self._compute is None:
             clf, opts = self.classifier(), self.options
             self._scorer = WindowScorer(clf, opts.batch_size, opts.approx)
+            windows = scale_windows(clf.input_size, opts.patch_sizes or None,
+                                    opts.strides or None)  # fmt: skip
             self._compute = decide(opts.compute, opts.approx, clf.precision, self._scorer,
-                                   self.patch_sizes(), clf.name)  # fmt: skip
+                                   windows, clf.name, images=len(self._plan.units))  # fmt: skip
         return self._compute
 
     def __getstate__(self) -> dict[str, Any]:
@@ -249,11 +253,12 @@ class SensitivityJob(Job):
 
     def sweep(self, image: np.ndarray, tick: Tick | None) -> SensitivityResult:
         clf, opts = self.classifier(), self.options
-        windows = count_windows(clf.input_size, opts.patch_sizes or None, opts.strides or None)
+        windows = scale_windows(clf.input_size, opts.patch_sizes or None, opts.strides or None)
         plan = self.compute_plan()
-        # whole copies in evened-out batches; tiles in the engine's (it pads the last one)
-        balanced = balanced_batch_size(windows + 1, opts.batch_size)
-        batch = opts.batch_size if plan.incremental else balanced
+        # whole copies in evened-out batches (with the plain image when no scale is
+        # incremental; else it comes from the engine's clean pass)
+        whole = sum(n for p, n in windows.items() if p not in plan.incremental)
+        batch = balanced_batch_size(whole + (0 if plan.incremental else 1), opts.batch_size)
         return occlusion_sensitivity(
             image,
             clf.predictor(batch),
@@ -261,7 +266,7 @@ class SensitivityJob(Job):
             patch_sizes=opts.patch_sizes or None,
             strides=opts.strides or None,
             fill=opts.fill,
-            batch_size=batch,
+            batch_size=opts.batch_size if plan.incremental else batch,
             on_progress=tick,
             scorer=self._scorer,
             incremental=plan.incremental,

@@ -53,19 +53,25 @@ def _hand_built(size):
 
 
 def _check(model, size, patch, stride, batch):
+    import keras
+
     from occlude.incremental import IncrementalModel
     from occlude.sensitivity.windows import window_boxes
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (*size, 3)).astype(np.float32)
     fill = np.full_like(x, 0.25)
+
     boxes = window_boxes(*size, patch, stride)
     got = IncrementalModel(model, batch_size=batch).session(x).score(fill, boxes)
     copies = np.repeat(x[None], len(boxes), axis=0)
     for k, (y0, x0, y1, x1) in enumerate(boxes):
         copies[k, y0:y1, x0:x1] = fill[y0:y1, x0:x1]
     want = np.concatenate(
-        [np.asarray(model(copies[i : i + 8], training=False)) for i in range(0, len(copies), 8)]
+        [
+            keras.ops.convert_to_numpy(model(copies[i : i + 8], training=False))
+            for i in range(0, len(copies), 8)
+        ]
     ).reshape(len(boxes), -1)
     scale = np.abs(want).max()
     assert np.abs(want - want.mean(axis=0)).max() > 1e-3 * scale
