@@ -201,3 +201,24 @@ def test_the_cli_warns_before_a_slower_precision(tmp_path) -> None:
     res = invoke("sensitivity", image, "-m", "resnet50", "-w", tmp_path / "missing.h5",
                  "--precision", "bfloat16", "-o", tmp_path / "o")  # fmt: skip
     assert "occlude: warning: bfloat16 was measured 0.62x the speed of float32" in res.stderr
+
+
+TF32_OFF = {
+    "tensorflow": "import tensorflow as tf; "
+    "print(not tf.config.experimental.tensor_float_32_execution_enabled())",
+    "jax": "import jax; print(jax.config.jax_default_matmul_precision == 'highest')",
+    "torch": "import torch; "
+    "print(not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32)",
+}
+
+
+@pytest.mark.parametrize("backend", sorted(TF32_OFF))
+def test_tensorfloat32_is_off_on_every_backend(backend: str) -> None:
+    """On Ampere and newer GPUs TensorFloat-32 is on by default and changes results; the
+    model edge switches it off whichever backend Keras runs on (checked here on CPU)."""
+    pytest.importorskip(backend)
+    code = f"from occlude.model.backend import keras; keras(); {TF32_OFF[backend]}"
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)  # fmt: skip
+    assert proc.stdout.split()[-1:] == ["True"], proc.stdout + proc.stderr
