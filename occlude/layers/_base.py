@@ -66,6 +66,13 @@ def check_prob(prob: float, name: str = "prob") -> float:
     return float(prob)
 
 
+def check_int(value: int, name: str) -> int:
+    """A layer's whole-number setting of at least 1 (a real ``int``: it goes in the config)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{name} must be an int, at least 1; received {value!r}")
+    return value
+
+
 def check_value_range(value_range: Sequence[float]) -> tuple[float, float]:
     if len(value_range) != 2:
         raise UsageError(f"value_range must be (low, high); received {value_range!r}")

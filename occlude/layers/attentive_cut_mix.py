@@ -12,7 +12,7 @@ from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 from occlude.layers import _saliency as sal
-from occlude.layers._base import Batch, Tensor
+from occlude.layers._base import Batch, Tensor, check_int
 from occlude.layers._mixing import MixingLayer
 
 
@@ -81,8 +81,7 @@ class AttentiveCutMix(MixingLayer):
         super().__init__(
             prob=prob, num_classes=num_classes, value_range=value_range, seed=seed, **kwargs
         )
-        if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
-            raise UsageError(f"grid must be an int, at least 1; received {grid!r}")
+        check_int(grid, "grid")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= grid**2:
             raise UsageError(
                 f"top_k must be an int from 1 to grid * grid = {grid**2}; received {top_k!r}"

@@ -12,7 +12,7 @@ from occlude.augment.methods.cutout import CUTOUT_SIZE
 from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
-from occlude.layers._base import Batch, Tensor
+from occlude.layers._base import Batch, Tensor, check_int
 from occlude.layers._fill import FillLike
 from occlude.layers._occluding import OccludingLayer
 
@@ -76,9 +76,7 @@ class Cutout(OccludingLayer):
             seed=seed,
             **kwargs,
         )
-        if isinstance(holes, bool) or not isinstance(holes, int) or holes < 1:
-            raise UsageError(f"holes must be an int, at least 1; received {holes!r}")
-        self.holes = holes
+        self.holes = check_int(holes, "holes")
         self.size = check_size(size)
 
     def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:

@@ -8,11 +8,10 @@ from typing import Any
 import keras
 
 from occlude.augment.methods.cutout import CUTOUT_SIZE
-from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 from occlude.layers import _saliency as sal
-from occlude.layers._base import Batch, Tensor, check_prob
+from occlude.layers._base import Batch, Tensor, check_int, check_prob
 from occlude.layers._fill import FillLike
 from occlude.layers._occluding import OccludingLayer
 from occlude.layers.cutout import check_size, square_side
@@ -132,9 +131,7 @@ class KeepCutout(OccludingLayer):
         )
         self.size = check_size(size)
         self.keep_quantile = check_prob(keep_quantile, "keep_quantile")
-        if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
-            raise UsageError(f"max_tries must be an int, at least 1; received {max_tries!r}")
-        self.max_tries = max_tries
+        self.max_tries = check_int(max_tries, "max_tries")
 
     def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:
         xp = bk.numpy

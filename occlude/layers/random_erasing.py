@@ -16,7 +16,7 @@ from occlude.augment.methods.random_erasing import (
 from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
-from occlude.layers._base import Batch, Tensor
+from occlude.layers._base import Batch, Tensor, check_int
 from occlude.layers._fill import FillLike
 from occlude.layers._occluding import OccludingLayer
 
@@ -73,9 +73,7 @@ class RandomErasing(OccludingLayer):
         )
         self.area_range = check_range(area_range, "area_range", upper=1.0)
         self.aspect_range = check_range(aspect_range, "aspect_range")
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise UsageError(f"max_attempts must be an int, at least 1; received {max_attempts!r}")
-        self.max_attempts = max_attempts
+        self.max_attempts = check_int(max_attempts, "max_attempts")
 
     def boxes(self, bk: Any, keys: Tensor, h: Any, w: Any) -> tuple[geo.Boxes, Tensor]:
         """The erased box of each sample and whether one fitted within ``max_attempts``."""
