@@ -1,8 +1,8 @@
 """Incremental exactness under the active Keras backend (JAX, TensorFlow, ...).
 
 Runs only with ``OCCLUDE_BACKEND_CHECK=1`` (set ``KERAS_BACKEND`` too); the normal suite
-starts it under JAX in a subprocess (tests/test_incremental_backends.py). Self-contained:
-a hand-built model and a small MobileNetV2 at 64x64.
+starts it under JAX and PyTorch in subprocesses (tests/test_incremental_backends.py). Models: a
+hand-built one and a small MobileNetV2 at 64x64, randomized as in tests/incmodels.py.
 """
 
 from __future__ import annotations
@@ -11,30 +11,11 @@ import os
 
 import numpy as np
 import pytest
+from incmodels import randomize
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("OCCLUDE_BACKEND_CHECK") != "1", reason="set OCCLUDE_BACKEND_CHECK=1"
 )
-
-
-def _randomize(model, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        for w in layer.weights:
-            path, shape = w.path, tuple(w.shape)
-            if "moving_variance" in path:
-                value = rng.uniform(0.5, 1.5, shape)
-            elif "moving_mean" in path or "beta" in path or path.endswith("bias"):
-                value = rng.normal(0.0, 0.1, shape)
-            elif "gamma" in path:
-                value = rng.uniform(0.7, 1.3, shape)
-            elif len(shape) >= 2:
-                fan_in = np.prod(shape[:2]) if "depthwise" in path else np.prod(shape[:-1])
-                value = rng.normal(0.0, np.sqrt(2.0 / fan_in), shape)
-            else:
-                continue
-            w.assign(value.astype("float32"))
-    return model
 
 
 def _hand_built(size):
@@ -49,7 +30,7 @@ def _hand_built(size):
     x = L.Add()([a, L.BatchNormalization()(b)])
     x = L.AveragePooling2D(3, strides=2, padding="same")(x)
     x = L.GlobalAveragePooling2D()(x)
-    return _randomize(keras.Model(inputs, L.Dense(4)(x)))
+    return randomize(keras.Model(inputs, L.Dense(4)(x)))
 
 
 def _check(model, size, patch, stride, batch):
@@ -91,4 +72,4 @@ def test_small_mobilenet_is_exact() -> None:
     model = keras.applications.MobileNetV2(
         weights=None, input_shape=(64, 64, 3), alpha=0.35, classes=10, classifier_activation=None
     )
-    _check(_randomize(model), (64, 64), 16, 16, 8)
+    _check(randomize(model), (64, 64), 16, 16, 8)
