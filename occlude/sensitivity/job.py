@@ -28,7 +28,6 @@ from occlude.sensitivity import outputs as O
 from occlude.sensitivity.compute import ComputePlan, decide
 from occlude.sensitivity.core import (
     SensitivityResult,
-    count_windows,
     fill_pixels,
     occlusion_sensitivity,
     scale_windows,
@@ -71,6 +70,7 @@ class SensitivityJob(Job):
     _settings: dict[str, Any] = field(init=False, default_factory=dict, repr=False)
     _scorer: Any = field(init=False, default=None, repr=False)
     _compute: ComputePlan | None = field(init=False, default=None, repr=False)
+    _windows: dict[int, int] | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -124,8 +124,7 @@ class SensitivityJob(Job):
         self._hashes = hashes
         clf = self.classifier()
         self.options.target.check(clf.n_classes, clf.name)
-        windows = count_windows(clf.input_size, self.options.patch_sizes or None,
-                                self.options.strides or None)  # fmt: skip
+        windows = sum(self.windows().values())
         scale, sizes = self.options.animate_scale, default_patch_sizes(*clf.input_size)
         if scale is not None and not self.options.patch_sizes and scale not in sizes:
             raise UsageError(
@@ -141,10 +140,12 @@ class SensitivityJob(Job):
     def setup(self) -> None:
         self.classifier()
 
-    def patch_sizes(self) -> tuple[int, ...]:
-        """The sweep's patch sizes at the model's input size."""
-        opts = self.options
-        return opts.patch_sizes or default_patch_sizes(*self.classifier().input_size)
+    def windows(self) -> dict[int, int]:
+        """``{patch size: windows}`` of the sweep at the model's input size."""
+        if self._windows is None:
+            opts, size = self.options, self.classifier().input_size
+            self._windows = scale_windows(size, opts.patch_sizes or None, opts.strides or None)
+        return self._windows
 
     def compute_plan(self) -> ComputePlan:
         """Which scales run incrementally (decided once per process, from the engine's
@@ -153,10 +154,9 @@ class SensitivityJob(Job):
         if self._compute is None:
             clf, opts = self.classifier(), self.options
             self._scorer = WindowScorer(clf, opts.batch_size, opts.approx)
-            windows = scale_windows(clf.input_size, opts.patch_sizes or None,
-                                    opts.strides or None)  # fmt: skip
+            images = len(self._plan.units)
             self._compute = decide(opts.compute, opts.approx, clf.precision, self._scorer,
-                                   windows, clf.name, images=len(self._plan.units))  # fmt: skip
+                                   self.windows(), clf.name, images)  # fmt: skip
         return self._compute
 
     def __getstate__(self) -> dict[str, Any]:
@@ -253,7 +253,7 @@ class SensitivityJob(Job):
 
     def sweep(self, image: np.ndarray, tick: Tick | None) -> SensitivityResult:
         clf, opts = self.classifier(), self.options
-        windows = scale_windows(clf.input_size, opts.patch_sizes or None, opts.strides or None)
+        windows = self.windows()
         plan = self.compute_plan()
         # whole copies in evened-out batches (with the plain image when no scale is
         # incremental; else it comes from the engine's clean pass)
