@@ -4,7 +4,9 @@ A run declares what it reads (inputs, the folders they were found in, a model, w
 mask or labels file) and what it writes (each planned output, the JSON file, the plot,
 the manifest). :meth:`PathPlan.check` refuses, before any work, a plan that would write
 onto a file the run reads, write inside an input folder (except under the output folder,
-which is never read as input), or write one file twice; the message names both roles.
+which is never read as input), write one file twice, or read anything inside a folder the
+run writes as a whole (files made and removed there are only known at the end, as the
+report's thumbnails); the message names both roles.
 
 Writes are always atomic renames, which replace a directory entry and never change the
 file behind another link to it, so paths are compared by where the entry really lives:
@@ -34,6 +36,7 @@ class PathPlan:
     reads: dict[Path, tuple[str, Path]] = field(default_factory=dict)
     writes: dict[Path, tuple[str, Path, object]] = field(default_factory=dict)
     read_folders: list[tuple[str, Path]] = field(default_factory=list)
+    write_folders: list[tuple[str, Path]] = field(default_factory=list)
     safe_folders: list[Path] = field(default_factory=list)
     _parents: dict[Path, Path] = field(default_factory=dict, repr=False)
 
@@ -78,6 +81,11 @@ class PathPlan:
         for path in paths:
             self.write(path, role, owner)
 
+    def write_folder(self, folder: Path, role: str) -> None:
+        """The run writes, replaces and removes files anywhere under ``folder``: nothing
+        it reads (no file, no input folder) may lie there."""
+        self.write_folders.append((role, _real(folder)))
+
     def _where(self, path: Path) -> Path:
         parent = path.parent if str(path.parent) else Path(".")
         if parent not in self._parents:
@@ -86,6 +94,7 @@ class PathPlan:
 
     def check(self) -> None:
         """Raise a UsageError naming both roles if a write would hit something read."""
+        self._check_write_folders()
         for key, (role, path, _owner) in self.writes.items():
             if key in self.reads:
                 read_role, read_path = self.reads[key]
@@ -101,6 +110,18 @@ class PathPlan:
                     raise UsageError(
                         f"{shown(path)}: {role} would write inside the {read_role} folder "
                         f"{shown(folder)}; write it elsewhere",
+                        (role, read_role),
+                    )
+
+    def _check_write_folders(self) -> None:
+        reads = [(path, role, given) for path, (role, given) in self.reads.items()]
+        reads += [(folder, f"{role} folder", folder) for role, folder in self.read_folders]
+        for role, folder in self.write_folders:
+            for path, read_role, given in reads:
+                if _under(path, folder):
+                    raise UsageError(
+                        f"{shown(given)}: the {read_role} lies inside {shown(folder)}, where "
+                        f"{role} writes and removes files; move it elsewhere",
                         (role, read_role),
                     )
 

@@ -40,6 +40,7 @@ FLAGS: dict[str, str] = {
     "expect_box": "--expect-box",
     "expect_mask": "--expect-mask",
     "min_focus": "--min-focus",
+    "report": "--report",
     "steps": "--steps",
     "animate_format": "--animate-format",
     "animate_scale": "--animate-scale",
@@ -77,11 +78,16 @@ def to_flags(message: str, params: Sequence[str]) -> str:
     '--holes must be at least 1; received 0'
     >>> to_flags("pass weights=FILE or model=FILE.keras", ["weights=", "model="])
     'pass --weights FILE or --model FILE.keras'
+
+    A word inside a path is left alone (a folder may be named as a parameter is):
+
+    >>> to_flags("out/report/plot.png: report and plot would both write it", ["report", "plot"])
+    'out/report/plot.png: --report and --plot would both write it'
     """
     for param in params:
         flag = FLAGS.get(param)
         if flag is None:
             continue
-        tail = r"(?![\w-])" if param[-1].isalnum() else ""
-        message = re.sub(r"(?<![\w-])" + re.escape(param) + tail, flag, message)
+        tail = r"(?![\w/\\-])(?!\.\w)" if param[-1].isalnum() else ""
+        message = re.sub(r"(?<![\w/\\.-])" + re.escape(param) + tail, flag, message)
     return message

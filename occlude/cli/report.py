@@ -13,7 +13,9 @@ HELP = """A static HTML report of an output folder of occlude sensitivity and/or
 (--out): OUT_DIR/index.html, with a gallery of the maps (thumbnails, class, score, focus,
 deletion/insertion AUCs against their random baselines) to sort and filter, the inputs
 that failed with their errors, and the robustness table and plot. Open it in a browser;
-it needs no server and no network. Writes only index.html and report/ in OUT_DIR."""
+it needs no server and no network. Writes only index.html and report/ in OUT_DIR, replaces
+or removes only files it wrote there (listed in report/written.json), and refuses symbolic
+links there."""
 
 
 def report(

@@ -308,7 +308,7 @@ def _run(**args: Any) -> None:
     writes = {"json_path": path} if (path := json_file(json_path)) else {}
     if path is not None:
         check_target_file(path, "json_path")
-    job = SensitivityJob(args["inputs"], spec, opts, args["out"], writes)
+    job = SensitivityJob(args["inputs"], spec, opts, args["out"], writes, args["report"])
     engine = make_engine(
         args["engine"],
         args["workers"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import posixpath
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -83,22 +83,3 @@ def update_thumbs(out_dir: Path, heatmaps: Sequence[str | None], workers: int | 
             pass
     thumbs = [None if h is None or h in failed else thumb_path(h) for h in heatmaps]
     return thumbs, len(stale) - len(failed)
-
-
-def prune_thumbs(out_dir: Path, keep: Iterable[str], owned_elsewhere: Iterable[str]) -> int:
-    """Delete thumbnails under ``report/thumbs`` that no card uses any more.
-
-    Only ``.jpg`` files are candidates (occlude's commands never write JPEGs into an output
-    folder), and never a file that the ledger lists as some unit's output. Returns the
-    number deleted.
-    """
-    wanted = set(keep) | set(owned_elsewhere)
-    removed = 0
-    for folder, _, names in os.walk(out_dir / THUMB_DIR):
-        rel_folder = Path(folder).relative_to(out_dir).as_posix()
-        for name in names:
-            rel = f"{rel_folder}/{name}"
-            if name.endswith(".jpg") and rel not in wanted:
-                Path(folder, name).unlink(missing_ok=True)
-                removed += 1
-    return removed

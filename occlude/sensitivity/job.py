@@ -54,7 +54,8 @@ class SensitivityJob(Job):
     """Maps for every image under ``inputs`` into ``out_dir``.
 
     ``also_writes`` names other files the caller will write (``{"json_path": path}``), so
-    that they are checked against everything the run reads.
+    that they are checked against everything the run reads; ``report`` says that the
+    caller builds the report into ``out_dir`` at the end, so its files are checked too.
     """
 
     name = "sensitivity"
@@ -64,6 +65,7 @@ class SensitivityJob(Job):
     options: SensitivityOptions = field(default_factory=SensitivityOptions)
     out_dir: Path = Path("occlude-out")
     also_writes: dict[str, Path] = field(default_factory=dict)
+    report: bool = False
     clf: Classifier | None = field(default=None, repr=False)
     _plan: Plan = field(init=False, repr=False)
     _hashes: FileHashes | None = field(init=False, default=None, repr=False)
@@ -104,7 +106,15 @@ class SensitivityJob(Job):
             ))  # fmt: skip
         for role, target in self.also_writes.items():
             paths.write(target, role)
+        if self.report:
+            from occlude.report.owned import declare
+
+            declare(paths, self.out_dir)
         paths.check()
+        if self.report:
+            from occlude.report.owned import preflight
+
+            preflight(self.out_dir)
         failures = [(shown(p), msg) for p, msg in found.failures]
         return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures))
 
