@@ -106,7 +106,8 @@ class SensitivityJob(Job):
             paths.write(target, role)
         paths.check()
         failures = [(shown(p), msg) for p, msg in found.failures]
-        return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures))
+        return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures),
+                    paths.run_writes(self.out_dir))  # fmt: skip
 
     # --- the runner's side -----------------------------------------------------------
 
@@ -136,6 +137,9 @@ class SensitivityJob(Job):
         plan = self.compute_plan()
         self.warnings = [plan.note] if plan.note else []
         return []
+
+    def record_ok(self, record: dict[str, Any] | None) -> bool:
+        return O.record_ok(record)
 
     def setup(self) -> None:
         self.classifier()
