@@ -213,6 +213,20 @@ def test_a_live_runs_claims_count_before_it_writes_anything(tmp_path) -> None:
     assert not (out / STATE_DIR).exists()  # a run that did no work leaves no state, claims too
 
 
+def test_a_live_run_owns_what_it_has_claimed_before_the_file_exists(tmp_path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    run(Writer(out, {"z": ["z.txt"]}))  # the folder has a ledger: the claims stay in it
+    live = Ledger(out, {"writer:a": ["new.txt"]})  # two runs start together
+    try:
+        with pytest.raises(UsageError, match="a run of unit writer:a that is still going"):
+            run(Other(out, {"b": ["new.txt"]}))
+    finally:
+        live.close()
+    assert not (out / "new.txt").exists()
+    assert run(Other(out, {"b": ["new.txt"]})) == ["done"]  # it never wrote it: free again
+
+
 def test_ownership_survives_a_killed_unit_and_compaction(tmp_path) -> None:
     out = tmp_path / "out"
     out.mkdir()

@@ -37,7 +37,7 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -270,7 +270,7 @@ class Ledger:
         with folder_lock(self.state_dir):
             state = self.read()
             if claims:
-                check_owners(state, self.out_dir, claims)
+                check_owners(state, self.out_dir, claims, self.is_live)
             parts = self._parts()
             live = {
                 p.stem
@@ -312,23 +312,34 @@ def _line(event: dict[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"), ensure_ascii=True, allow_nan=False) + "\n"
 
 
-def check_owners(state: LedgerState, out_dir: Path, claims: Mapping[str, Iterable[str]]) -> None:
-    """Refuse claims (owner -> relative paths) on files that exist in ``out_dir`` and that
-    the ledger says another unit or command owns.
+def check_owners(
+    state: LedgerState,
+    out_dir: Path,
+    claims: Mapping[str, Iterable[str]],
+    is_live: Callable[[str], bool] | None = None,
+) -> None:
+    """Refuse claims (owner -> relative paths) on files that another unit or command
+    owns: files that exist in ``out_dir``, and with ``is_live`` (run id -> whether that
+    run still goes) files that a live run has claimed and not written yet.
 
     Raises:
         UsageError: naming the file, its owner and the claimant.
     """
     for key, rels in claims.items():
         for rel in rels:
-            holder = state.owner(rel)
-            if holder is not None and holder != key and os.path.lexists(out_dir / rel):
-                raise UsageError(
-                    f"{shown(out_dir / rel)}: {_who(holder)} wrote this file and owns it; "
-                    f"{_who(key)} would overwrite it: choose another out_dir, or move the "
-                    "file away first",
-                    "out_dir",
-                )
+            event = state.owners.get(rel)
+            if event is None or event["key"] == key:
+                continue
+            holder, mine = _who(event["key"]), _who(key)
+            if os.path.lexists(out_dir / rel):
+                what = (f"{holder} wrote this file and owns it; {mine} would overwrite it: "
+                        "choose another out_dir, or move the file away first")  # fmt: skip
+            elif is_live is not None and is_live(str(event.get("run", ""))):
+                what = (f"a run of {holder} that is still going will write this file; so "
+                        f"would {mine}: choose another out_dir")  # fmt: skip
+            else:
+                continue  # nothing there, nobody writing it: nothing to lose
+            raise UsageError(f"{shown(out_dir / rel)}: {what}", "out_dir")
 
 
 def _who(key: str) -> str:
