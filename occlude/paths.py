@@ -86,6 +86,16 @@ class PathPlan:
         it reads (no file, no input folder) may lie there."""
         self.write_folders.append((role, _real(folder)))
 
+    def run_writes(self, folder: Path) -> tuple[str, ...]:
+        """The files written for no one input (a summary, a manifest, ``json_path``) that
+        land in ``folder``, as sorted relative POSIX paths: a run's whole-run outputs."""
+        root = _real(folder)
+        return tuple(sorted(
+            key.relative_to(root).as_posix()
+            for key, (_role, _path, owner) in self.writes.items()
+            if owner is None and _under(key, root) and key != root
+        ))  # fmt: skip
+
     def _where(self, path: Path) -> Path:
         parent = path.parent if str(path.parent) else Path(".")
         if parent not in self._parents:

@@ -294,7 +294,10 @@ def test_a_started_event_withdraws_the_old_record(tmp_path) -> None:
     second.close()
     third = Ledger(tmp_path)
     assert third.finished("k", "fp", ["a.out"]) is None  # also after compaction
-    assert events(tmp_path / STATE_DIR / COMPACTED) == []
+    # no record is kept, only who owns the file
+    kept = events(tmp_path / STATE_DIR / COMPACTED)
+    assert [(e["event"], e["key"], e["outputs"]) for e in kept] == [("owns", "k", ["a.out"])]
+    assert third.state.owner("a.out") == "k"
     third.close()
 
 
@@ -330,8 +333,11 @@ def test_compaction_keeps_only_current_events(tmp_path) -> None:
     ledger.started("kb", ["b.out"])  # kb is being redone
     ledger.close()
     kept = events(tmp_path / STATE_DIR / COMPACTED)
-    assert [(e["event"], e["key"], e["fingerprint"]) for e in kept] == [("done", "ka", "new")]
-    assert kept[0]["outputs"] == {"a.out": {"size": 4, "record": None}} and kept[0]["complete"]
+    done = [e for e in kept if e["event"] == "done"]
+    assert [(e["event"], e["key"], e["fingerprint"]) for e in done] == [("done", "ka", "new")]
+    assert done[0]["outputs"] == {"a.out": {"size": 4, "record": None}} and done[0]["complete"]
+    # kb's record is withdrawn, but it still owns its file
+    assert [(e["key"], e["outputs"]) for e in kept if e["event"] == "owns"] == [("kb", ["b.out"])]
 
 
 def test_a_line_cut_short_by_a_kill_is_skipped(tmp_path) -> None:

@@ -154,7 +154,8 @@ class AugmentJob(Job):
             )
         self._pool = tuple(sorted(sources, key=lambda s: (s.rel, s.path)))
         self._position = {(s.rel, s.path): i for i, s in enumerate(self._pool)}
-        return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures))
+        return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures),
+                    paths.run_writes(self.out_dir))  # fmt: skip
 
     def _map_path(self, rel: str) -> str | None:
         if self.maps is not None:

@@ -231,7 +231,8 @@ def _failures(state: LedgerState, prefix: str) -> list[dict[str, str]]:
 
 
 def _top1_name(record: Mapping[str, Any], index: int) -> str | None:
-    for entry in record.get("top5") or ():
+    top5 = record.get("top5")
+    for entry in top5 if isinstance(top5, list) else ():
         if isinstance(entry, list) and entry and entry[0] == index and len(entry) > 1:
             return entry[1] if isinstance(entry[1], str) else None
     return None

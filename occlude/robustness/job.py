@@ -31,6 +31,7 @@ from occlude.robustness.core import (
     resolve_label,
 )
 from occlude.runner import Job, Plan, Tick, Unit, UnitResult
+from occlude.runner.events import is_int, is_number
 from occlude.runner.job import ProgressFactory, failure_line
 from occlude.runner.ledger import Ledger
 from occlude.runner.state import FileHashes
@@ -115,7 +116,9 @@ class RobustnessJob(Job):
             for name in SUMMARY:
                 paths.write(self.out_dir / name, "out_dir")
         paths.check()
-        return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures))
+        shared = paths.run_writes(self.out_dir) if self.out_dir is not None else ()
+        return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures),
+                    shared)  # fmt: skip
 
     # --- the runner's side -----------------------------------------------------------
 
@@ -141,6 +144,13 @@ class RobustnessJob(Job):
                 assert unit.source is not None
                 failed.append((unit.key, f"{shown(unit.source.path)}: {exc}"))
         return failed
+
+    def record_ok(self, record: dict[str, Any] | None) -> bool:
+        """``{"rel": str, "cases": [[method, fraction, repeat, hit, score], ...]}``."""
+        if not isinstance(record, dict) or not isinstance(record.get("rel"), str):
+            return False
+        cases = record.get("cases")
+        return isinstance(cases, list) and all(map(_case_ok, cases))
 
     def setup(self) -> None:
         self.classifier()
@@ -200,6 +210,12 @@ class RobustnessJob(Job):
     ) -> None:
         per_image = [(str(r["rel"]), [_case(c) for c in r["cases"]]) for r in records]
         self.rows = aggregate(per_image, self.methods, self.fractions, self.seed)
+
+
+def _case_ok(values: object) -> bool:
+    return (isinstance(values, list) and len(values) == 5 and isinstance(values[0], str)
+            and is_number(values[1]) and is_int(values[2]) and isinstance(values[3], bool)
+            and is_number(values[4]))  # fmt: skip
 
 
 def _case(values: Sequence[Any]) -> Case:

@@ -82,12 +82,17 @@ class UnitResult:
 @dataclass
 class Plan:
     """The units of a run, plus inputs that failed before any work (unreadable folders,
-    missing labels) and notes (skipped entries)."""
+    missing labels) and notes (skipped entries).
+
+    ``run_outputs`` are the files the run writes in its output folder as a whole (a
+    summary, a manifest; relative paths): the ledger records the command as their owner.
+    """
 
     units: list[Unit]
     failures: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     inputs: int = 0
+    run_outputs: tuple[str, ...] = ()
 
 
 class Job(ABC):
@@ -113,6 +118,11 @@ class Job(ABC):
         dataset on ``engine``); returns ``(unit key, error line)`` for inputs that failed
         there, which the runner reports and drops."""
         return []
+
+    def record_ok(self, record: dict[str, Any] | None) -> bool:
+        """Whether a unit record read back from the ledger has the shape :meth:`process`
+        gives it (a ledger can be edited): one that has not is redone, not trusted."""
+        return True
 
     def setup(self) -> None:  # noqa: B027 - optional hook
         """Once in each worker before its first unit (load a model)."""

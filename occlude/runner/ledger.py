@@ -11,11 +11,22 @@ Events (one JSON object per line):
   these outputs; it withdraws their earlier records, so a run killed half-way never leaves
   an old record vouching for a new, different file;
 * ``{"event": "done", "key", "fingerprint", "record", "outputs": {rel: {"size", "record"}},
-  "complete"}``: the unit finished; its files were written (atomically) before this line.
+  "complete"}``: the unit finished; its files were written (atomically) before this line;
+* ``{"event": "owns", "key", "outputs": [rel, ...]}``: who owns these files, nothing more:
+  a run claims every file it may write when it starts (a unit's outputs under the unit's
+  key, whole-run outputs such as ``robustness.json`` under the command's name), and
+  compaction keeps the owner of every file whose other events it drops;
+* ``{"event": "failed", "key", "source", "message"}``: the unit failed.
 
 A unit is finished when its key's newest event is ``done`` with the same fingerprint and
 ``complete``, and every planned output's newest event is that one, with a file of the
-recorded size on disk.
+recorded size on disk. A file's owner is the key of the newest event that lists it; a run
+refuses, before it writes anything, to write a file that exists and that another unit or
+command owns (:func:`check_owners`).
+
+Lines are read back through :func:`occlude.runner.events.read_events`, which refuses
+any line that is not what occlude writes; :func:`read_state` warns once about them, and
+compaction drops them.
 """
 
 from __future__ import annotations
@@ -25,12 +36,15 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from occlude.errors import UsageError
 from occlude.imageio import remove_stale_temporaries, set_run_tag, write_bytes
+from occlude.runner.events import read_events
 from occlude.runner.state import (
     STATE_DIR,
     RunLock,
@@ -38,21 +52,33 @@ from occlude.runner.state import (
     new_run_id,
     run_is_live,
 )
+from occlude.text import shown
 
 COMPACTED = "ledger.jsonl"
 
 
 @dataclass
 class LedgerState:
-    """The newest event per unit key and per output (relative path)."""
+    """The newest event per unit key and per output (relative path), each output's
+    owner, and how many lines were refused while reading."""
 
     by_key: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_output: dict[str, dict[str, Any]] = field(default_factory=dict)
+    owners: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refused: int = 0
 
     def add(self, event: dict[str, Any]) -> None:
-        self.by_key[event["key"]] = event
+        if event["event"] != "owns":
+            self.by_key[event["key"]] = event
+            for rel in event.get("outputs", ()):
+                self.by_output[rel] = event
         for rel in event.get("outputs", ()):
-            self.by_output[rel] = event
+            self.owners[rel] = event
+
+    def owner(self, rel: str) -> str | None:
+        """The key of the unit (or the name of the command) that owns output ``rel``."""
+        event = self.owners.get(rel)
+        return None if event is None else str(event["key"])
 
     def current(self, key: str) -> dict[str, Any] | None:
         """The unit's newest event if it is a ``done`` one, else None."""
@@ -89,31 +115,35 @@ class LedgerState:
 
 
 def read_state(out_dir: Path) -> LedgerState:
-    """The ledger of ``out_dir`` as it stands, read-only (no lock, no run)."""
-    state_dir = out_dir / STATE_DIR
-    events = list(_read_events(state_dir / COMPACTED))
-    runs = state_dir / "runs"
-    for part in sorted(runs.glob("*.jsonl")) if runs.is_dir() else []:
-        events.extend(_read_events(part))
-    state = LedgerState()
-    for event in sorted(events, key=_order):
-        state.add(event)
+    """The ledger of ``out_dir`` as it stands, read-only (no lock, no run).
+
+    Lines that are not what occlude writes (edited by hand, damaged) are skipped, with
+    one warning that says how many.
+    """
+    state = _load(out_dir)
+    if state.refused:
+        many = "entry" if state.refused == 1 else "entries"
+        warnings.warn(
+            f"{shown(out_dir / STATE_DIR)}: skipped {state.refused} ledger {many} that "
+            "occlude did not write (edited by hand or damaged)",
+            stacklevel=2,
+        )
     return state
 
 
-def _read_events(path: Path) -> Iterator[dict[str, Any]]:
-    """Events of a JSON-lines file; a line cut short by a kill is skipped."""
-    try:
-        text = path.read_bytes().decode("utf-8", "replace")
-    except OSError:
-        return
-    for line in text.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and isinstance(event.get("key"), str) and "t" in event:
-            yield event
+def _load(out_dir: Path) -> LedgerState:
+    """:func:`read_state` without the warning (a run reads its ledger several times)."""
+    state_dir = out_dir / STATE_DIR
+    events, refused = read_events(state_dir / COMPACTED)
+    runs = state_dir / "runs"
+    for part in sorted(runs.glob("*.jsonl")) if runs.is_dir() else []:
+        more, bad = read_events(part)
+        events.extend(more)
+        refused += bad
+    state = LedgerState(refused=refused)
+    for event in sorted(events, key=_order):
+        state.add(event)
+    return state
 
 
 def _order(event: Mapping[str, Any]) -> tuple[int, str, int]:
@@ -125,10 +155,16 @@ class Ledger:
 
     Creating one starts a run: it takes a run id and its lock, names this process's
     temporary files after it, clears temporary files that finished or killed runs left
-    under ``out_dir``, and compacts the parts of runs that are over.
+    under ``out_dir``, compacts the parts of runs that are over, and claims the files the
+    run may write: ``claims`` maps each owner (a unit's key, or the command's name for
+    whole-run outputs) to its relative paths.
+
+    Raises:
+        UsageError: another unit or command owns one of the claimed files
+            (:func:`check_owners`); the run is then over before it began.
     """
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, claims: Mapping[str, Iterable[str]] | None = None) -> None:
         self.out_dir = out_dir
         self.state_dir = out_dir / STATE_DIR
         self.created = not self.state_dir.exists()
@@ -138,8 +174,13 @@ class Ledger:
         set_run_tag(self.run_id)
         self._part: IO[str] | None = None
         self._seq = 0
-        remove_stale_temporaries(out_dir, self.is_live)
-        self.state = self.compact()
+        self.state = LedgerState()
+        try:
+            remove_stale_temporaries(out_dir, self.is_live)
+            self.state = self.compact(claims=claims or {})
+        except BaseException:
+            self.close()
+            raise
 
     # --- reading --------------------------------------------------------------------
 
@@ -152,7 +193,7 @@ class Ledger:
 
     def read(self) -> LedgerState:
         """Every event of every run so far (compacted and parts), newest winning."""
-        return read_state(self.out_dir)
+        return _load(self.out_dir)
 
     def finished(self, key: str, fingerprint: str, outputs: Sequence[str]) -> dict[str, Any] | None:
         """The ``done`` event of a finished unit with this fingerprint, else None."""
@@ -173,6 +214,9 @@ class Ledger:
     # --- writing --------------------------------------------------------------------
 
     def _append(self, events: Iterable[dict[str, Any]]) -> None:
+        events = list(events)
+        if not events:
+            return
         if self._part is None:
             path = self.state_dir / "runs" / f"{self.run_id}.jsonl"
             self._part = open(path, "a", encoding="ascii")  # noqa: SIM115
@@ -217,11 +261,16 @@ class Ledger:
 
     # --- compaction -----------------------------------------------------------------
 
-    def compact(self, closing: bool = False) -> LedgerState:
+    def compact(
+        self, closing: bool = False, claims: Mapping[str, Iterable[str]] | None = None
+    ) -> LedgerState:
         """Fold the parts of runs that are over (ours too when ``closing``) into
-        ``ledger.jsonl``; return the merged state."""
+        ``ledger.jsonl``; claim ``claims`` (owner -> paths) after checking them; return
+        the merged state."""
         with folder_lock(self.state_dir):
             state = self.read()
+            if claims:
+                check_owners(state, self.out_dir, claims, self.is_live)
             parts = self._parts()
             live = {
                 p.stem
@@ -235,6 +284,9 @@ class Ledger:
                 if part.stem not in live:
                     with contextlib.suppress(OSError):
                         part.unlink()
+            if claims:
+                self.state = state
+                self._append(_claim_events(state, claims))
         return state
 
     def close(self) -> None:
@@ -260,8 +312,54 @@ def _line(event: dict[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"), ensure_ascii=True, allow_nan=False) + "\n"
 
 
+def check_owners(
+    state: LedgerState,
+    out_dir: Path,
+    claims: Mapping[str, Iterable[str]],
+    is_live: Callable[[str], bool] | None = None,
+) -> None:
+    """Refuse claims (owner -> relative paths) on files that another unit or command
+    owns: files that exist in ``out_dir``, and with ``is_live`` (run id -> whether that
+    run still goes) files that a live run has claimed and not written yet.
+
+    Raises:
+        UsageError: naming the file, its owner and the claimant.
+    """
+    for key, rels in claims.items():
+        for rel in rels:
+            event = state.owners.get(rel)
+            if event is None or event["key"] == key:
+                continue
+            holder, mine = _who(event["key"]), _who(key)
+            if os.path.lexists(out_dir / rel):
+                what = (f"{holder} wrote this file and owns it; {mine} would overwrite it: "
+                        "choose another out_dir, or move the file away first")  # fmt: skip
+            elif is_live is not None and is_live(str(event.get("run", ""))):
+                what = (f"a run of {holder} that is still going will write this file; so "
+                        f"would {mine}: choose another out_dir")  # fmt: skip
+            else:
+                continue  # nothing there, nobody writing it: nothing to lose
+            raise UsageError(f"{shown(out_dir / rel)}: {what}", "out_dir")
+
+
+def _who(key: str) -> str:
+    """An owner as messages name it: a unit by its key, a command by its name."""
+    return f"unit {shown(key)}" if ":" in key else f"the {shown(key)} command"
+
+
+def _claim_events(state: LedgerState, claims: Mapping[str, Iterable[str]]) -> list[dict[str, Any]]:
+    """``owns`` events for the claimed files that someone else owns or nobody does yet."""
+    found = []
+    for key, rels in claims.items():
+        new = [rel for rel in rels if state.owner(rel) != key]
+        if new:
+            found.append({"event": "owns", "key": key, "outputs": new})
+    return found
+
+
 def _compacted(state: LedgerState) -> list[dict[str, Any]]:
-    """The ``done`` events still current, each with only the outputs it still owns."""
+    """The ``done`` events still current, each with only the outputs it still owns, and
+    ``owns`` events for every other file that has an owner."""
     keep = []
     for event in state.by_key.values():
         if event["event"] == "failed":
@@ -274,4 +372,12 @@ def _compacted(state: LedgerState) -> list[dict[str, Any]]:
             continue
         complete = bool(event.get("complete")) and len(owned) == len(event["outputs"])
         keep.append({**event, "outputs": owned, "complete": complete})
+    kept = {id(state.by_key[e["key"]]) for e in keep}
+    claims: dict[int, tuple[dict[str, Any], list[str]]] = {}
+    for rel, event in state.owners.items():
+        if id(event) not in kept:  # a kept done event lists the files it owns
+            claims.setdefault(id(event), (event, []))[1].append(rel)
+    for event, rels in claims.values():
+        stamp: dict[str, Any] = {k: event[k] for k in ("t", "run", "seq") if k in event}
+        keep.append({**stamp, "event": "owns", "key": event["key"], "outputs": sorted(rels)})
     return sorted(keep, key=_order)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -24,8 +25,9 @@ from typing import Any, Literal
 from occlude.errors import Interrupted, OccludeError, UsageError
 from occlude.progress import Progress
 from occlude.runner.engines import Engine, SerialEngine
+from occlude.runner.events import safe_rel
 from occlude.runner.job import Job, Unit, UnitResult
-from occlude.runner.ledger import Ledger
+from occlude.runner.ledger import Ledger, check_owners, read_state
 from occlude.runner.state import FileHashes, fingerprint
 from occlude.text import shown
 
@@ -113,6 +115,7 @@ class Runner:
         self.hashes = FileHashes()
         self._ledger: Ledger | None = None
         self._settings: dict[str, Any] = {}
+        self._distrusted = 0
 
     # --- the run ----------------------------------------------------------------------
 
@@ -120,6 +123,13 @@ class Runner:
         plan = self.job.plan()
         units = [u for u in plan.units if self._mine(str(u.identity.get("rel", u.key)))]
         failures = [(src, msg) for src, msg in plan.failures if self._mine(src)]
+        unsafe = {u.key: _unsafe(u) for u in units if not all(map(safe_rel, u.outputs))}
+        failures += [(_source(u), unsafe[u.key]) for u in units if u.key in unsafe]
+        units = [u for u in units if u.key not in unsafe]
+        claims = self._claims(units, plan.run_outputs)
+        out_dir = self.job.out_dir
+        if out_dir is not None:  # before anything is written, as the job's PathPlan
+            check_owners(read_state(out_dir), out_dir, claims)
         self.report = RunReport(inputs=len(units) + len(failures))
         for note in plan.notes:
             yield Outcome("note", "", message=note)
@@ -127,8 +137,8 @@ class Runner:
             yield self._failed(source, message)
             if self.fail_fast:
                 return
-        out_dir = self.job.out_dir
-        self._ledger = Ledger(out_dir) if out_dir is not None else None
+        # claims again under the folder lock: a run that started since has claimed its own
+        self._ledger = Ledger(out_dir, claims) if out_dir is not None else None
         stopped = False
         try:
             self.engine.start(self.job)
@@ -166,6 +176,13 @@ class Runner:
                     yield reused
                 else:
                     todo.append(unit)
+            if self._distrusted and self._ledger is not None:
+                warnings.warn(
+                    f"{shown(self._ledger.state_dir)}: {self._distrusted} ledger record(s) of "
+                    f"finished inputs are not what {self.job.name} writes (edited by hand or "
+                    "damaged); redoing those inputs",
+                    stacklevel=1,
+                )
             if self._ledger is not None:
                 for unit in todo:
                     self._ledger.started(unit.key, unit.outputs)
@@ -186,6 +203,17 @@ class Runner:
                 yield outcome
                 if outcome.status == "failed" and self.fail_fast:
                     return
+
+    def _claims(
+        self, units: list[Unit], run_outputs: tuple[str, ...]
+    ) -> dict[str, tuple[str, ...]]:
+        """What this run may write, by owner: each unit's outputs under its key, the
+        whole-run outputs under the command's name."""
+        claims = {u.key: u.outputs for u in units}
+        shared = tuple(rel for rel in run_outputs if safe_rel(rel))
+        if shared:
+            claims[self.job.name] = shared
+        return claims
 
     def _mine(self, rel: str) -> bool:
         return self.shard is None or shard_of(rel, self.shard[1]) == self.shard[0]
@@ -213,6 +241,9 @@ class Runner:
             return None
         event = ledger.finished(unit.key, self.fingerprint(unit), unit.outputs)
         if event is None:
+            return None
+        if not self.job.record_ok(event.get("record")):
+            self._distrusted += 1
             return None
         self.report.reused += 1
         if event.get("record") is not None:
@@ -278,3 +309,10 @@ class Runner:
 
 def _source(unit: Unit) -> str:
     return shown(unit.source.path) if unit.source is not None else unit.key
+
+
+def _unsafe(unit: Unit) -> str:
+    rel = next(r for r in unit.outputs if not safe_rel(r))
+    return (f"{_source(unit)}: its output name {shown(rel)} cannot be recorded safely (an "
+            "empty, '.' or '..' part, counting '\\' as a separator too, a drive letter or a "
+            "NUL): rename the input")  # fmt: skip

@@ -106,6 +106,9 @@ class SensitivityJob(Job):
             ))  # fmt: skip
         for role, target in self.also_writes.items():
             paths.write(target, role)
+        # The report's own files are governed by its list (report/written.json), not
+        # owned by this command in the ledger: taken before they are declared.
+        shared = paths.run_writes(self.out_dir)
         if self.report:
             from occlude.report.owned import declare
 
@@ -116,7 +119,8 @@ class SensitivityJob(Job):
 
             preflight(self.out_dir)
         failures = [(shown(p), msg) for p, msg in found.failures]
-        return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures))
+        return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures),
+                    shared)  # fmt: skip
 
     # --- the runner's side -----------------------------------------------------------
 
@@ -146,6 +150,9 @@ class SensitivityJob(Job):
         plan = self.compute_plan()
         self.warnings = [plan.note] if plan.note else []
         return []
+
+    def record_ok(self, record: dict[str, Any] | None) -> bool:
+        return O.record_ok(record)
 
     def setup(self) -> None:
         self.classifier()

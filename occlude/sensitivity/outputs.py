@@ -14,6 +14,7 @@ from PIL import Image
 from occlude.errors import InputError, UsageError
 from occlude.imageio import open_image, resize_map, write_atomic, write_bytes
 from occlude.inputs import InputImage
+from occlude.runner.events import is_int, is_number
 from occlude.sensitivity.core import SensitivityResult
 from occlude.sensitivity.metrics import Curves, box_region, focus
 from occlude.sensitivity.options import SensitivityOptions
@@ -108,6 +109,20 @@ def write_record(path: Path, record: dict[str, Any]) -> None:
     """The JSON record, strict (no NaN or Infinity tokens); written last."""
     text = json.dumps(finite(record), indent=2, allow_nan=False) + "\n"
     write_bytes(path, text.encode("utf-8"))
+
+
+def record_ok(record: object) -> bool:
+    """Whether ``record`` has the shape of those :class:`SensitivityJob` writes, in what a
+    rerun reads back from the ledger (the line it prints, the gates)."""
+    if not isinstance(record, dict):
+        return False
+    outputs, name, focus = record.get("outputs"), record.get("class_name"), record.get("focus")
+    return (isinstance(record.get("input"), str) and isinstance(outputs, dict)
+            and all(isinstance(v, str) for v in outputs.values())
+            and isinstance(outputs.get("heatmap"), str)
+            and is_int(record.get("class_index")) and is_int(record.get("windows"))
+            and (name is None or isinstance(name, str)) and is_number(record.get("base_score"))
+            and (focus is None or is_number(focus)))  # fmt: skip
 
 
 def describe_class(name: str | None, index: int) -> str:
