@@ -90,13 +90,13 @@ def _build(out_dir: Path, min_focus: float | None, title: str | None) -> Built:
     found.heatmaps = [h if h is not None and plain(h) else None for h in found.heatmaps]
     heatmaps = [h for h in found.heatmaps if h is not None]
     ours = list(dict.fromkeys([*FIXED, *(thumb_path(h) for h in heatmaps)]))
-    clash = sorted(set(ours) & set(state.by_output))
+    clash = sorted(set(ours) & set(state.owners))
     if clash:
         raise UsageError(f"{shown(out_dir / clash[0])}: the report would overwrite a file "
                          "that a run wrote there")  # fmt: skip
     before = existing(out_dir, ours)
     refuse_foreign(out_dir, before, ours)
-    mine = (before.written | set(ours)) - set(state.by_output)
+    mine = (before.written | set(ours)) - set(state.owners)
     _check_paths(out_dir, heatmaps, mine)
     write_list(out_dir, mine)  # first: a build cut short leaves no file of its own unlisted
     thumbs, made = update_thumbs(out_dir, found.heatmaps)
