@@ -122,7 +122,7 @@ def precision(models: list[str], repeats: int) -> None:
         half = with_precision(clf.model, "bfloat16")
         from dataclasses import replace
 
-        clf16 = replace(clf, model=half, precision="bfloat16", _predictors={})
+        clf16 = replace(clf, model=half, precision="mixed_bfloat16", _predictors={})
         pearson, overlap, ratios = [], [], []
         for photo in PHOTOS:
             image = resize_rgb(read_rgb(ROOT / "sample_images" / f"{photo}.png"), clf.input_size)

@@ -88,7 +88,7 @@ def test_every_mode_gives_the_same_map(models: Path, tmp_path: Path, monkeypatch
 
 def test_approx_is_recorded_and_one_is_exact(models: Path, tmp_path: Path) -> None:
     _, exact = run(models, tmp_path / "exact", "--compute", "incremental")
-    one, one_map = run(models, tmp_path / "one", "--approx", "1")
+    one, one_map = run(models, tmp_path / "one", "--approx", "1", "--compute", "incremental")
     np.testing.assert_array_equal(one_map, exact)
     rec, approx_map = run(models, tmp_path / "half", "--approx", "0.5")
     assert rec["approx"] == 0.5 and rec["compute"] == "incremental"

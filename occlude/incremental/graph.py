@@ -1,8 +1,9 @@
 """Walk a Keras functional graph into a flat list of nodes the engine can run.
 
-Nested functional models and built Sequential models are flattened into the outer graph;
-every other operation becomes one node. Each node keeps the Keras node's call
-arguments, so running a node in full calls the layer exactly as the model does.
+Nested functional models and built Sequential models are flattened into the outer graph
+(unless they cast their input); every other operation becomes one node. Each node keeps
+the Keras node's call arguments, so running a node in full calls the layer exactly as the
+model does.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class Node:
 
 
 class GraphError(Exception):
-    """The model cannot be flattened (several inputs or outputs, a multi-output layer)."""
+    """The model cannot be flattened (several inputs or outputs, a multi-output layer, an
+    input that is not float32)."""
 
 
 def build_graph(model: Any, size: tuple[int, int]) -> list[Node]:
@@ -50,6 +52,9 @@ def build_graph(model: Any, size: tuple[int, int]) -> list[Node]:
         raise GraphError(f"{type(model).__name__} is not a built functional model")
     if len(fn.inputs) != 1 or len(fn.outputs) != 1:
         raise GraphError("the model needs one input and one output")
+    dtype = str(fn.inputs[0].dtype)
+    if dtype != "float32":  # the model casts its input (127.5 -> 127): tiles would not
+        raise GraphError(f"it takes {dtype} input; the engine works in float32")
     channels = fn.inputs[0].shape[-1]
     nodes = [Node(Spec("input", Pointwise(), (), size), meta={"channels": channels})]
     shapes: dict[int, tuple[Any, ...]] = {0: (None, *size, channels)}
@@ -95,18 +100,29 @@ def _walk(fn: Any, input_ids: list[int], nodes: list[Node], shapes: dict[int, An
                 raise GraphError(f"{knode.operation.name} has {len(knode.outputs)} outputs")
             ins = [ids[id(t)] for t in tensors]
             inner = _functional(knode.operation) if knode.operation is not fn else None
-            if inner is not None and len(inner.inputs) == 1 and len(tensors) == 1:
+            if inner is not None and _inlined(inner, tensors):
                 ids[id(knode.outputs[0])] = _walk(inner, ins, nodes, shapes)[0]
                 continue
             ids[id(knode.outputs[0])] = _add_node(knode, ins, nodes, shapes)
     return [ids[id(t)] for t in fn.outputs]
 
 
+def _inlined(inner: Any, tensors: list[Any]) -> bool:
+    """Whether a nested model is flattened into the graph: one input, which it does not
+    cast (a model casts its input to its input's dtype; its layers alone would not)."""
+    return (
+        len(inner.inputs) == 1
+        and len(tensors) == 1
+        and str(inner.inputs[0].dtype) == str(tensors[0].dtype)
+    )
+
+
 def _add_node(knode: Any, ins: list[int], nodes: list[Node], shapes: dict[int, Any]) -> int:
     op = knode.operation
     in_shapes = [shapes[i] for i in ins]
-    out_shape = _output_shape(knode, ins, shapes)
-    rule, size, macs = classify(op, in_shapes, out_shape)
+    out_shape, out_dtype = _output_spec(knode, ins, shapes)
+    dtypes = [*(str(t.dtype) for t in knode.input_tensors), out_dtype]
+    rule, size, macs = classify(op, in_shapes, out_shape, dtypes)
     keys = tuple(id(t) for t in knode.input_tensors)
     index = len(nodes)
     nodes.append(Node(Spec(op.name, rule, tuple(ins), size, macs), op, knode.arguments, keys))
@@ -114,8 +130,8 @@ def _add_node(knode: Any, ins: list[int], nodes: list[Node], shapes: dict[int, A
     return index
 
 
-def _output_shape(knode: Any, ins: list[int], shapes: dict[int, Any]) -> tuple[Any, ...]:
-    """The node's output shape for the engine's input size (symbolic, no computation)."""
+def _output_spec(knode: Any, ins: list[int], shapes: dict[int, Any]) -> tuple[tuple[Any, ...], str]:
+    """The node's output shape and dtype for the engine's input size (symbolic)."""
     import keras
 
     table = {
@@ -132,7 +148,7 @@ def _output_shape(knode: Any, ins: list[int], shapes: dict[int, Any]) -> tuple[A
         raise GraphError(f"{op.name}: cannot infer its output shape ({exc})") from None
     if isinstance(spec, list | tuple):
         raise GraphError(f"{op.name} returns several tensors")
-    return tuple(spec.shape)
+    return tuple(spec.shape), str(spec.dtype)
 
 
 def check_size(model: Any, input_size: tuple[int, int] | None) -> tuple[int, int]:

@@ -8,6 +8,7 @@ kernel with "valid" padding on gathered windows, with ``keras.ops`` only.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -30,12 +31,21 @@ def _pair(value: Any) -> tuple[int, int]:
     return int(first), int(second)
 
 
-def classify(op: Any, in_shapes: list[Shape], out_shape: Shape) -> tuple[Rule, Any, int]:
-    """(rule, output (height, width) or None, multiply-adds for one image) of ``op``."""
+def classify(
+    op: Any, in_shapes: list[Shape], out_shape: Shape, dtypes: Sequence[str] = ()
+) -> tuple[Rule, Any, int]:
+    """(rule, output (height, width) or None, multiply-adds for one image) of ``op``.
+
+    ``dtypes`` are those of its input and output tensors: a node that is not float32
+    end to end is opaque (see :func:`not_float32`).
+    """
     size = _spatial(out_shape)
     macs = layer_macs(op, in_shapes, out_shape)
     if size is None:
         return Opaque("not a spatial map"), None, macs
+    reason = not_float32(op, dtypes)
+    if reason is not None:
+        return Opaque(reason), size, macs
     if not in_shapes or any(_spatial(s) is None for s in in_shapes):
         return Opaque("input is not a spatial map"), size, macs
     if getattr(op, "data_format", "channels_last") != "channels_last":
@@ -46,6 +56,24 @@ def classify(op: Any, in_shapes: list[Shape], out_shape: Shape) -> tuple[Rule, A
     if rule is None:
         rule = _pointwise_or_merge(op, in_shapes, size)
     return rule, size, macs
+
+
+def not_float32(op: Any, dtypes: Sequence[str] = ()) -> str | None:
+    """Why ``op`` does not compute in float32 end to end, or None.
+
+    Tiles and caches are float32 and a window layer's kernel runs on them as they are, so
+    a layer under another dtype policy (``mixed_float16``, ``bfloat16``, a quantized one)
+    or a node reading or returning other tensors (``uint8``, ``float16``) would silently
+    compute something else than the model: the engine runs it, and what follows, in full.
+    """
+    import keras
+
+    if isinstance(op, keras.layers.Layer):
+        policy = op.dtype_policy.name
+        if policy != "float32":
+            return f"computes in {policy}"
+    other = sorted({str(d) for d in dtypes} - {"float32"})
+    return f"works on {', '.join(other)} tensors" if other else None
 
 
 def _kind(op: Any) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from occlude.classes import IMAGENET_CLASSES, imagenet_names
-from occlude.errors import ModelError, UsageError
+from occlude.errors import ModelError, OccludeError, UsageError
 from occlude.model.backend import keras, quiet_native
-from occlude.model.predict import compile_predictor, with_precision
+from occlude.model.predict import compile_predictor, model_precision, with_precision
 from occlude.text import shown
 from occlude.zoo import APPLICATIONS, application_name, check_model_spec, is_model_file
 from occlude.zoo import resolve_preprocess as _resolve_preprocess
@@ -85,8 +85,11 @@ def load_classifier(
             named model's own preprocessing, and ``none`` (raw 0-255) for model files.
         safe: load model files with Keras's safe mode, refusing Lambda layers that would
             run arbitrary code.
-        precision: ``float32`` (exact), ``bfloat16`` or ``float16`` (mixed precision:
-            faster on some models and CPUs, at a cost in fidelity).
+        precision: ``float32`` (as the model is), ``bfloat16`` or ``float16`` (mixed
+            precision: faster on some models and CPUs, at a cost in fidelity). The
+            classifier's ``precision`` is what the model then computes in (see
+            :func:`~occlude.model.predict.model_precision`): ``mixed_bfloat16`` for
+            ``bfloat16``, or the file's own policy (``mixed_float16`` ...) for ``float32``.
 
     Raises:
         UsageError: unknown name, missing file, unknown preprocessing.
@@ -107,9 +110,19 @@ def load_classifier(
     names = imagenet_names() if n_classes == IMAGENET_CLASSES else None
     batch = model.inputs[0].shape[0]
     fixed = int(batch) if batch is not None else None
-    model = with_precision(model, precision)
+    model = _with_precision(name, model, precision, safe)
     return Classifier(name, model, input_size, mode, weights_used, n_classes, names, fixed,
-                      precision)  # fmt: skip
+                      model_precision(model))  # fmt: skip
+
+
+def _with_precision(name: str, model: Any, precision: str, safe: bool) -> Any:
+    try:
+        with quiet_native():
+            return with_precision(model, precision, safe)
+    except OccludeError:
+        raise
+    except Exception as exc:  # a layer Keras cannot rebuild under another dtype policy
+        raise ModelError(f"{shown(name)}: cannot compute in {precision} ({_short(exc)})") from None
 
 
 @contextlib.contextmanager

@@ -9,7 +9,8 @@ Shorter batches are padded and longer ones split, so nothing is traced twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -34,9 +35,11 @@ def preprocess_fn(mode: str) -> Callable[[Any], Any]:
     return fn
 
 
-def with_precision(model: Any, precision: str) -> Any:
+def with_precision(model: Any, precision: str, safe: bool = True) -> Any:
     """``model`` computing in ``precision`` (weights kept in float32, outputs cast back):
-    a clone whose layers take Keras's mixed policy, with the same weights."""
+    a clone whose layers, nested models' included, take Keras's mixed policy, with the
+    same weights. ``safe=False`` (a model file trusted with its Lambda layers) lets the
+    layers that hold code be rebuilt."""
     if precision not in PRECISIONS:
         raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}; received "
                          f"{precision!r}", "precision")  # fmt: skip
@@ -48,13 +51,32 @@ def with_precision(model: Any, precision: str) -> Any:
     def clone(layer: Any) -> Any:
         if isinstance(layer, k.layers.InputLayer):
             return layer
-        config = layer.get_config()
-        config["dtype"] = policy
-        return layer.__class__.from_config(config)
+        config = k.saving.serialize_keras_object(layer)
+        config["config"]["dtype"] = policy
+        return k.saving.deserialize_keras_object(config, safe_mode=safe)
 
-    copy = k.models.clone_model(model, clone_function=clone)
+    copy = k.models.clone_model(model, clone_function=clone, recursive=True)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def model_precision(model: Any) -> str:
+    """What ``model`` computes in: its layers' Keras dtype policy (``float32``,
+    ``mixed_float16`` and ``mixed_bfloat16`` for float32 weights computing in 16 bits,
+    ``float16``, ``bfloat16`` ...); when its layers differ, their policies joined with
+    ``+``, the most used first (``mixed_float16+float32``). The input's dtype is not
+    part of it; nested models count by their layers."""
+    counts = Counter(_policies(model))
+    return "+".join(sorted(counts, key=lambda name: (-counts[name], name))) or "float32"
+
+
+def _policies(model: Any) -> Iterator[str]:
+    k = keras()
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, k.Model):
+            yield from _policies(layer)
+        elif not isinstance(layer, k.layers.InputLayer):
+            yield str(layer.dtype_policy.name)
 
 
 def compile_predictor(

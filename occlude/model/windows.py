@@ -38,6 +38,14 @@ class WindowScorer:
                                             input_size=self.clf.input_size)  # fmt: skip
         return self._engine
 
+    @property
+    def runs_whole(self) -> bool:
+        """Whether the engine would only run whole copies: a model that does not compute
+        in float32 (the engine is exact in float32 only), or one it cannot walk (e.g. a
+        ``uint8`` input). ``occlusion_sensitivity`` then scores through ``predict``, so
+        ``incremental=True`` gives exactly the full map."""
+        return self.clf.precision != "float32" or self.engine.fallback is not None
+
     def estimate(self, patch: int) -> Estimate:
         return self.engine.estimate(patch)
 

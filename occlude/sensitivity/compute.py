@@ -3,9 +3,10 @@
 ``auto`` runs each scale incrementally where the engine estimates it pays (at most 0.75 of
 the multiply-adds of a full pass, on a graph it understood, and enough windows in the run to
 repay compiling the scale's tiles: :data:`COMPILE_MACS`) and in full otherwise;
-``incremental`` runs every scale incrementally unless the model has nothing to gain (then
-it says so and runs full); ``approx=tau < 1`` caps the recomputed regions (always
-incremental; an approximation the record and the title state).
+``incremental`` runs every scale incrementally unless the model has nothing to gain, does
+not compute in float32 or cannot be walked (then it says so and runs full); ``approx=tau <
+1`` caps the recomputed regions (always incremental; an approximation the record and the
+title state).
 """
 
 from __future__ import annotations
@@ -77,19 +78,28 @@ def decide(
 ) -> ComputePlan:
     """The plan for a sweep of ``windows`` (``{patch size: windows}``) over ``images``
     images (all of the run's inputs, so shards and reruns decide alike) with a model's
-    ``scorer`` (:class:`occlude.model.windows.WindowScorer`)."""
-    patches = list(windows)
-    if mode == "full" or (mode == "auto" and precision != "float32"):
+    ``scorer`` (:class:`occlude.model.windows.WindowScorer`).
+
+    A model that does not compute in float32 (``precision``, as the classifier records it)
+    or that the engine runs whole (``fallback``: e.g. a ``uint8`` input) runs full: the
+    engine would be no faster, or not exact. ``auto`` says nothing; ``incremental`` and
+    ``approx`` say why in ``note``.
+    """
+    if mode == "full":
         return ComputePlan()
+    what = "approx" if approx < 1.0 else "compute incremental" if mode == "incremental" else ""
+    if precision != "float32":
+        why = f"{name} computes in {precision} and the engine is exact in float32 only"
+        return ComputePlan(note=f"{what}: {why}; running full" if what else None)
+    patches = list(windows)
     estimates = {p: scorer.estimate(p) for p in patches}
     fallback = getattr(scorer.engine, "fallback", None)
     gain = [p for p, e in estimates.items() if e.macs_fraction < NOTHING_TO_GAIN]
     if fallback is not None or not gain:
-        if mode == "auto" and approx == 1.0:
-            return ComputePlan()
-        why = fallback or f"it would compute {min(e.macs_fraction for e in estimates.values()):.2f}"
-        what = "approx" if approx < 1.0 else "compute incremental"
-        return ComputePlan(note=f"{what}: {name} has nothing to gain ({why}); running full")
+        least = min(e.macs_fraction for e in estimates.values())
+        why = (f"the engine cannot run {name} incrementally ({fallback})" if fallback else
+               f"{name} has nothing to gain (it would compute {least:.2f})")  # fmt: skip
+        return ComputePlan(note=f"{what}: {why}; running full" if what else None)
     if mode == "auto" and approx == 1.0:
         nodes = len(scorer.engine.specs)
         chosen = {

@@ -153,7 +153,9 @@ def occlusion_sensitivity(
         on_progress: called with the number of images evaluated after each batch.
         scorer: scores windows incrementally (:class:`occlude.model.windows.WindowScorer`,
             e.g. ``clf.window_scorer(32)``) for the patch sizes listed in ``incremental``
-            (``True``: all of them); the other scales use ``predict``.
+            (``True``: all of them); the other scales use ``predict``, and so do all of
+            them when the scorer ``runs_whole`` (a model that does not compute in
+            float32, or that the engine cannot walk).
 
     Copies are built and evaluated ``batch_size`` at a time, so memory does not grow
     with the number of windows.
@@ -171,6 +173,8 @@ def occlusion_sensitivity(
         incremental = patches
     elif incremental is False:
         incremental = ()
+    if scorer is not None and getattr(scorer, "runs_whole", False):
+        incremental = ()  # the engine would run whole copies: predict's are the same
     if scorer is not None and set(incremental) & set(patches):
         base_scores, target, per_scale = _score_by_scale(
             img, fill_img, patches, boxes, predict, batch_size, class_index, on_progress,
@@ -186,7 +190,11 @@ def occlusion_sensitivity(
 
 
 class WindowScorer(Protocol):
-    """Scores occluded windows without building whole copies (the incremental engine)."""
+    """Scores occluded windows without building whole copies (the incremental engine).
+
+    A scorer whose ``runs_whole`` attribute is true is not used: ``predict`` scores the
+    copies (the model is one the engine would run whole, or not exactly).
+    """
 
     def session(self, image: np.ndarray) -> Any: ...
 
