@@ -217,7 +217,10 @@ def test_robustness_labels_by_name_need_the_names(thousand, tmp_path) -> None:
                        "--repeats", "1", "--json", "-", "-q"]  # fmt: skip
     plain = invoke("robustness", *args)
     assert plain.exit_code == 1
-    assert "pass --class-names imagenet if the model's 1000 outputs are ImageNet's" in plain.stderr
+    assert (
+        "the model has 1000 outputs without names (a model file): give an index, or pass "
+        "--class-names imagenet if they are ImageNet's classes" in plain.stderr
+    )
     named = ok("robustness", *args, "--class-names", "imagenet")
     assert json.loads(named.stdout)["results"][0]["n"] == 1
 

@@ -260,19 +260,15 @@ def evaluate(
 def resolve_label(text: str, n_classes: int, imagenet: bool) -> int:
     """A label as a class index: ASCII digits, or an ImageNet class name when the model's
     classes have ImageNet's names (``imagenet``)."""
-    from occlude.classes import IMAGENET_CLASSES, find_imagenet_class
+    from occlude.classes import find_imagenet_class, unnamed
 
     value = text.strip()
     index = read_int(value)
     if index is None:
         if not imagenet:
-            hint = (
-                ""
-                if n_classes != IMAGENET_CLASSES
-                else (" (pass class_names=imagenet if the model's 1000 outputs are ImageNet's)")
-            )
             raise UsageError(f"label {value!r} is not a class index, and class names need "
-                             f"an ImageNet model{hint}", ("label", "class_names="))  # fmt: skip
+                             f"an ImageNet model; the model {unnamed(n_classes)}",
+                             ("label", "class_names="))  # fmt: skip
         index = find_imagenet_class(value)
     if not 0 <= index < n_classes:
         raise UsageError(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from occlude.classes import IMAGENET_CLASSES, find_imagenet_class
+from occlude.classes import IMAGENET_CLASSES, find_imagenet_class, unnamed
 from occlude.errors import UsageError
 from occlude.fill import Fill, parse_fill
 from occlude.sensitivity.core import SENSITIVITY_FILLS, check_scales
@@ -40,14 +40,6 @@ class ClassTarget:
                 "class_index",
             )
         return self.index
-
-
-def unnamed(n_classes: int) -> str:
-    """Why a model's classes have no names, and what to do (the end of a message)."""
-    if n_classes != IMAGENET_CLASSES:
-        return f"has {n_classes} outputs, so give an index"
-    return (f"is a model file, whose {IMAGENET_CLASSES} outputs have no names: give an index, "
-            "or pass class_names=imagenet if they are ImageNet's classes")  # fmt: skip
 
 
 def parse_class(spec: str | int | None) -> ClassTarget:
