@@ -26,6 +26,15 @@ def imagenet_names() -> list[str]:
     return [name for _, name, _ in _table()]
 
 
+def unnamed(n_classes: int) -> str:
+    """Why a model's classes have no names, and what to do: the end of a message that
+    begins with the model ("red.keras has 2 outputs, so give an index")."""
+    if n_classes != IMAGENET_CLASSES:
+        return f"has {n_classes} outputs, so give an index"
+    return (f"has {IMAGENET_CLASSES} outputs without names (a model file): give an index, or "
+            "pass class_names=imagenet if they are ImageNet's classes")  # fmt: skip
+
+
 def _norm(text: str) -> str:
     return " ".join(text.replace("_", " ").replace("-", " ").lower().split())
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from occlude.errors import UsageError
+from occlude.values import read_float
 
 GREY = 127.5
 
@@ -64,12 +65,12 @@ def parse_fill(text: str, allowed: Collection[str] = DERIVED) -> Fill:
                 f"fill {text!r} is not available here; choose {_choices(allowed)}", "fill"
             )
         return Fill(key)
-    try:
-        parts = [float(p) for p in key.split(",")]
-    except ValueError:
+    numbers = [read_float(p) for p in key.split(",")]
+    parts = [n for n in numbers if n is not None]
+    if len(parts) != len(numbers):  # not a name, and not plain numbers (nan, 1_0 ...)
         raise UsageError(
             f"unknown fill {text!r}; choose {_choices(allowed)}, a number or R,G,B", "fill"
-        ) from None
+        )
     if len(parts) == 1:
         return constant(parts[0])
     if len(parts) == 3:

@@ -97,13 +97,26 @@ def check_model_spec(spec: str) -> None:
     )
 
 
+CLASS_NAMES = ("imagenet",)
+"""What ``class_names`` may name (None: a keras.applications model's own, else none)."""
+
+
+def check_class_names(class_names: str | None) -> None:
+    if class_names is not None and class_names not in CLASS_NAMES:
+        raise UsageError(f"class_names must be one of {', '.join(CLASS_NAMES)}; received "
+                         f"{class_names!r}", "class_names")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Which classifier to load, checked without TensorFlow; :meth:`load` loads it.
 
     ``model``: a keras.applications name or a model file; ``weights``: ``imagenet``,
     ``none`` or a weights file (None: the model's default); ``preprocess``: a mode, family
-    or model name (None: the model's own); ``safe``: refuse model files that run code.
+    or model name (None: the model's own); ``safe``: refuse model files that run code;
+    ``class_names``: ``imagenet`` to give a model file with 1,000 outputs ImageNet's class
+    names (keras.applications models have them; a model file has none unless asked, since
+    1,000 outputs need not be ImageNet's classes).
     """
 
     model: str = "resnet50"
@@ -112,9 +125,11 @@ class ModelSpec:
     safe: bool = True
     precision: str = "float32"
     backend: str | None = None
+    class_names: str | None = None
 
     def __post_init__(self) -> None:
         check_model_spec(self.model)
+        check_class_names(self.class_names)
         if self.preprocess is not None:
             resolve_preprocess(self.preprocess)
         if self.precision not in PRECISIONS:
@@ -140,7 +155,8 @@ class ModelSpec:
 
         use_backend(self.backend)
         return load_classifier(self.model, self.weights, self.preprocess, safe=self.safe,
-                               precision=self.precision)  # fmt: skip
+                               precision=self.precision,
+                               class_names=self.class_names)  # fmt: skip
 
     def slower_note(self) -> str | None:
         """A warning when the precision was measured slower than float32 for this family."""

@@ -166,14 +166,17 @@ def test_results_do_not_depend_on_batch_size_or_order() -> None:
     assert a != c
 
 
-def test_repeated_methods_and_fractions_count_once() -> None:
-    rows = evaluate(
-        red_samples(3),
-        red_share_model,
-        methods=["cutout", "cutout"],
-        fractions=[0, 0, 0.5],
-        fill=GREY,
-    )
+def test_repeated_methods_and_fractions_are_refused() -> None:
+    # each makes a row: a repeat is a typo (0.2,0.2 for 0.2,0.3), not a wish for two rows
+    for methods, fractions, message in (
+        (["cutout", "Cutout"], [0, 0.5], "methods lists cutout twice"),
+        (["cutout"], [0, 0.0, 0.5], "fractions lists 0.0 twice"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            evaluate(red_samples(3), red_share_model, methods=methods, fractions=fractions,
+                     fill=GREY)  # fmt: skip
+    rows = evaluate(red_samples(3), red_share_model, methods=["cutout"], fractions=[0, 0.5],
+                    fill=GREY)  # fmt: skip
     assert [(r.method, r.fraction, r.n) for r in rows] == [("cutout", 0.0, 3), ("cutout", 0.5, 3)]
 
 

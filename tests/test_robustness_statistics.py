@@ -17,7 +17,7 @@ from occlude.augment.seeding import output_seed
 from occlude.cli import app
 from occlude.fill import parse_fill
 from occlude.robustness import Sample, case_rng, evaluate
-from occlude.robustness.stats import bootstrap_mean, wilson
+from occlude.robustness.stats import MIN_IMAGES, bootstrap_mean, wilson
 
 runner = CliRunner()
 GREY = parse_fill("grey")
@@ -109,8 +109,23 @@ def test_bootstrap_interval_is_deterministic_and_about_right() -> None:
     assert bootstrap_mean(spread, seed=3) != bootstrap_mean(spread, seed=4)
     # the normal approximation: 0.75 +- 1.96 * sqrt(0.75 * 0.25 / 40) = [0.616, 0.884]
     assert first[0] == pytest.approx(0.616, abs=0.03) and first[1] == pytest.approx(0.884, abs=0.03)
-    assert bootstrap_mean([1.0] * 5, seed=0) == (1.0, 1.0)
+    assert bootstrap_mean([1.0] * MIN_IMAGES, seed=0) == (1.0, 1.0)
     assert bootstrap_mean([], seed=0) is None
+
+
+def test_no_interval_over_fewer_images_than_the_minimum() -> None:
+    # one image: the bootstrap's only resample is the image itself, a point "interval"
+    assert MIN_IMAGES == 10
+    spread = [0.0, 1.0] * 5
+    assert bootstrap_mean(spread[: MIN_IMAGES - 1], seed=0) is None
+    assert bootstrap_mean(spread[:1], seed=0, least=1) == (0.0, 0.0)
+    low, high = bootstrap_mean(spread, seed=0)  # type: ignore[misc]
+    assert low < 0.5 < high
+    rows = evaluate(samples()[:1], red_share, methods=["cutout"], fractions=[0.0, 0.3],
+                    fill=GREY, repeats=8)  # fmt: skip
+    for row in rows:  # over evaluations there is an interval; over images there is none
+        assert row.images == 1 and math.isnan(row.accuracy_low_images)
+        assert math.isfinite(row.accuracy_low) and math.isfinite(row.accuracy_high)
 
 
 @pytest.fixture
@@ -163,3 +178,42 @@ def test_the_table_shows_both_intervals_and_the_gate(nine_of_ten: Path) -> None:
     wilson_low, wilson_high = wilson(45, 50)
     assert f"[{wilson_low:.3f}, {wilson_high:.3f}]" in second
     assert gate == "gate: accuracy at 0.5 >= 0.5, judged on the lower bound (images)"
+
+
+def gate_args(root: Path, images: Path) -> list[str]:
+    return ["robustness", str(images), "--labels", "folders", "-m", str(root / "always0.keras"),
+            "--fractions", "0,0.1", "--repeats", "2", "--min-accuracy", "0.5", "--at", "0.1",
+            "--gate-on", "lower"]  # fmt: skip
+
+
+def test_a_lower_bound_gate_needs_ten_images(nine_of_ten: Path, capsys) -> None:
+    from support.cli import assert_usage_error, run_main
+
+    one = nine_of_ten / "imgs" / "0" / "i0.png"
+    nine = nine_of_ten / "nine"
+    for image in sorted((nine_of_ten / "imgs").rglob("*.png"))[:9]:
+        (nine / image.parent.name).mkdir(parents=True, exist_ok=True)
+        (nine / image.parent.name / image.name).write_bytes(image.read_bytes())
+    for images, count in ((one, 1), (nine, 9)):
+        out = nine_of_ten / f"out{count}"
+        res = run_main(capsys, *gate_args(nine_of_ten, images), "--json", out / "r.json")
+        assert_usage_error(res, "--gate-on lower judges the 95% interval over images, which "
+                           f"needs at least 10 images; the inputs hold {count}")  # fmt: skip
+        assert not out.exists()
+    estimate = runner.invoke(app, [*gate_args(nine_of_ten, one)[:-2], "--json", "-"])
+    assert estimate.exit_code == 0, estimate.output  # the estimate gates on any number of images
+    result = json.loads(estimate.stdout)
+    assert all(r["accuracy_low_images"] is None for r in result["results"])
+    assert result["intervals"]["min_images"] == 10
+    cutout = next(line for line in estimate.stderr.splitlines() if line.startswith("cutout"))
+    assert cutout.split()[3] == "-"  # the table shows no interval over images either
+
+
+def test_images_that_fail_can_leave_too_few_for_the_interval(nine_of_ten: Path) -> None:
+    (nine_of_ten / "imgs" / "0" / "broken.png").write_bytes(b"not a png")
+    (nine_of_ten / "imgs" / "0" / "i1.png").write_bytes(b"not a png either")
+    res = runner.invoke(app, [*gate_args(nine_of_ten, nine_of_ten / "imgs"), "--json", "-"])
+    assert res.exit_code == 1  # failed inputs first
+    lines = [line for line in res.stderr.splitlines() if "accuracy gate" in line]
+    assert len(lines) == 3
+    assert "lower bound (95%, images) none (fewer than 10 images) < 0.5" in lines[0]

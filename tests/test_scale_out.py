@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from PIL import Image
 from typer.testing import CliRunner, Result
 
 from occlude.cli import app
+from occlude.errors import UsageError
 from occlude.runner.run import shard_of
 
 runner = CliRunner()
@@ -146,11 +148,74 @@ def test_engine_ray_without_ray_is_one_clear_line(tmp_path: Path) -> None:
     )
 
 
+def free_port() -> int:
+    """A local port nothing listens on (bound, then let go)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_an_address_where_no_cluster_answers_fails_at_once(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    img = badfiles.good_png(tmp_path / "a.png")
+    address = f"127.0.0.1:{free_port()}"
+    argv = [sys.executable, "-m", "occlude", "augment", str(img), "-m", "cutout", "-o",
+            str(tmp_path / "o"), "--engine", "ray", "--address", address]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)  # Ray: ten minutes
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"occlude: error: --address {address}: no Ray cluster "
+                                  "answers there (")  # fmt: skip
+    assert len(proc.stderr.splitlines()) == 1  # no native Ray log lines
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("workers", "gpus", "resources", "expected"),
+    [
+        (None, 0, {"CPU": 8.0}, 8),
+        (None, 1, {"CPU": 8.0, "GPU": 2.0}, 2),
+        (None, 0.5, {"CPU": 8.0, "GPU": 2.0}, 4),
+        (None, 0.1, {"CPU": 16.0, "GPU": 1.0}, 10),
+        (3, 0, {"CPU": 4.0}, 3),
+        (10, 0.1, {"CPU": 16.0, "GPU": 1.0}, 10),
+        (None, 1, {"CPU": 2.0}, "gpus_per_worker 1 needs 1 GPUs a worker, and the Ray cluster "
+                                "at X has 0"),
+        (None, 2, {"CPU": 2.0, "GPU": 1.0}, "gpus_per_worker 2 needs 2 GPUs a worker"),
+        (3, 0, {"CPU": 2.0}, "workers 3 need 3 CPUs (one each), and the Ray cluster at X has 2"),
+        (2, 1, {"CPU": 4.0, "GPU": 1.0}, "workers 2 with gpus_per_worker 1 need 2 GPUs, and the "
+                                         "Ray cluster at X has 1"),
+        (None, 0, {"GPU": 1.0}, "each worker needs a CPU, and the Ray cluster at X has 0"),
+    ],
+)  # fmt: skip
+def test_workers_are_checked_against_the_cluster(workers, gpus, resources, expected) -> None:
+    from occlude.runner.ray_engine import fit_workers
+
+    if isinstance(expected, int):
+        assert fit_workers(workers, gpus, resources, " at X") == expected
+    else:
+        with pytest.raises(UsageError) as caught:
+            fit_workers(workers, gpus, resources, " at X")
+        assert str(caught.value).startswith(expected)
+
+
+def test_addresses_are_read_before_ray_is_asked() -> None:
+    from occlude.runner.ray_engine import _endpoint
+
+    assert _endpoint("auto") is None and _endpoint("local") is None
+    assert _endpoint("10.0.0.5:6379") == ("10.0.0.5", 6379)
+    assert _endpoint("ray://head.example:10001") == ("head.example", 10001)
+    assert _endpoint("[::1]:6379") == ("::1", 6379)
+    for bad in ("head", "head:", ":6379", "head:1_0", "head:70000", "head:\u0665"):
+        with pytest.raises(UsageError, match="address expects HOST:PORT"):
+            _endpoint(bad)
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():  # type: ignore[no-untyped-def]
     ray = pytest.importorskip("ray")
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False,
+             logging_level="ERROR")  # fmt: skip
     yield ray
     ray.shutdown()
 
@@ -177,3 +242,32 @@ def test_the_ray_engine_gives_the_same_outputs_as_a_local_run(
          str(distributed), "--engine", "ray"],
     )  # fmt: skip
     assert again.exit_code == 0 and again.stderr.count("already done") == 9
+
+
+@pytest.mark.slow
+def test_a_run_the_cluster_cannot_place_is_refused(ray_cluster, data: Path, tmp_path) -> None:
+    base = ["augment", str(data), "-m", "cutout", "--engine", "ray"]
+    for extra, message in (
+        (["--gpus-per-worker", "1"], "--gpus-per-worker 1 needs 1 GPUs a worker, and the Ray "
+                                     "cluster has 0"),
+        (["--workers", "3"], "--workers 3 need 3 CPUs (one each), and the Ray cluster has 2"),
+    ):  # fmt: skip
+        out = tmp_path / extra[0]
+        res = runner.invoke(app, [*base, "-o", str(out), *extra])
+        assert res.exit_code == 2, res.output
+        assert res.stderr == f"occlude: error: {message}\n"
+        assert not out.exists()  # no manifest, no ledger: a rerun starts clean
+
+
+@pytest.mark.slow
+def test_a_local_cluster_without_the_gpus_asked_for_fails_in_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    img = badfiles.good_png(tmp_path / "a.png")
+    argv = [sys.executable, "-m", "occlude", "augment", str(img), "-m", "cutout", "-o",
+            str(tmp_path / "o"), "--engine", "ray", "--gpus-per-worker", "64"]  # fmt: skip
+    env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("occlude: error: --gpus-per-worker 64 needs 64 GPUs a worker, "
+                                  "and the Ray cluster started for this run has ")  # fmt: skip
+    assert len(proc.stderr.splitlines()) == 1

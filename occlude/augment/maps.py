@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from occlude.errors import InputError, OccludeError
+from occlude.errors import InputError, OccludeError, UsageError
 from occlude.imageio import read_rgb, resize_rgb, write_atomic, write_bytes
 from occlude.runner.state import STATE_DIR, FileHashes, fingerprint
 from occlude.text import shown
@@ -92,6 +92,8 @@ class MapMaker:
                 if not (stamp.is_file() and stamp.read_text().strip() == digest):
                     self._compute(path, rel)
                     write_bytes(stamp, str(digest).encode())
+            except UsageError:  # the settings, not this input (say, a class the model lacks)
+                raise
             except (OccludeError, OSError, MemoryError) as exc:
                 from occlude.runner.job import failure_line
 
@@ -104,7 +106,9 @@ class MapMaker:
         from occlude.sensitivity.core import count_windows, occlusion_sensitivity
 
         if self.clf is None:
-            self.clf = self.model.load()
+            clf = self.model.load()
+            self.options.target.check(clf.n_classes, clf.name, clf.imagenet_names)
+            self.clf = clf
         clf, opts = self.clf, self.options
         image = resize_rgb(read_rgb(Path(path)), clf.input_size)
         windows = count_windows(clf.input_size, opts.patch_sizes or None, opts.strides or None)

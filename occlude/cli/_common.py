@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ import typer
 from occlude.cli.flags import to_flags
 from occlude.errors import EXIT_FAILED, EXIT_GATE, EXIT_OK, EXIT_USAGE, OccludeError, UsageError
 from occlude.text import shown
+from occlude.values import read_float, read_int
 
 if TYPE_CHECKING:
     from occlude.runner import Engine, Outcome, Runner, RunReport
@@ -65,13 +67,12 @@ def split_ints(values: Sequence[str] | None, param: str) -> list[int]:
     out: list[int] = []
     for value in values or []:
         for part in value.split(","):
-            part = part.strip()
-            if not part:
+            if not part.strip():
                 continue
-            try:
-                out.append(int(part))
-            except ValueError:
-                raise UsageError(f"{param} expects integers; received {part!r}", param) from None
+            number = read_int(part)
+            if number is None:
+                raise UsageError(f"{param} expects integers; received {part.strip()!r}", param)
+            out.append(number)
     return out
 
 
@@ -79,27 +80,60 @@ def split_floats(text: str | None, param: str, count: int | None = None) -> list
     """``"0.1,0.5"`` -> ``[0.1, 0.5]`` (exactly ``count`` numbers when given)."""
     if text is None:
         return None
-    try:
-        values = [float(p) for p in text.split(",") if p.strip()]
-    except ValueError:
+    values = [read_float(p) for p in text.split(",") if p.strip()]
+    if any(v is None for v in values):
         raise UsageError(f"{param} expects numbers separated by commas; received {text!r}",
-                         param) from None  # fmt: skip
+                         param)  # fmt: skip
     if count is not None and len(values) != count:
         raise UsageError(f"{param} expects {count} numbers; received {text!r}", param)
-    return values
+    return [v for v in values if v is not None]
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """``"2/4"`` -> ``(2, 4)``."""
+    """``"2/4"`` -> ``(2, 4)``: ASCII digits only (``1_0/20`` is a typo, not shard 10)."""
     if text is None:
         return None
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise UsageError(f"shard expects I/N (say 2/4); received {text!r}", "shard") from None
+    parts = [read_int(part) for part in text.split("/")]
+    index, count = parts if len(parts) == 2 else (None, None)
+    if index is None or count is None:
+        raise UsageError(f"shard expects I/N (say 2/4); received {text!r}", "shard")
     if not (count >= 1 and 1 <= index <= count):
         raise UsageError(f"shard needs 1 <= I <= N; received {text}", "shard")
     return index, count
+
+
+def number(low: float | None = None, high: float | None = None, whole: bool = False) -> Any:
+    """``typer.Option`` settings for a number option: plain ASCII digits, never ``nan``,
+    ``inf`` or ``1_0`` (which Python would read), within ``[low, high]``; the help still
+    shows the range. Use as ``typer.Option("--x", **number(0, 1))``."""
+
+    def parse(value: Any) -> int | float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            got: int | float | None = value if math.isfinite(value) else None
+        else:
+            got = (read_int if whole else read_float)(str(value))
+        if got is None:
+            kind = "a whole number" if whole else "a number"
+            raise ValueError(f"expects {kind}; received {str(value)!r}")
+        if (low is not None and got < low) or (high is not None and got > high):
+            raise ValueError(f"must be {_between(low, high)}; received {value}")
+        return got
+
+    return {"parser": parse, "min": low, "max": high}
+
+
+def _between(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"between {low:g} and {high:g}"
+    return f"at least {low:g}" if low is not None else f"at most {high:g}"
+
+
+class ClassNames(StrEnum):
+    imagenet = "imagenet"
+
+
+def class_names(value: ClassNames | None) -> str | None:
+    return None if value is None else value.value
 
 
 class EngineChoice(StrEnum):
@@ -244,6 +278,16 @@ UnsafeModelOption = Annotated[
         "files you trust.",
     ),
 ]
+ClassNamesOption = Annotated[
+    ClassNames | None,
+    typer.Option(
+        "--class-names",
+        help="imagenet: a model file's 1,000 outputs are ImageNet's classes, so classes and "
+        "labels may be named (tabby) and records carry names. keras.applications models "
+        "have them; a model file has none without it.",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[
     str | None,
     typer.Option(
@@ -273,7 +317,9 @@ QuietOption = Annotated[
         "still go to stderr).",
     ),
 ]
-SeedOption = Annotated[int, typer.Option("--seed", min=0, metavar="S", help="Random seed.")]
+SeedOption = Annotated[
+    int, typer.Option("--seed", metavar="S", help="Random seed.", **number(0, whole=True))
+]
 EngineOption = Annotated[
     EngineChoice,
     typer.Option(
@@ -287,12 +333,12 @@ WorkersOption = Annotated[
     typer.Option(
         "--workers",
         "-j",
-        min=1,
         metavar="N",
         help="Worker processes (local) or actors (ray), each with its own copy of the model. "
         "Default: all cores for augment, one for the model commands, the cluster's CPUs for "
         "ray. Outputs do not depend on it.",
         show_default=False,
+        **number(1, whole=True),
     ),
 ]
 AddressOption = Annotated[
@@ -308,7 +354,7 @@ AddressOption = Annotated[
 GpusOption = Annotated[
     float,
     typer.Option(
-        "--gpus-per-worker", min=0.0, metavar="G", help="With --engine ray: GPUs per actor."
+        "--gpus-per-worker", metavar="G", help="With --engine ray: GPUs per actor.", **number(0)
     ),
 ]
 ShardOption = Annotated[

@@ -11,6 +11,7 @@ import typer
 from occlude.augment.methods import METHODS
 from occlude.cli._common import (
     AddressOption,
+    ClassNamesOption,
     EngineChoice,
     EngineOption,
     FailFastOption,
@@ -21,10 +22,12 @@ from occlude.cli._common import (
     QuietOption,
     ShardOption,
     WorkersOption,
+    class_names,
     drive,
     finish,
     guarded,
     make_engine,
+    number,
     parse_shard,
     quiet_warnings,
     say,
@@ -87,7 +90,11 @@ def augment(
     copies: Annotated[
         int,
         typer.Option(
-            "--copies", "-n", min=1, metavar="N", help="Augmented copies per input (k = 0..N-1)."
+            "--copies",
+            "-n",
+            metavar="N",
+            help="Augmented copies per input (k = 0..N-1).",
+            **number(1, whole=True),
         ),
     ] = 1,
     seed: Annotated[
@@ -97,6 +104,7 @@ def augment(
             metavar="S",
             help="Global seed; each output's randomness comes from (seed, path relative to "
             "its input folder, copy index).",
+            **number(whole=True),
         ),
     ] = 0,
     workers: WorkersOption = None,
@@ -128,6 +136,7 @@ def augment(
             help="Probability of augmenting each output (else it is an unchanged copy). "
             "Default: 0.5 for random-erasing, 1.0 otherwise.",
             show_default=False,
+            **number(),
         ),
     ] = None,
     fill: Annotated[
@@ -149,6 +158,7 @@ def augment(
             metavar="N",
             help="cutout: number of squares. Default: 1.",
             show_default=False,
+            **number(whole=True),
         ),
     ] = None,
     size: Annotated[
@@ -159,6 +169,7 @@ def augment(
             help="cutout: side of each square in pixels, or a fraction of the shorter side "
             "when below 1. Default: 0.5 (16 px on 32 px CIFAR images).",
             show_default=False,
+            **number(),
         ),
     ] = None,
     grid: Annotated[
@@ -178,6 +189,7 @@ def augment(
             metavar="P",
             help="hide-and-seek: probability of hiding each cell. Default: 0.5.",
             show_default=False,
+            **number(),
         ),
     ] = None,
     area_range: Annotated[
@@ -237,6 +249,7 @@ def augment(
             help="With --model: the class the maps are for (default: each image's top-1).",
         ),
     ] = "top",
+    map_names: ClassNamesOption = None,
     map_patch: Annotated[
         list[str] | None,
         typer.Option(
@@ -255,6 +268,7 @@ def augment(
             help="keep-cutout: a box may hold at "
             "most this quantile of the importance of all boxes. Default: 0.5.",
             show_default=False,
+            **number(),
         ),
     ] = None,
     max_tries: Annotated[
@@ -264,6 +278,7 @@ def augment(
             metavar="N",
             help="keep-cutout: draws before keeping the least important one. Default: 10.",
             show_default=False,
+            **number(whole=True),
         ),
     ] = None,
     top_k: Annotated[
@@ -273,6 +288,7 @@ def augment(
             metavar="K",
             help="attentive-cutmix: cells pasted. Default: 6 (with --grid 7).",
             show_default=False,
+            **number(whole=True),
         ),
     ] = None,
     label_by: Annotated[
@@ -292,6 +308,7 @@ def augment(
             metavar="A",
             help="mixup, cutmix: lam ~ Beta(A, A). Default: 0.2 for mixup, 1.0 for cutmix.",
             show_default=False,
+            **number(),
         ),
     ] = None,
     overwrite: OverwriteOption = False,
@@ -313,21 +330,13 @@ def _run(**a: Any) -> None:
     from occlude.runner import Runner
 
     method = augmentation(
-        a["method"].value,
-        prob=a["prob"],
-        fill=a["fill"],
-        holes=a["holes"],
-        size=a["size"],
-        grid=_grid(a["method"].value, a["grid"]),
-        hide_prob=a["hide_prob"],
+        a["method"].value, prob=a["prob"], fill=a["fill"], holes=a["holes"], size=a["size"],
+        grid=_grid(a["method"].value, a["grid"]), hide_prob=a["hide_prob"],
         area_range=split_floats(a["area_range"], "area_range", 2),
         aspect_range=split_floats(a["aspect_range"], "aspect_range", 2),
-        alpha=a["alpha"],
-        keep_quantile=a["keep_quantile"],
-        max_tries=a["max_tries"],
-        top_k=a["top_k"],
-        label_by=a["label_by"].value if a["label_by"] is not None else None,
-    )
+        alpha=a["alpha"], keep_quantile=a["keep_quantile"], max_tries=a["max_tries"],
+        top_k=a["top_k"], label_by=a["label_by"].value if a["label_by"] is not None else None,
+    )  # fmt: skip
     job = AugmentJob(a["inputs"], method, a["out"], a["copies"], a["seed"], a["labels"],
                      a["fmt"].value, a["maps"], _map_maker(a))  # fmt: skip
     engine = make_engine(a["engine"], a["workers"], a["address"], a["gpus_per_worker"],
@@ -357,10 +366,8 @@ def _grid(method: str, grid: list[str] | None) -> Any:
     values = split_ints(grid, "grid")
     if method == "attentive-cutmix":
         if len(values) != 1:
-            raise UsageError(
-                f"grid takes one number of cells per side for {method}; received {values}",
-                "grid",
-            )
+            raise UsageError(f"grid takes one number of cells per side for {method}; received "
+                             f"{values}", "grid")  # fmt: skip
         return values[0]
     return values
 
@@ -368,12 +375,10 @@ def _grid(method: str, grid: list[str] | None) -> Any:
 def _map_maker(a: dict[str, Any]) -> Any:
     """With ``--model``: what computes the guided methods' maps."""
     if a["model"] is None:
-        for key in ("map_weights", "map_preprocess", "map_patch"):
-            if a[key] is not None:
-                raise UsageError(
-                    "the maps' weights, preprocessing and patch sizes go with model=NAME",
-                    "model=",
-                )
+        if any(a[k] is not None for k in ("map_weights", "map_preprocess", "map_patch",
+                                          "map_names")):  # fmt: skip
+            raise UsageError("the maps' weights, preprocessing, class names and patch sizes go "
+                             "with model=NAME", "model=")  # fmt: skip
         return None
     from occlude.augment.maps import MapMaker
     from occlude.sensitivity.options import SensitivityOptions, parse_class
@@ -381,7 +386,8 @@ def _map_maker(a: dict[str, Any]) -> Any:
 
     patches = tuple(split_ints(a["map_patch"], "patch_sizes"))
     options = SensitivityOptions(target=parse_class(a["map_class"]), patch_sizes=patches)
-    spec = ModelSpec(a["model"], a["map_weights"], a["map_preprocess"])
+    spec = ModelSpec(a["model"], a["map_weights"], a["map_preprocess"],
+                     class_names=class_names(a["map_names"]))  # fmt: skip
     return MapMaker(spec, options, a["out"])
 
 

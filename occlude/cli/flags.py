@@ -33,6 +33,8 @@ FLAGS: dict[str, str] = {
     "address": "--address",
     "gpus_per_worker": "--gpus-per-worker",
     "labels": "--labels",
+    "class_names": "--class-names",
+    "class_names=": "--class-names ",
     # sensitivity
     "class_index": "--class",
     "patch_sizes": "--patch",
@@ -67,6 +69,7 @@ FLAGS: dict[str, str] = {
     "fractions": "--fractions",
     "min_accuracy": "--min-accuracy",
     "at": "--at",
+    "gate_on": "--gate-on",
     "plot": "--plot",
 }
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from occlude.cli._common import QuietOption, guarded, quiet_warnings, say
+from occlude.cli._common import QuietOption, guarded, number, quiet_warnings, say
 
 HELP = """A static HTML report of an output folder of occlude sensitivity and/or robustness
 (--out): OUT_DIR/index.html, with a gallery of the maps (thumbnails, class, score, focus,
@@ -31,8 +31,7 @@ def report(
         float | None,
         typer.Option(
             "--min-focus",
-            min=0.0,
-            max=1.0,
+            **number(0, 1),
             metavar="F",
             help="Mark images whose focus is below F (or missing) as failing the gate, and "
             "offer a filter that shows only those.",

@@ -15,6 +15,7 @@ import typer
 from occlude.cli._common import (
     AddressOption,
     BackendOption,
+    ClassNamesOption,
     EngineChoice,
     EngineOption,
     GpusOption,
@@ -27,11 +28,13 @@ from occlude.cli._common import (
     UnsafeModelOption,
     WeightsOption,
     WorkersOption,
+    class_names,
     drive,
     finish,
     guarded,
     json_file,
     make_engine,
+    number,
     parse_shard,
     quiet_warnings,
     say,
@@ -74,7 +77,8 @@ def robustness(
             metavar="folders|FILE.csv",
             help="folders (the class is the parent folder's name) or a CSV with the header "
             "path,label (paths relative to the CSV's folder). Labels are class indices, or "
-            "ImageNet class names for ImageNet models.",
+            "ImageNet class names for keras.applications models (and with --class-names "
+            "imagenet).",
             show_default=False,
         ),
     ],
@@ -107,7 +111,10 @@ def robustness(
     seed: Annotated[
         int,
         typer.Option(
-            "--seed", min=0, metavar="S", help="Seed of the placements and of the bootstrap."
+            "--seed",
+            metavar="S",
+            help="Seed of the placements and of the bootstrap.",
+            **number(0, whole=True),
         ),
     ] = 0,
     repeats: Annotated[
@@ -115,14 +122,21 @@ def robustness(
         typer.Option(
             "--repeats",
             "-k",
-            min=1,
             metavar="K",
+            **number(1, whole=True),
             help="Independent placements per image, method and fraction (1: one each, as "
             "before). More repeats give steadier curves and gates.",
         ),
     ] = 5,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", "-b", min=1, metavar="N", help="Images per model call.")
+        int,
+        typer.Option(
+            "--batch-size",
+            "-b",
+            metavar="N",
+            help="Images per model call.",
+            **number(1, whole=True),
+        ),
     ] = 32,
     json_path: JsonOption = None,
     plot: Annotated[
@@ -138,8 +152,7 @@ def robustness(
         float | None,
         typer.Option(
             "--min-accuracy",
-            min=0.0,
-            max=1.0,
+            **number(0, 1),
             metavar="A",
             help="With --at F: exit 3 when any method's accuracy at fraction F is below A "
             "(see --gate-on).",
@@ -149,7 +162,11 @@ def robustness(
     at: Annotated[
         float | None,
         typer.Option(
-            "--at", metavar="F", help="The fraction --min-accuracy applies to.", show_default=False
+            "--at",
+            metavar="F",
+            help="The fraction --min-accuracy applies to.",
+            show_default=False,
+            **number(),
         ),
     ] = None,
     gate_on: Annotated[
@@ -157,7 +174,8 @@ def robustness(
         typer.Option(
             "--gate-on",
             help="What --min-accuracy judges: the point estimate, or the lower bound of its "
-            "95% interval over images (demand 'at least A with 95% confidence').",
+            "95% interval over images (demand 'at least A with 95% confidence'; needs at "
+            "least 10 images).",
         ),
     ] = GateOn.estimate,
     out: Annotated[
@@ -179,6 +197,7 @@ def robustness(
     backend: BackendOption = None,
     precision: PrecisionOption = "float32",
     unsafe_model: UnsafeModelOption = False,
+    names: ClassNamesOption = None,
     quiet: QuietOption = False,
 ) -> None:
     args = dict(locals())
@@ -206,7 +225,7 @@ def _job(a: dict[str, Any]) -> RobustnessJob:
         if target is not None:
             check_target_file(Path(target), role)
     spec = ModelSpec(a["model"], a["weights"], a["preprocess"], not a["unsafe_model"],
-                     a["precision"], a["backend"])  # fmt: skip
+                     a["precision"], a["backend"], class_names(a["names"]))  # fmt: skip
     return RobustnessJob(
         a["inputs"], a["labels"], spec, a["methods"].split(","), levels, a["fill"],
         a["seed"], a["batch_size"], a["repeats"],
@@ -221,6 +240,7 @@ def _run(**a: Any) -> None:
     shard = parse_shard(a["shard"])
     engine = make_engine(a["engine"], a["workers"], a["address"], a["gpus_per_worker"],
                          len(job.plan().units), pool_by_default=False)  # fmt: skip
+    _check_gate(a, len(job.plan().units), shard)
     runner = Runner(job, engine=engine, progress=not a["quiet"], label="evaluating", shard=shard)
     report = drive(runner, a["quiet"])
     if shard is not None and shard[1] > 1:
@@ -236,6 +256,21 @@ def _run(**a: Any) -> None:
     summary = result_json(job, report.failed_sources, gate, failures)
     _write(job, summary, json_path, a["plot"])
     finish(report, failures)
+
+
+def _check_gate(a: dict[str, Any], images: int, shard: tuple[int, int] | None) -> None:
+    """``--gate-on lower`` judges the interval over images, which needs enough of them."""
+    from occlude.robustness.stats import MIN_IMAGES
+
+    sharded = shard is not None and shard[1] > 1  # a shard does not gate; the combining run does
+    lower = a["min_accuracy"] is not None and a["gate_on"] == GateOn.lower_bound
+    if lower and not sharded and images < MIN_IMAGES:
+        raise UsageError(
+            f"gate_on lower judges the 95% interval over images, which needs at least "
+            f"{MIN_IMAGES} images; the inputs hold {images}: give more images, or gate on "
+            "the estimate",
+            "gate_on",
+        )
 
 
 def _write(job: RobustnessJob, summary: dict[str, Any], json_path: str | None,
@@ -273,10 +308,13 @@ class Gate:
 
     def failures(self, rows: list[Row]) -> list[str]:
         """One line per method that fails; a missing or non-finite value fails."""
+        from occlude.robustness.stats import MIN_IMAGES
+
         what = "accuracy" if self.on == "estimate" else "accuracy lower bound (95%, images)"
+        few = f" (fewer than {MIN_IMAGES} images)" if self.on != "estimate" else ""
         return [
-            f"accuracy gate: {r.method} at {self.at}: {what} {_num(self.value(r))} < "
-            f"{self.min_accuracy}"
+            f"accuracy gate: {r.method} at {self.at}: {what} {_num(self.value(r))}"
+            f"{few if r.images < MIN_IMAGES else ''} < {self.min_accuracy}"
             for r in rows
             if abs(r.fraction - self.at) < 1e-9 and not _at_least(self.value(r), self.min_accuracy)
         ]
@@ -285,7 +323,7 @@ class Gate:
 def result_json(
     job: RobustnessJob, failed: list[str], gate: Gate | None, failures: list[str]
 ) -> dict[str, Any]:
-    from occlude.robustness.stats import RESAMPLES
+    from occlude.robustness.stats import MIN_IMAGES, RESAMPLES
 
     clf = job.classifier()
     return {
@@ -301,7 +339,8 @@ def result_json(
             "level": 0.95,
             "accuracy_low/high": "Wilson score interval over the n evaluations",
             "accuracy_low/high_images": f"percentile bootstrap over images ({RESAMPLES} "
-            "resamples, seeded by --seed)",
+            f"resamples, seeded by --seed); null with fewer than {MIN_IMAGES} images",
+            "min_images": MIN_IMAGES,
         },
         "gate": None if gate is None else {
             "min_accuracy": gate.min_accuracy,

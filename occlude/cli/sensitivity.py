@@ -13,6 +13,7 @@ import typer
 from occlude.cli._common import (
     AddressOption,
     BackendOption,
+    ClassNamesOption,
     EngineChoice,
     EngineOption,
     FailFastOption,
@@ -28,11 +29,13 @@ from occlude.cli._common import (
     UnsafeModelOption,
     WeightsOption,
     WorkersOption,
+    class_names,
     drive,
     finish,
     guarded,
     json_file,
     make_engine,
+    number,
     parse_shard,
     quiet_warnings,
     say,
@@ -76,8 +79,8 @@ def sensitivity(
             "--class",
             "-c",
             metavar="INDEX|NAME|top",
-            help="Target class: an index, an ImageNet class name (tabby, works offline) or "
-            "top (each image's top-1 class).",
+            help="Target class: an index, an ImageNet class name (tabby, works offline; a "
+            "model file needs --class-names imagenet) or top (each image's top-1 class).",
         ),
     ] = "top",
     patch: Annotated[
@@ -117,8 +120,8 @@ def sensitivity(
         typer.Option(
             "--batch-size",
             "-b",
-            min=1,
             metavar="N",
+            **number(1, whole=True),
             help="Most occluded copies per model call (evened out so that the last call "
             "is not mostly padding).",
         ),
@@ -162,8 +165,7 @@ def sensitivity(
         float | None,
         typer.Option(
             "--min-focus",
-            min=0.0,
-            max=1.0,
+            **number(0, 1),
             metavar="F",
             help="Exit 3 (after writing everything) when any image's focus is below F.",
             show_default=False,
@@ -179,11 +181,18 @@ def sensitivity(
     ] = False,
     steps: Annotated[
         int,
-        typer.Option("--steps", min=1, metavar="N", help="Steps of the --metrics curves."),
+        typer.Option(
+            "--steps", metavar="N", help="Steps of the --metrics curves.", **number(1, whole=True)
+        ),
     ] = 20,
     seed: Annotated[
         int,
-        typer.Option("--seed", min=0, metavar="S", help="Seed of the random-order baseline."),
+        typer.Option(
+            "--seed",
+            metavar="S",
+            help="Seed of the random-order baseline.",
+            **number(0, whole=True),
+        ),
     ] = 0,
     compute: Annotated[
         Compute,
@@ -198,8 +207,7 @@ def sensitivity(
         float,
         typer.Option(
             "--approx",
-            min=0.0,
-            max=1.0,
+            **number(0, 1),
             metavar="TAU",
             help="Approximate: cap each layer's recomputed region at TAU of its size (1 is "
             "exact). Faster, at a measured cost in fidelity (see the README).",
@@ -225,6 +233,7 @@ def sensitivity(
             help="The patch size to animate. Default: the scale whose window count is "
             "closest to 100.",
             show_default=False,
+            **number(whole=True),
         ),
     ] = None,
     report: Annotated[
@@ -240,6 +249,7 @@ def sensitivity(
     backend: BackendOption = None,
     precision: PrecisionOption = "float32",
     unsafe_model: UnsafeModelOption = False,
+    names: ClassNamesOption = None,
     shard: ShardOption = None,
     engine: EngineOption = EngineChoice.local,
     workers: WorkersOption = None,
@@ -299,7 +309,7 @@ def _run(**args: Any) -> None:
         raise UsageError("min_focus needs expect_box or expect_mask",
                          ("min_focus", "expect_box", "expect_mask"))  # fmt: skip
     spec = ModelSpec(args["model"], args["weights"], args["preprocess"], not args["unsafe_model"],
-                     args["precision"], args["backend"])  # fmt: skip
+                     args["precision"], args["backend"], class_names(args["names"]))  # fmt: skip
     from occlude.sensitivity.compute import check_compute
 
     check_compute(opts.compute, opts.approx, spec.precision)

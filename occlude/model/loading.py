@@ -16,7 +16,13 @@ from occlude.errors import ModelError, OccludeError, UsageError
 from occlude.model.backend import keras, quiet_native
 from occlude.model.predict import compile_predictor, model_precision, with_precision
 from occlude.text import shown
-from occlude.zoo import APPLICATIONS, application_name, check_model_spec, is_model_file
+from occlude.zoo import (
+    APPLICATIONS,
+    application_name,
+    check_class_names,
+    check_model_spec,
+    is_model_file,
+)
 from occlude.zoo import resolve_preprocess as _resolve_preprocess
 
 
@@ -39,6 +45,11 @@ class Classifier:
 
     def class_name(self, index: int) -> str | None:
         return self.class_names[index] if self.class_names is not None else None
+
+    @property
+    def imagenet_names(self) -> bool:
+        """Whether classes may be named (ImageNet's names: the only ones occlude knows)."""
+        return self.class_names is not None
 
     def predictor(self, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
         """``predict(batch) -> scores`` compiled once for a fixed (batch_size, H, W, 3) shape.
@@ -73,6 +84,7 @@ def load_classifier(
     preprocess: str | None = None,
     safe: bool = True,
     precision: str = "float32",
+    class_names: str | None = None,
 ) -> Classifier:
     """Load a keras.applications model by name, or a ``.keras``/``.h5`` model file.
 
@@ -90,12 +102,17 @@ def load_classifier(
             classifier's ``precision`` is what the model then computes in (see
             :func:`~occlude.model.predict.model_precision`): ``mixed_bfloat16`` for
             ``bfloat16``, or the file's own policy (``mixed_float16`` ...) for ``float32``.
+        class_names: ``imagenet`` names the 1,000 outputs of a model file after
+            ImageNet's classes; keras.applications models have those names anyway, and a
+            model file has none without it (its 1,000 outputs may be other classes).
 
     Raises:
-        UsageError: unknown name, missing file, unknown preprocessing.
+        UsageError: unknown name, missing file, unknown preprocessing, class names for a
+            model without 1,000 outputs.
         ModelError: the weights or the model could not be loaded.
     """
     check_model_spec(spec)
+    check_class_names(class_names)
     if preprocess is not None:
         preprocess = _resolve_preprocess(preprocess)
     if is_model_file(spec):
@@ -107,7 +124,11 @@ def load_classifier(
         model, weights_used = _load_application(app, weights)
         name, mode = app, preprocess or APPLICATIONS[app]
     input_size, n_classes = _check_io(name, model, None if is_model_file(spec) else APP_SIZE)
-    names = imagenet_names() if n_classes == IMAGENET_CLASSES else None
+    if class_names == "imagenet" and n_classes != IMAGENET_CLASSES:
+        raise UsageError(f"class_names=imagenet names {IMAGENET_CLASSES} outputs; {shown(name)} "
+                         f"has {n_classes}", "class_names=")  # fmt: skip
+    named = class_names == "imagenet" or not is_model_file(spec)
+    names = imagenet_names() if named and n_classes == IMAGENET_CLASSES else None
     batch = model.inputs[0].shape[0]
     fixed = int(batch) if batch is not None else None
     model = _with_precision(name, model, precision, safe)

@@ -30,12 +30,13 @@ from occlude.errors import UsageError
 from occlude.fill import Fill
 from occlude.robustness.stats import bootstrap_mean, wilson
 from occlude.scoring import Predict, score_batch
+from occlude.values import distinct, read_int
 
 FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 
 
 def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
-    out = tuple(dict.fromkeys(m.strip().lower() for m in methods if m.strip()))
+    out = distinct((m.strip().lower() for m in methods if m.strip()), "methods")
     for m in out:
         if m not in occluders():
             raise UsageError(
@@ -48,7 +49,7 @@ def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
 
 
 def check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:
-    out = tuple(dict.fromkeys(float(f) for f in fractions))
+    out = distinct((float(f) for f in fractions), "fractions")
     for f in out:
         if not 0.0 <= f <= 1.0:
             raise UsageError(f"fractions must be in [0, 1]; received {f}", "fractions")
@@ -257,18 +258,17 @@ def evaluate(
 
 
 def resolve_label(text: str, n_classes: int, imagenet: bool) -> int:
-    """A label as a class index: an integer, or an ImageNet class name for ImageNet models."""
-    from occlude.classes import find_imagenet_class
+    """A label as a class index: ASCII digits, or an ImageNet class name when the model's
+    classes have ImageNet's names (``imagenet``)."""
+    from occlude.classes import find_imagenet_class, unnamed
 
     value = text.strip()
-    try:
-        index = int(value)
-    except ValueError:
+    index = read_int(value)
+    if index is None:
         if not imagenet:
-            raise UsageError(
-                f"label {value!r} is not a class index, and class names need an ImageNet model",
-                "label",
-            ) from None
+            raise UsageError(f"label {value!r} is not a class index, and class names need "
+                             f"an ImageNet model; the model {unnamed(n_classes)}",
+                             ("label", "class_names="))  # fmt: skip
         index = find_imagenet_class(value)
     if not 0 <= index < n_classes:
         raise UsageError(

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from occlude.classes import IMAGENET_CLASSES
 from occlude.errors import OccludeError, UsageError
 from occlude.fill import Fill, parse_fill
 from occlude.imageio import read_rgb
@@ -32,7 +31,7 @@ from occlude.robustness.core import (
 )
 from occlude.runner import Job, Plan, Tick, Unit, UnitResult
 from occlude.runner.events import is_int, is_number
-from occlude.runner.job import ProgressFactory, failure_line
+from occlude.runner.job import Dropped, ProgressFactory, failure_line
 from occlude.runner.ledger import Ledger
 from occlude.runner.state import FileHashes
 from occlude.scoring import balanced_batch_size
@@ -130,19 +129,17 @@ class RobustnessJob(Job):
             self.clf = self.model.load()
         return self.clf
 
-    def prepare(
-        self, engine: Any, hashes: FileHashes, progress: ProgressFactory
-    ) -> list[tuple[str, str]]:
+    def prepare(self, engine: Any, hashes: FileHashes, progress: ProgressFactory) -> list[Dropped]:
         clf = self.classifier()
-        failed = []
+        failed: list[Dropped] = []
         for unit in self._plan.units:
             try:
                 self._index[unit.key] = resolve_label(
-                    self._labels[unit.key], clf.n_classes, clf.n_classes == IMAGENET_CLASSES
+                    self._labels[unit.key], clf.n_classes, clf.imagenet_names
                 )
             except UsageError as exc:  # a bad label fails its own input only
                 assert unit.source is not None
-                failed.append((unit.key, f"{shown(unit.source.path)}: {exc}"))
+                failed.append((unit.key, f"{shown(unit.source.path)}: {exc}", exc.params))
         return failed
 
     def record_ok(self, record: dict[str, Any] | None) -> bool:

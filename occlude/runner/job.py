@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 Tick = Callable[[int], None]
 ProgressFactory = Callable[[int, str], Progress]
+Dropped = tuple[str, str] | tuple[str, str, tuple[str, ...]]
+"""An input that failed in ``prepare``: (unit key, error line[, the Python parameters the
+line names, which the command line shows as flags])."""
 """``progress(total, label)``: a progress bar that the runner shows or hides."""
 
 
@@ -113,10 +116,10 @@ class Job(ABC):
 
     def prepare(
         self, engine: Any, hashes: FileHashes, progress: ProgressFactory
-    ) -> list[tuple[str, str]]:
+    ) -> Sequence[Dropped]:
         """Work before the units, in the main process (load a model, a pass over the
-        dataset on ``engine``); returns ``(unit key, error line)`` for inputs that failed
-        there, which the runner reports and drops."""
+        dataset on ``engine``); returns ``(unit key, error line[, params])`` for inputs
+        that failed there, which the runner reports and drops."""
         return []
 
     def record_ok(self, record: dict[str, Any] | None) -> bool:

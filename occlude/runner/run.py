@@ -133,37 +133,49 @@ class Runner:
         self.report = RunReport(inputs=len(units) + len(failures))
         for note in plan.notes:
             yield Outcome("note", "", message=note)
+        if self.shard is not None and not self.report.inputs:
+            index, count = self.shard
+            total = len(plan.units) + len(plan.failures)
+            yield Outcome("note", "", message=f"shard {index}/{count} selects none of the "
+                          f"inputs ({total} in all): nothing to do")  # fmt: skip
         for source, message in failures:
             yield self._failed(source, message)
             if self.fail_fast:
                 return
         # claims again under the folder lock: a run that started since has claimed its own
         self._ledger = Ledger(out_dir, claims) if out_dir is not None else None
-        stopped = False
+        stopped = started = early = False
         try:
             self.engine.start(self.job)
             dropped = self.job.prepare(self.engine, self.hashes, self._progress)
             for warning in getattr(self.job, "warnings", []):
                 yield Outcome("note", "", warnings=(warning,))
             by_key = {u.key: u for u in units}
-            dropped = [(key, message) for key, message in dropped if key in by_key]
-            for key, message in dropped:
-                yield self._failed(_source(by_key[key]), message, by_key[key])
+            dropped = [drop for drop in dropped if drop[0] in by_key]
+            for key, message, *params in dropped:
+                failed = self._failed(_source(by_key[key]), message, by_key[key])
+                yield replace(failed, params=params[0] if params else ())
             if dropped and self.fail_fast:
                 return
             self._settings = self.job.settings(self.hashes)
-            gone = {key for key, _ in dropped}
+            gone = {drop[0] for drop in dropped}
             mine = {u.key for u in units}
+            started = True
             yield from self._units([u for u in plan.units if u.key in mine and u.key not in gone])
         except KeyboardInterrupt:
             stopped = True
             for _ in self._commit_leftovers():
                 pass
             raise Interrupted(self.report.finished, self.report.inputs) from None
+        except Exception:
+            # before any unit (an engine that cannot start, a usage error found in prepare)
+            # there is nothing to finish: the folder is left as it was, without a manifest
+            early = not started
+            raise
         finally:
             for _ in self._commit_leftovers():
                 pass
-            self._finish(stopped)
+            self._finish(stopped, skip=early)
 
     def _units(self, units: list[Unit]) -> Iterator[Outcome]:
         total = sum(u.weight for u in units)
@@ -292,15 +304,14 @@ class Runner:
             if isinstance(result, UnitResult) and result.key in units:
                 yield self._commit(units[result.key], result)
 
-    def _finish(self, stopped: bool) -> None:
+    def _finish(self, stopped: bool, skip: bool = False) -> None:
         ledger = self._ledger
         sharded = self.shard is not None and self.shard[1] > 1
+        quiet = contextlib.suppress(OSError, OccludeError) if stopped else contextlib.nullcontext()
         try:
-            if stopped:
-                with contextlib.suppress(OSError, OccludeError):
+            if not skip:
+                with quiet:
                     self.job.finish(ledger, self.report.records, stopped, sharded)
-            else:
-                self.job.finish(ledger, self.report.records, stopped, sharded)
         finally:
             if ledger is not None:
                 ledger.close()

@@ -88,6 +88,11 @@ def check_scales(
         )
     if patches and len(steps) == 1:
         steps = steps * len(patches)
+    scales = list(zip(patches, steps or patches, strict=True)) if patches else []
+    for i, (p, st) in enumerate(scales):
+        if (p, st) in scales[:i]:  # the same windows twice: a typo, and a doubled weight
+            raise UsageError(f"patch_sizes lists {p} twice with strides {st}",
+                             ("patch_sizes", "strides"))  # fmt: skip
     for p, st in zip(patches, steps, strict=False):
         if st > p:
             raise UsageError(

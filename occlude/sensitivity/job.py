@@ -137,7 +137,7 @@ class SensitivityJob(Job):
     ) -> list[tuple[str, str]]:
         self._hashes = hashes
         clf = self.classifier()
-        self.options.target.check(clf.n_classes, clf.name)
+        self.options.target.check(clf.n_classes, clf.name, clf.imagenet_names)
         windows = sum(self.windows().values())
         scale, sizes = self.options.animate_scale, default_patch_sizes(*clf.input_size)
         if scale is not None and not self.options.patch_sizes and scale not in sizes:
@@ -196,6 +196,7 @@ class SensitivityJob(Job):
             "precision": clf.precision,
             **self.options.settings(),
             "expect_mask_sha256": hashes(self.options.expect_mask),
+            **({"class_names": self.model.class_names} if self.model.class_names else {}),
         }
         return self._settings
 

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from occlude.classes import IMAGENET_CLASSES, find_imagenet_class
+from occlude.classes import IMAGENET_CLASSES, find_imagenet_class, unnamed
 from occlude.errors import UsageError
 from occlude.fill import Fill, parse_fill
 from occlude.sensitivity.core import SENSITIVITY_FILLS, check_scales
 from occlude.text import shown
+from occlude.values import read_int
 
 
 @dataclass(frozen=True)
@@ -21,15 +22,16 @@ class ClassTarget:
     index: int | None = None
     by_name: bool = False
 
-    def check(self, n_classes: int, model_name: str) -> int | None:
-        """The index checked against a model's number of outputs (None for ``top``)."""
+    def check(self, n_classes: int, model_name: str, named: bool = True) -> int | None:
+        """The index checked against a model's number of outputs (None for ``top``);
+        ``named``: whether the model's classes have ImageNet's names."""
         if self.index is None:
             return None
-        if self.by_name and n_classes != IMAGENET_CLASSES:
+        if self.by_name and not (named and n_classes == IMAGENET_CLASSES):
             raise UsageError(
                 f"class_index name {self.spec!r} needs an ImageNet model; {shown(model_name)} "
-                f"has {n_classes} outputs, so give an index",
-                "class_index",
+                f"{unnamed(n_classes)}",
+                ("class_index", "class_names="),
             )
         if self.index >= n_classes:
             raise UsageError(
@@ -51,9 +53,8 @@ def parse_class(spec: str | int | None) -> ClassTarget:
     text = str(spec).strip()
     if text.lower() == "top":
         return ClassTarget()
-    try:
-        index = int(text)
-    except ValueError:
+    index = read_int(text)
+    if index is None:
         return ClassTarget(text, find_imagenet_class(text), True)
     if index < 0:
         raise UsageError(f"class_index must be 0 or more; received {index}", "class_index")
