@@ -191,6 +191,23 @@ def test_class_indices_out_of_range_stop_a_tf_data_pipeline() -> None:
         step({"images": images, "labels": tf.constant(np.where(labels == 7, 2**32 + 1, labels))})
 
 
+def test_run_time_checks_leave_tf_data_free_to_parallelise_the_map() -> None:
+    """The checks are bare Assert ops (no cond around them): tf.data parallelises a map whose
+    only stateful ops are Asserts, so a seeded layer stays parallelisable."""
+    from tensorflow.python.framework import op_def_registry
+
+    spec = {
+        "images": tf.TensorSpec((None, 8, 8, 3), tf.float32),
+        "labels": tf.TensorSpec((None,), tf.int64),
+        "segmentation_masks": tf.TensorSpec((None, 8, 8, 1), tf.uint8),
+    }
+    for layer in (CutMix(num_classes=3, seed=0), Cutout(seed=0, ignore_class=9)):
+        graph = tf.function(layer).get_concrete_function(spec).graph
+        kinds = {op.type for op in graph.get_operations()}
+        stateful = {k for k in kinds if op_def_registry.get(k).is_stateful}
+        assert stateful == {"Assert"}, stateful
+
+
 def test_class_indices_out_of_range_are_nan_rows_where_xla_drops_assertions() -> None:
     layer = CutMix(num_classes=3, seed=0)
     step = tf.function(lambda d: layer(d)["labels"], jit_compile=True)

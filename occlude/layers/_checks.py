@@ -183,7 +183,10 @@ def at_run_time(bk: Any, value: Tensor, ok: Tensor, message: str, *details: Tens
     if bk.name == "tensorflow" and backend_utils.in_tf_graph():
         import tensorflow as tf
 
-        check = tf.debugging.Assert(ok, [message, *details], summarize=8)
+        # Strings and int32 only: then Assert is one op, not a cond around one (a cond is
+        # stateful and would stop tf.data from parallelising the map; Assert does not).
+        shown = [d if d.dtype == tf.int32 else tf.strings.as_string(d) for d in details]
+        check = tf.debugging.Assert(ok, [message, *shown], summarize=8)
         with tf.control_dependencies([check]):
             return tf.identity(value)
     if bk.name == "jax" and jax_utils.is_in_jax_tracing_scope(ok):
