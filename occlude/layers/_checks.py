@@ -28,7 +28,8 @@ MAX_HOLES = 1024
 MAX_DRAWS = 10_000
 """The most boxes RandomErasing (``max_attempts``) and KeepCutout (``max_tries``) draw per image."""
 MAX_ALPHA = 1e6
-"""Above it Beta(alpha, alpha) is 0.5 within 0.0004 (its standard deviation): use ``prob``."""
+"""The mixers' alpha stays below it: lam ~ Beta(alpha, alpha) is then already 0.5 within
+0.0004 (one standard deviation), and the float32 sampler is checked up to it."""
 MAX_CELLS_GRID = 32
 """AttentiveCutMix's most cells per side: it ranks every pair of the grid * grid cells."""
 MAX_CELL_SIDE = 1 << 30
