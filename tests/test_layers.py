@@ -285,7 +285,7 @@ def test_defaults_are_the_clis() -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: Cutout(holes=0), "holes must be an int, at least 1; received 0"),
+        (lambda: Cutout(holes=0), "holes must be an int from 1 to 1024; received 0"),
         (lambda: Cutout(size=0), "size must be a positive number; received 0"),
         (lambda: Cutout(size=2.5), "size of 1 or more .* whole; received 2.5"),
         (lambda: Cutout(prob=1.5), "prob must be between 0 and 1; received 1.5"),
@@ -301,8 +301,8 @@ def test_defaults_are_the_clis() -> None:
         (lambda: RandomErasing(area_range=(0.5, 0.1)), r"area_range needs 0 < low <= high <= 1"),
         (lambda: RandomErasing(area_range=(0.1,)), r"area_range must be \(low, high\)"),
         (lambda: RandomErasing(aspect_range=(0, 2)), "aspect_range needs 0 < low <= high"),
-        (lambda: RandomErasing(max_attempts=0), "max_attempts must be an int, at least 1"),
-        (lambda: MixUp(alpha=0), "alpha must be a positive number; received 0"),
+        (lambda: RandomErasing(max_attempts=0), "max_attempts must be an int from 1 to 10000"),
+        (lambda: MixUp(alpha=0), "alpha must be a positive number below 1,000,000; received 0"),
         (lambda: CutMix(num_classes=0), "num_classes must be a positive int or None; received 0"),
     ],
 )

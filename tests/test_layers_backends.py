@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# PyTorch runs a reduced set: rates, fills, exact labels and pixels, seeds, a model, tf.data.
+# PyTorch runs a reduced set: rates, fills, exact labels and pixels, seeds, a model, tf.data,
+# channels first and refusals.
 SELECT = {
     "jax": None,
-    "torch": "backend_is or applied_rate or noise or mixup or cutmix or seeds or fit or pipeline",
+    "torch": "backend_is or applied_rate or noise or mixup or cutmix or seeds or fit or pipeline"
+    " or channels_first or refused",
 }
 TIMEOUT = 480
 

@@ -94,12 +94,12 @@ def test_inputs_are_checked_up_front() -> None:
     ("make", "message"),
     [
         (lambda: KeepCutout(keep_quantile=1.5), "keep_quantile must be between 0 and 1"),
-        (lambda: KeepCutout(max_tries=0), "max_tries must be an int, at least 1; received 0"),
+        (lambda: KeepCutout(max_tries=0), "max_tries must be an int from 1 to 10000; received 0"),
         (
             lambda: SaliencyMix(label_by="cam"),
             "label_by must be 'area' or 'saliency'; received 'cam'",
         ),
-        (lambda: AttentiveCutMix(grid=0), "grid must be an int, at least 1; received 0"),
+        (lambda: AttentiveCutMix(grid=0), "grid must be an int from 1 to 32; received 0"),
         (lambda: AttentiveCutMix(grid=2, top_k=5), "top_k must be an int from 1 to grid"),
     ],
 )

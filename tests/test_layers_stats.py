@@ -8,8 +8,9 @@ from collections.abc import Callable
 import pytest
 from backends.checks import CHECKS
 from backends.guided import GUIDED_CHECKS
+from backends.refusals import REFUSAL_CHECKS
 
 
-@pytest.mark.parametrize("check", CHECKS + GUIDED_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("check", CHECKS + GUIDED_CHECKS + REFUSAL_CHECKS, ids=lambda c: c.__name__)
 def test_layer_check(check: Callable[[], None]) -> None:
     check()

@@ -10,7 +10,6 @@ sample's position (see :mod:`occlude.layers._random`).
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -21,6 +20,7 @@ import numpy as np
 from keras.src.utils import backend_utils, jax_utils, tracking
 
 from occlude.errors import UsageError
+from occlude.layers import _checks as chk
 from occlude.layers import _random as rnd
 
 Tensor = Any
@@ -60,34 +60,6 @@ class Spec:
         return cls(shape, keras.backend.standardize_dtype(x.dtype))
 
 
-def check_prob(prob: float, name: str = "prob") -> float:
-    if not (isinstance(prob, (int, float)) and 0.0 <= prob <= 1.0):
-        raise UsageError(f"{name} must be between 0 and 1; received {prob!r}")
-    return float(prob)
-
-
-def check_int(value: int, name: str) -> int:
-    """A layer's whole-number setting of at least 1 (a real ``int``: it goes in the config)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"{name} must be an int, at least 1; received {value!r}")
-    return value
-
-
-def check_value_range(value_range: Sequence[float]) -> tuple[float, float]:
-    if len(value_range) != 2:
-        raise UsageError(f"value_range must be (low, high); received {value_range!r}")
-    low, high = float(value_range[0]), float(value_range[1])
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise UsageError(f"value_range needs finite low < high; received {value_range!r}")
-    return low, high
-
-
-def check_seed(seed: int | None) -> int | None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise UsageError(f"seed must be an int or None; received {seed!r}")
-    return seed
-
-
 def is_integer(dtype: Any) -> bool:
     name = keras.backend.standardize_dtype(dtype)
     return "int" in name or name == "bool"
@@ -109,12 +81,14 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
         prob: float,
         value_range: Sequence[float] = (0, 255),
         seed: int | None = None,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.prob = check_prob(prob)
-        self.value_range = check_value_range(value_range)
-        self.seed = check_seed(seed)
+        self.prob = chk.check_prob(prob)
+        self.value_range = chk.check_value_range(value_range)
+        self.seed = chk.check_seed(seed)
+        self.data_format = chk.check_data_format(data_format)
         self.backend = backend_utils.DynamicBackend()
         # Inputs keep their dtypes: the layer converts them itself.
         self._convert_input_args = False
@@ -145,13 +119,29 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
     def call(self, data: Any, training: bool = True) -> Any:
         bk = self.backend
         batch, batched = self._unpack(bk, data)
+        if batched:
+            batch = self._same_batch(bk, batch)
         batch = replace(batch, labels=self.prepare_labels(bk, batch.labels))
         if training:
+            # Channels first: computed channels last, so that every draw is the same.
+            batch = self._transposed(bk, batch, (0, 2, 3, 1))
             keys = self.sample_keys(bk, batch.images)
             work = "float64" if batch.dtype == "float64" else "float32"
             batch = self.augment(bk, batch.with_images(bk.cast(batch.images, work)), keys)
             batch = batch.with_images(self._restore_dtype(bk, batch.images, batch.dtype))
+            batch = self._transposed(bk, batch, (0, 3, 1, 2))
         return self._pack(bk, batch, data, batched)
+
+    def _transposed(self, bk: Any, batch: Batch, axes: tuple[int, ...]) -> Batch:
+        """Images (and masks, maps with a channel axis) transposed, for channels first."""
+        if self.data_format == "channels_last":
+            return batch
+
+        def move(x: Tensor | None) -> Tensor | None:
+            return x if x is None or len(bk.shape(x)) != 4 else bk.numpy.transpose(x, axes)
+
+        images = move(batch.images)
+        return replace(batch, images=images, masks=move(batch.masks), saliency=move(batch.saliency))
 
     def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
         raise NotImplementedError
@@ -209,8 +199,8 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
         return batch, batched
 
     def _check_call(self, data: Any) -> None:
-        """Check the input's structure, shapes and dtypes before any work (errors raised
-        here reach the user as they are, not wrapped by Keras)."""
+        """Check the input's structure, shapes, dtypes and known values before any work
+        (errors raised here reach the user as they are, not wrapped by Keras)."""
         name = type(self).__name__
         if isinstance(data, dict) and IMAGES not in data:
             raise UsageError(
@@ -219,43 +209,91 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
             )
         raw = data if isinstance(data, dict) else {IMAGES: data}
         specs = {k: Spec.of(v) for k, v in raw.items()}
-        shape = specs[IMAGES].shape
+        shape, layout = specs[IMAGES].shape, self._layout()
         if len(shape) not in (3, 4):
+            one = "(" + layout.removeprefix("(B, ")
             raise UsageError(
-                f"{name}: images must be a batch (B, H, W, C) or one image (H, W, C); "
+                f"{name}: images must be a batch {layout} or one image {one}; "
                 f"received shape {shape}"
             )
         if len(shape) == 3 and self.needs_batch:
             raise UsageError(
                 f"{name} mixes each image with another image of its batch, so it needs a "
-                f"batch (B, H, W, C); received one image of shape {shape}. Batch before "
+                f"batch {layout}; received one image of shape {shape}. Batch before "
                 "this layer, e.g. dataset.batch(32).map(layer)"
             )
-        if self.needs_saliency:
-            self._check_saliency(specs, data)
-        self.check_inputs(specs, batched=len(shape) == 4)
-
-    def _check_saliency(self, specs: dict[str, Spec], data: Any) -> None:
-        name = type(self).__name__
-        if SALIENCY not in specs:
+        chk.check_dtype(name, IMAGES, specs[IMAGES].dtype, ("int", "float"))
+        if self.needs_saliency and SALIENCY not in specs:
             received = f"keys {sorted(specs)}" if isinstance(data, dict) else "images only"
             raise UsageError(
                 f"{name} needs importance maps: pass a dict with 'images' and 'saliency' "
                 f"(B, H, W); received {received}"
             )
-        image, maps = specs[IMAGES].shape, specs[SALIENCY].shape
-        if maps[-1:] == (1,) and len(maps) == len(image):
-            maps = maps[:-1]
-        known = all(a is None or b is None or a == b for a, b in zip(maps, image, strict=False))
-        if len(maps) != len(image) - 1 or not known:
+        for key in (MASKS, SALIENCY) if self.needs_saliency else (MASKS,):
+            if key in specs:
+                self._check_map(key, specs[key], shape)
+        if LABELS in specs and len(shape) == 4:
+            labels = specs[LABELS].shape
+            if not labels or (None not in (labels[0], shape[0]) and labels[0] != shape[0]):
+                raise UsageError(
+                    f"{name}: labels must hold one label per image, (B, ...); received labels "
+                    f"of shape {labels} for images of shape {shape}",
+                    LABELS,
+                )
+        self.check_inputs(specs, batched=len(shape) == 4)
+        self.check_values(raw)
+
+    def _layout(self) -> str:
+        return "(B, H, W, C)" if self.data_format == "channels_last" else "(B, C, H, W)"
+
+    def _check_map(self, key: str, spec: Spec, image: tuple[int | None, ...]) -> None:
+        """Masks or maps: one per image, (B, H, W), or with a channel axis where the images
+        have theirs (a saliency map's of size 1)."""
+        shape, first = spec.shape, self.data_format == "channels_first"
+        chk.check_dtype(type(self).__name__, key, spec.dtype, ("bool", "int", "float"))
+        channels_ok = True
+        if len(shape) == len(image):
+            channels_ok = key != SALIENCY or (shape[-3] if first else shape[-1]) in (1, None)
+            shape = shape[:-3] + shape[-2:] if first else shape[:-1]
+        want = image[:-3] + chk.spatial(image, self.data_format)
+        known = all(a is None or b is None or a == b for a, b in zip(shape, want, strict=False))
+        if not (channels_ok and known and len(shape) == len(want)):
+            maps = "(B, H, W)" if key == SALIENCY else "(B, H, W) or with a channel axis"
             raise UsageError(
-                f"{name}: saliency must be one map per image, (B, H, W) for images (B, H, W, C); "
-                f"received saliency {specs[SALIENCY].shape} for images {image}"
+                f"{type(self).__name__}: {key} must be one map per image, {maps} for images "
+                f"{self._layout()}; received {key} {spec.shape} for images {image}",
+                key,
             )
+
+    def _same_batch(self, bk: Any, batch: Batch) -> Batch:
+        """In a graph, where a batch size may be known only when it runs: a check there that
+        labels, masks and maps have the images' (known sizes were checked before)."""
+        b, name = bk.shape(batch.images)[0], type(self).__name__
+
+        def same(key: str, x: Tensor | None) -> Tensor | None:
+            if x is None or (isinstance(b, int) and isinstance(bk.shape(x)[0], int)):
+                return x
+            n = bk.shape(x)[0]
+            message = (
+                f"{name}: {key} must hold one entry per image; received batch sizes "
+                f"({key}, images):"
+            )
+            return chk.at_run_time(bk, x, bk.numpy.equal(n, b), message, n, b)
+
+        return replace(
+            batch,
+            labels=same(LABELS, batch.labels),
+            masks=same(MASKS, batch.masks),
+            saliency=same(SALIENCY, batch.saliency),
+        )
 
     def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
         """Refuse entries the layer cannot keep consistent (mixers override)."""
         return  # (a body for AutoGraph, which cannot convert a docstring-only method)
+
+    def check_values(self, raw: dict[str, Any]) -> None:
+        """Refuse input values the layer cannot use, where they are known (mixers override)."""
+        return
 
     def _restore_dtype(self, bk: Any, images: Tensor, dtype: str) -> Tensor:
         if is_integer(dtype):
@@ -294,5 +332,10 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = super().get_config()
-        config.update(prob=self.prob, value_range=list(self.value_range), seed=self.seed)
+        config.update(
+            prob=self.prob,
+            value_range=list(self.value_range),
+            seed=self.seed,
+            data_format=self.data_format,
+        )
         return config

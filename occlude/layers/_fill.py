@@ -14,6 +14,7 @@ from typing import Any, TypeAlias
 from occlude.errors import UsageError
 from occlude.fill import GREY
 from occlude.layers import _random as rnd
+from occlude.layers._checks import is_number
 
 FillLike: TypeAlias = str | float | Sequence[float]
 
@@ -55,11 +56,11 @@ def parse_fill(fill: FillLike) -> Fill:
         except ValueError:
             raise UsageError(f"fill must be {_CHOICES}; received {fill!r}") from None
         return _constant(values, fill)
-    if isinstance(fill, (int, float)) and not isinstance(fill, bool):
+    if is_number(fill):
         return _constant([float(fill)], fill)
-    if isinstance(fill, Sequence):
+    if isinstance(fill, Sequence) and all(is_number(v) for v in fill):
         return _constant([float(v) for v in fill], fill)
-    raise UsageError(f"fill must be {_CHOICES}; received {fill!r}")
+    raise UsageError(f"fill must be {_CHOICES}; received {fill!r}", "fill")
 
 
 def _constant(values: list[float], received: object) -> Fill:
@@ -76,6 +77,8 @@ def fill_config(fill: FillLike) -> str | float | list[float]:
     """``fill`` in a JSON-friendly form for ``get_config``."""
     if isinstance(fill, (str, int, float)):
         return fill
+    if is_number(fill):
+        return float(fill)
     return [float(v) for v in fill]
 
 

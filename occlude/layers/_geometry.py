@@ -75,12 +75,14 @@ class BoxRegion:
 
     def expand(self, bk: Any, channels: int) -> Tensor:
         xp = bk.numpy
-        out = None
-        for k in range(bk.shape(self.rows)[1]):
-            cols = xp.repeat(self.cols[:, k], channels, axis=1)
-            box = xp.logical_and(xp.expand_dims(self.rows[:, k], 2), xp.expand_dims(cols, 1))
-            out = box if out is None else xp.logical_or(out, box)
-        return out
+        if bk.shape(self.rows)[1] == 1:
+            cols = xp.repeat(self.cols[:, 0], channels, axis=1)
+            return xp.logical_and(xp.expand_dims(self.rows[:, 0], 2), xp.expand_dims(cols, 1))
+        # Several boxes: how many cover each pixel, as one batched product of 0/1 matrices
+        # (exact in float32), instead of a pass over the batch per box.
+        rows = bk.cast(xp.transpose(self.rows, (0, 2, 1)), "float32")  # (B, H, K)
+        cols = bk.cast(xp.repeat(self.cols, channels, axis=2), "float32")  # (B, K, W * C)
+        return xp.greater(xp.matmul(rows, cols), 0.0)
 
 
 def box_region(bk: Any, boxes: Boxes, h: Any, w: Any, applied: Tensor) -> BoxRegion:

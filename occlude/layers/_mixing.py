@@ -13,8 +13,10 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 import keras
+import numpy as np
 
 from occlude.errors import UsageError
+from occlude.layers import _checks as chk
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 from occlude.layers._base import (
@@ -44,16 +46,18 @@ class MixingLayer(OcclusionLayer):
         num_classes: int | None = None,
         value_range: Sequence[float] = (0, 255),
         seed: int | None = None,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(prob=prob, value_range=value_range, seed=seed, **kwargs)
-        if num_classes is not None and (
-            isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
-        ):
+        super().__init__(
+            prob=prob, value_range=value_range, seed=seed, data_format=data_format, **kwargs
+        )
+        if num_classes is not None and not (chk.is_whole(num_classes) and num_classes >= 1):
             raise UsageError(
-                f"num_classes must be a positive int or None; received {num_classes!r}"
+                f"num_classes must be a positive int or None; received {num_classes!r}",
+                "num_classes",
             )
-        self.num_classes = num_classes
+        self.num_classes = None if num_classes is None else int(num_classes)
 
     def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
         name = type(self).__name__
@@ -73,6 +77,7 @@ class MixingLayer(OcclusionLayer):
 
     def _check_labels(self, spec: Spec) -> None:
         name = type(self).__name__
+        chk.check_dtype(name, LABELS, spec.dtype, ("int", "float"))
         if is_integer(spec.dtype):
             if self.num_classes is None:
                 raise UsageError(
@@ -93,13 +98,42 @@ class MixingLayer(OcclusionLayer):
                 f"integer class indices; received float labels of shape {spec.shape}"
             )
 
+    def check_values(self, raw: dict[str, Any]) -> None:
+        """Integer labels, where their values are known now, must be class indices."""
+        if LABELS not in raw or self.num_classes is None:
+            return
+        labels = chk.known_values(raw[LABELS])
+        if labels is None or chk.dtype_kind(str(labels.dtype)) != "int" or labels.size == 0:
+            return
+        low, high = labels.min(), labels.max()
+        if low < 0 or high >= self.num_classes:
+            raise UsageError(f"{self._labels_message()} {low}, {high}", LABELS)
+
+    def _labels_message(self) -> str:
+        return (
+            f"{type(self).__name__}: integer labels must be class indices from 0 to "
+            f"num_classes - 1 = {(self.num_classes or 0) - 1}; received (lowest, highest):"
+        )
+
     def prepare_labels(self, bk: Any, labels: Tensor | None) -> Tensor | None:
-        """Integer class indices (checked by :meth:`check_inputs`) to one-hot float32."""
+        """Integer class indices to one-hot float32. Known values were checked before the
+        call (:meth:`check_values`); in a graph they are checked when it runs, and where
+        that check cannot stop it (XLA drops TensorFlow's assertions) the rows of labels
+        out of range are NaN, so that the loss is NaN instead of quietly wrong."""
         if labels is None or not is_integer(labels.dtype):
             return labels
+        xp = bk.numpy
         if len(bk.shape(labels)) == 2:
-            labels = bk.numpy.squeeze(labels, 1)
-        return bk.nn.one_hot(rnd.int32(bk, labels), self.num_classes, dtype="float32")
+            labels = xp.squeeze(labels, 1)
+        valid = xp.greater_equal(labels, 0)
+        n = self.num_classes or 0
+        if n <= np.iinfo(keras.backend.standardize_dtype(labels.dtype)).max:
+            valid = xp.logical_and(valid, xp.less(labels, n))
+        low, high = xp.min(labels, initial=0), xp.max(labels, initial=0)
+        indices = rnd.int32(bk, xp.where(valid, labels, 0))
+        indices = chk.at_run_time(bk, indices, xp.all(valid), self._labels_message(), low, high)
+        hot = bk.nn.one_hot(indices, n, dtype="float32")
+        return xp.where(xp.expand_dims(valid, 1), hot, float("nan"))
 
     def label_spec(self, spec: Any) -> Any:
         if is_integer(spec.dtype) and self.num_classes is not None:

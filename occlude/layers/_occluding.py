@@ -11,10 +11,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from occlude.errors import UsageError
+from occlude.layers import _checks as chk
 from occlude.layers import _fill
 from occlude.layers import _geometry as geo
-from occlude.layers._base import Batch, OcclusionLayer, Tensor, is_integer
+from occlude.layers._base import MASKS, Batch, OcclusionLayer, Spec, Tensor, is_integer
 
 
 class OccludingLayer(OcclusionLayer):
@@ -28,16 +31,30 @@ class OccludingLayer(OcclusionLayer):
         ignore_class: int | None = None,
         value_range: Sequence[float] = (0, 255),
         seed: int | None = None,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(prob=prob, value_range=value_range, seed=seed, **kwargs)
+        super().__init__(
+            prob=prob, value_range=value_range, seed=seed, data_format=data_format, **kwargs
+        )
         self.fill = fill
         self._fill = _fill.parse_fill(fill)
-        if ignore_class is not None and (
-            isinstance(ignore_class, bool) or not isinstance(ignore_class, int)
-        ):
-            raise UsageError(f"ignore_class must be an int or None; received {ignore_class!r}")
-        self.ignore_class = ignore_class
+        self.ignore_class = chk.check_optional_int(ignore_class, "ignore_class")
+
+    def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
+        """``ignore_class`` must be a value of the masks' dtype (a cast would change it)."""
+        if MASKS not in specs or self.ignore_class is None:
+            return
+        dtype = specs[MASKS].dtype
+        if chk.dtype_kind(dtype) == "float":
+            return
+        info = (0, 1) if dtype == "bool" else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+        if not info[0] <= self.ignore_class <= info[1]:
+            raise UsageError(
+                f"{type(self).__name__}: ignore_class={self.ignore_class} is not a value of "
+                f"segmentation_masks' dtype {dtype} ({info[0]} to {info[1]})",
+                "ignore_class",
+            )
 
     def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:
         """The pixels to occlude in each sample, none where ``applied`` (B,) is false."""

@@ -12,7 +12,8 @@ from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 from occlude.layers import _saliency as sal
-from occlude.layers._base import Batch, Tensor, check_int
+from occlude.layers._base import Batch, Tensor
+from occlude.layers._checks import MAX_CELLS_GRID, check_int, is_whole
 from occlude.layers._mixing import MixingLayer
 
 
@@ -60,9 +61,9 @@ class AttentiveCutMix(MixingLayer):
     share of the pasted cells) or ``'saliency'``.
 
     Args:
-        grid: cells per side.
+        grid: cells per side, at most 32.
         top_k: cells pasted, 1 to grid * grid.
-        prob, label_by, num_classes, value_range, seed: as :class:`SaliencyMix`.
+        prob, label_by, num_classes, value_range, seed, data_format: as :class:`SaliencyMix`.
     """
 
     needs_saliency = True
@@ -76,17 +77,24 @@ class AttentiveCutMix(MixingLayer):
         num_classes: int | None = None,
         value_range: Sequence[float] = (0, 255),
         seed: int | None = None,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
-            prob=prob, num_classes=num_classes, value_range=value_range, seed=seed, **kwargs
+            prob=prob,
+            num_classes=num_classes,
+            value_range=value_range,
+            seed=seed,
+            data_format=data_format,
+            **kwargs,
         )
-        check_int(grid, "grid")
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= grid**2:
+        grid = check_int(grid, "grid", most=MAX_CELLS_GRID)
+        if not (is_whole(top_k) and 1 <= top_k <= grid**2):
             raise UsageError(
-                f"top_k must be an int from 1 to grid * grid = {grid**2}; received {top_k!r}"
+                f"top_k must be an int from 1 to grid * grid = {grid**2}; received {top_k!r}",
+                "top_k",
             )
-        self.grid, self.top_k = grid, top_k
+        self.grid, self.top_k = grid, int(top_k)
         self.label_by = sal.check_label_by(label_by)
 
     def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:

@@ -10,8 +10,8 @@ import keras
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 from occlude.layers._base import Batch, Tensor
+from occlude.layers._checks import check_alpha
 from occlude.layers._mixing import MixingLayer
-from occlude.layers.mix_up import check_alpha
 
 
 def cutmix_boxes(bk: Any, keys: Tensor, lam: Tensor, h: Any, w: Any) -> geo.Boxes:
@@ -45,7 +45,7 @@ class CutMix(MixingLayer):
     Args:
         alpha: Beta's parameter.
         prob: probability that a sample is mixed (otherwise image and label are unchanged).
-        num_classes, value_range, seed: as :class:`~occlude.layers.MixUp`.
+        num_classes, value_range, seed, data_format: as :class:`~occlude.layers.MixUp`.
     """
 
     def __init__(
@@ -55,10 +55,16 @@ class CutMix(MixingLayer):
         num_classes: int | None = None,
         value_range: Sequence[float] = (0, 255),
         seed: int | None = None,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
-            prob=prob, num_classes=num_classes, value_range=value_range, seed=seed, **kwargs
+            prob=prob,
+            num_classes=num_classes,
+            value_range=value_range,
+            seed=seed,
+            data_format=data_format,
+            **kwargs,
         )
         self.alpha = check_alpha(alpha)
 

@@ -12,17 +12,18 @@ from occlude.augment.methods.cutout import CUTOUT_SIZE
 from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
-from occlude.layers._base import Batch, Tensor, check_int
+from occlude.layers._base import Batch, Tensor
+from occlude.layers._checks import MAX_HOLES, check_int, is_number
 from occlude.layers._fill import FillLike
 from occlude.layers._occluding import OccludingLayer
 
 
 def check_size(size: float) -> float:
-    if isinstance(size, bool) or not (isinstance(size, (int, float)) and size > 0):
-        raise UsageError(f"size must be a positive number; received {size!r}")
+    if not (is_number(size) and size > 0):
+        raise UsageError(f"size must be a positive number; received {size!r}", "size")
     if not math.isfinite(size) or (size >= 1 and size != int(size)):
         raise UsageError(
-            f"size of 1 or more is a side in pixels and must be whole; received {size!r}"
+            f"size of 1 or more is a side in pixels and must be whole; received {size!r}", "size"
         )
     return float(size)
 
@@ -47,7 +48,7 @@ class Cutout(OccludingLayer):
     is a fraction of the shorter side (0.5: 16 px on 32 px CIFAR), from 1 up pixels.
 
     Args:
-        holes: squares per image (their union is occluded).
+        holes: squares per image (their union is occluded), at most 1024.
         size: the side, a fraction of the shorter side (< 1) or pixels (>= 1).
         fill: ``'grey'``, ``'black'``, ``'white'``, a number or (R, G, B) on the 0-255
             scale, ``'mean'`` (the image's own) or ``'noise'`` (uniform over value_range).
@@ -55,6 +56,8 @@ class Cutout(OccludingLayer):
         ignore_class: if set, written into occluded pixels of ``segmentation_masks``.
         value_range: the images' (low, high); fills are scaled to it.
         seed: int for reproducible draws (see the README), None for fresh ones.
+        data_format: ``'channels_last'`` (B, H, W, C) or ``'channels_first'`` (B, C, H, W);
+            None: Keras's ``image_data_format()``. The draws are the same for both.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class Cutout(OccludingLayer):
         ignore_class: int | None = None,
         value_range: Sequence[float] = (0, 255),
         seed: int | None = None,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -74,9 +78,10 @@ class Cutout(OccludingLayer):
             ignore_class=ignore_class,
             value_range=value_range,
             seed=seed,
+            data_format=data_format,
             **kwargs,
         )
-        self.holes = check_int(holes, "holes")
+        self.holes = check_int(holes, "holes", most=MAX_HOLES)
         self.size = check_size(size)
 
     def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:

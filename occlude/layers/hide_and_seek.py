@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import keras
@@ -11,7 +11,8 @@ from occlude.augment.methods.hide_and_seek import HIDE_AND_SEEK_GRIDS
 from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
-from occlude.layers._base import Batch, Tensor, check_prob
+from occlude.layers._base import Batch, Tensor
+from occlude.layers._checks import MAX_CELL_SIDE, check_prob, is_whole
 from occlude.layers._fill import FillLike
 from occlude.layers._occluding import OccludingLayer
 
@@ -20,13 +21,17 @@ _ROW_STRIDE = 1 << 15
 
 
 def check_grid(grid: int | Sequence[int]) -> tuple[int, ...]:
-    sides = (grid,) if isinstance(grid, int) else tuple(grid)
-    if not sides or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in sides):
+    sides: tuple[object, ...] = (grid,)
+    if isinstance(grid, Iterable) and not isinstance(grid, (str, bytes)):
+        sides = tuple(grid)
+    whole = [s for s in sides if is_whole(s) and 0 <= s <= MAX_CELL_SIDE]
+    if not sides or len(whole) != len(sides):
         raise UsageError(
-            f"grid must be one or more cell sides in pixels, ints >= 0 (0 hides nothing); "
-            f"received {grid!r}"
+            f"grid must be one or more cell sides in pixels, ints from 0 (hides nothing) to "
+            f"{MAX_CELL_SIDE}; received {grid!r}",
+            "grid",
         )
-    return sides
+    return tuple(int(s) for s in whole)
 
 
 def _ceil_div(bk: Any, n: Any, d: int) -> Any:
@@ -50,7 +55,7 @@ class HideAndSeek(OccludingLayer):
         grid: cell sides in pixels to draw from, uniformly.
         hide_prob: probability that a cell is hidden.
         prob: probability that an image is augmented at all.
-        ignore_class, value_range, seed: as :class:`Cutout`.
+        ignore_class, value_range, seed, data_format: as :class:`Cutout`.
     """
 
     def __init__(
@@ -62,6 +67,7 @@ class HideAndSeek(OccludingLayer):
         ignore_class: int | None = None,
         value_range: Sequence[float] = (0, 255),
         seed: int | None = None,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         if fill is None:
@@ -76,6 +82,7 @@ class HideAndSeek(OccludingLayer):
             ignore_class=ignore_class,
             value_range=value_range,
             seed=seed,
+            data_format=data_format,
             **kwargs,
         )
         self.grid = check_grid(grid)

@@ -11,7 +11,8 @@ from occlude.augment.methods.cutout import CUTOUT_SIZE
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 from occlude.layers import _saliency as sal
-from occlude.layers._base import Batch, Tensor, check_int, check_prob
+from occlude.layers._base import Batch, Tensor
+from occlude.layers._checks import MAX_DRAWS, check_int, check_prob
 from occlude.layers._fill import FillLike
 from occlude.layers._occluding import OccludingLayer
 from occlude.layers.cutout import check_size, square_side
@@ -102,9 +103,9 @@ class KeepCutout(OccludingLayer):
     optionally ``labels``, ``segmentation_masks``, passed through as Cutout does).
 
     Args:
-        size, fill, prob, ignore_class, value_range, seed: as :class:`Cutout`.
+        size, fill, prob, ignore_class, value_range, seed, data_format: as :class:`Cutout`.
         keep_quantile: the quantile of box importance a square may reach (0 to 1).
-        max_tries: squares drawn at most per image.
+        max_tries: squares drawn at most per image (up to 10,000).
     """
 
     needs_saliency = True
@@ -119,6 +120,7 @@ class KeepCutout(OccludingLayer):
         ignore_class: int | None = None,
         value_range: Sequence[float] = (0, 255),
         seed: int | None = None,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -127,11 +129,12 @@ class KeepCutout(OccludingLayer):
             ignore_class=ignore_class,
             value_range=value_range,
             seed=seed,
+            data_format=data_format,
             **kwargs,
         )
         self.size = check_size(size)
         self.keep_quantile = check_prob(keep_quantile, "keep_quantile")
-        self.max_tries = check_int(max_tries, "max_tries")
+        self.max_tries = check_int(max_tries, "max_tries", most=MAX_DRAWS)
 
     def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:
         xp = bk.numpy

@@ -8,16 +8,10 @@ from typing import Any
 
 import keras
 
-from occlude.errors import UsageError
 from occlude.layers import _random as rnd
 from occlude.layers._base import Batch, Tensor
+from occlude.layers._checks import check_alpha
 from occlude.layers._mixing import MixingLayer, mix_labels
-
-
-def check_alpha(alpha: float) -> float:
-    if isinstance(alpha, bool) or not (isinstance(alpha, (int, float)) and 0 < alpha < 1e6):
-        raise UsageError(f"alpha must be a positive number; received {alpha!r}")
-    return float(alpha)
 
 
 def blend(bk: Any, images: Tensor, partner: Tensor, lam: Tensor) -> Tensor:
@@ -47,10 +41,11 @@ class MixUp(MixingLayer):
     blended). Integer images are rounded half to even, as the CLI.
 
     Args:
-        alpha: Beta's parameter (0.2, the paper's ImageNet value; 1.0 for CIFAR).
+        alpha: Beta's parameter (0.2, the paper's ImageNet value; 1.0 for CIFAR), below 10^6.
         prob: probability that a sample is mixed (otherwise image and label are unchanged).
-        num_classes: converts integer class labels to one-hot; without it they are an error.
-        value_range, seed: as :class:`~occlude.layers.Cutout`.
+        num_classes: converts integer class labels (0 to num_classes - 1; others are an
+            error) to one-hot; without it they are an error.
+        value_range, seed, data_format: as :class:`~occlude.layers.Cutout`.
     """
 
     pastes = False
@@ -62,10 +57,16 @@ class MixUp(MixingLayer):
         num_classes: int | None = None,
         value_range: Sequence[float] = (0, 255),
         seed: int | None = None,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
-            prob=prob, num_classes=num_classes, value_range=value_range, seed=seed, **kwargs
+            prob=prob,
+            num_classes=num_classes,
+            value_range=value_range,
+            seed=seed,
+            data_format=data_format,
+            **kwargs,
         )
         self.alpha = check_alpha(alpha)
 

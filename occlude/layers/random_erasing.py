@@ -13,23 +13,12 @@ from occlude.augment.methods.random_erasing import (
     ERASING_ASPECT,
     ERASING_ATTEMPTS,
 )
-from occlude.errors import UsageError
 from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
-from occlude.layers._base import Batch, Tensor, check_int
+from occlude.layers._base import Batch, Tensor
+from occlude.layers._checks import MAX_DRAWS, check_int, check_range
 from occlude.layers._fill import FillLike
 from occlude.layers._occluding import OccludingLayer
-
-
-def check_range(bounds: Sequence[float], name: str, upper: float = math.inf) -> tuple[float, float]:
-    """``(low, high)`` with ``0 < low <= high <= upper``."""
-    if len(bounds) != 2:
-        raise UsageError(f"{name} must be (low, high); received {bounds!r}")
-    low, high = float(bounds[0]), float(bounds[1])
-    if not 0.0 < low <= high <= upper:
-        limit = f" <= {upper:g}" if math.isfinite(upper) else ""
-        raise UsageError(f"{name} needs 0 < low <= high{limit}; received {bounds!r}")
-    return low, high
 
 
 @keras.saving.register_keras_serializable(package="occlude")
@@ -47,8 +36,8 @@ class RandomErasing(OccludingLayer):
         area_range: (low, high) fraction of the image's area.
         aspect_range: (low, high) height / width.
         fill: as :class:`Cutout`; the default ``'noise'`` is the paper's best variant.
-        max_attempts: draws of (area, aspect) before giving up on an image.
-        ignore_class, value_range, seed: as :class:`Cutout`.
+        max_attempts: draws of (area, aspect) before giving up on an image, at most 10,000.
+        ignore_class, value_range, seed, data_format: as :class:`Cutout`.
     """
 
     def __init__(
@@ -61,6 +50,7 @@ class RandomErasing(OccludingLayer):
         ignore_class: int | None = None,
         value_range: Sequence[float] = (0, 255),
         seed: int | None = None,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -69,11 +59,12 @@ class RandomErasing(OccludingLayer):
             ignore_class=ignore_class,
             value_range=value_range,
             seed=seed,
+            data_format=data_format,
             **kwargs,
         )
         self.area_range = check_range(area_range, "area_range", upper=1.0)
         self.aspect_range = check_range(aspect_range, "aspect_range")
-        self.max_attempts = check_int(max_attempts, "max_attempts")
+        self.max_attempts = check_int(max_attempts, "max_attempts", most=MAX_DRAWS)
 
     def boxes(self, bk: Any, keys: Tensor, h: Any, w: Any) -> tuple[geo.Boxes, Tensor]:
         """The erased box of each sample and whether one fitted within ``max_attempts``."""

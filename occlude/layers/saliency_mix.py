@@ -11,9 +11,9 @@ from occlude.layers import _geometry as geo
 from occlude.layers import _random as rnd
 from occlude.layers import _saliency as sal
 from occlude.layers._base import Batch, Tensor
+from occlude.layers._checks import check_alpha
 from occlude.layers._mixing import MixingLayer
 from occlude.layers.cut_mix import pixel_share
-from occlude.layers.mix_up import check_alpha
 
 
 @keras.saving.register_keras_serializable(package="occlude")
@@ -32,7 +32,7 @@ class SaliencyMix(MixingLayer):
     (pasted with the pixels, as is the saliency map).
 
     Args:
-        alpha, prob, num_classes, value_range, seed: as :class:`CutMix`.
+        alpha, prob, num_classes, value_range, seed, data_format: as :class:`CutMix`.
         label_by: ``'area'`` or ``'saliency'``.
     """
 
@@ -46,10 +46,16 @@ class SaliencyMix(MixingLayer):
         num_classes: int | None = None,
         value_range: Sequence[float] = (0, 255),
         seed: int | None = None,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
-            prob=prob, num_classes=num_classes, value_range=value_range, seed=seed, **kwargs
+            prob=prob,
+            num_classes=num_classes,
+            value_range=value_range,
+            seed=seed,
+            data_format=data_format,
+            **kwargs,
         )
         self.alpha = check_alpha(alpha)
         self.label_by = sal.check_label_by(label_by)
