@@ -250,6 +250,7 @@ def huge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return badfiles.huge_jpeg(tmp_path_factory.mktemp("huge") / "huge.jpg", (2000, 4600))
 
 
+@pytest.mark.slow
 def test_a_huge_valid_image_is_drawn_at_most_4096_px(model_file, huge, tmp_path) -> None:
     res = invoke("sensitivity", huge, "-m", model_file, "-p", "16", "-o", tmp_path / "out", "-q")
     assert res.exit_code == 0, res.output

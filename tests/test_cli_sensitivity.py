@@ -40,6 +40,7 @@ def red_classifier(model_file):  # type: ignore[no-untyped-def]
     return load_classifier(str(model_file))
 
 
+@pytest.mark.slow
 def test_folder_run_mirrors_subfolders_and_writes_records(model_file, images, tmp_path) -> None:
     out = tmp_path / "out"
     res = invoke("sensitivity", images, "--model", model_file, "--class", "0", "-o", out,

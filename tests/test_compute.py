@@ -65,6 +65,7 @@ def run(models: Path, out: Path, *args: str):  # type: ignore[no-untyped-def]
     return json.loads(res.stdout)[0], np.load(out / "p.npy")
 
 
+@pytest.mark.slow
 def test_every_mode_gives_the_same_map(models: Path, tmp_path: Path, monkeypatch) -> None:
     full, full_map = run(models, tmp_path / "full", "--compute", "full")
     inc, inc_map = run(models, tmp_path / "inc", "--compute", "incremental")
@@ -86,6 +87,7 @@ def test_every_mode_gives_the_same_map(models: Path, tmp_path: Path, monkeypatch
     assert auto["settings"]["compute"] == "auto" and inc["approx"] == 1.0
 
 
+@pytest.mark.slow
 def test_approx_is_recorded_and_one_is_exact(models: Path, tmp_path: Path) -> None:
     _, exact = run(models, tmp_path / "exact", "--compute", "incremental")
     one, one_map = run(models, tmp_path / "one", "--approx", "1", "--compute", "incremental")
@@ -121,6 +123,7 @@ def test_contradictory_choices_are_usage_errors(models: Path, tmp_path, args, me
     assert res.exit_code == 2 and message in res.stderr
 
 
+@pytest.mark.slow
 def test_python_incremental_true_matches_full(models: Path) -> None:
     """``incremental=True`` with ``clf.window_scorer`` scores every scale incrementally and
     gives the map ``predict`` gives."""
@@ -176,6 +179,7 @@ def test_auto_runs_a_scale_incrementally_once_the_run_repays_its_compilation(
     )
 
 
+@pytest.mark.slow
 def test_shards_decide_as_the_whole_run(models: Path, tmp_path: Path, monkeypatch) -> None:
     """auto counts every input of the run, so a shard computes what the unsharded run does
     (the same bytes), even when its own share of images would not repay compiling."""

@@ -168,6 +168,7 @@ def test_expect_mask_gives_the_focus_of_the_same_box(model_file, photo, tmp_path
     assert mask_focus == pytest.approx(json.loads(by_box.stdout)[0]["focus"], abs=1e-12)
 
 
+@pytest.mark.slow
 def test_metrics_in_the_record_and_the_sheet(model_file, photo, tmp_path) -> None:
     out = tmp_path / "o"
     args = [photo, "-m", model_file, "-c", "0", "-p", "4,8", "-o", out, "--json", "-", "-q"]

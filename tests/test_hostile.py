@@ -285,6 +285,7 @@ def test_a_fifo_is_skipped_with_a_note_instead_of_hanging(tmp_path) -> None:
     assert (tmp_path / "out" / "ok_cutout_0.png").is_file()
 
 
+@pytest.mark.slow
 def test_names_that_are_not_utf8_work_end_to_end(model_file, tmp_path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -305,6 +306,7 @@ def test_names_that_are_not_utf8_work_end_to_end(model_file, tmp_path) -> None:
     assert (tmp_path / "s" / os.fsdecode(b"caf\xe9.png")).is_file()
 
 
+@pytest.mark.slow
 def test_control_characters_in_names_are_escaped(tmp_path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -342,6 +344,7 @@ def test_only_listed_formats_are_decoded_whatever_the_extension(tmp_path) -> Non
 # --- concurrency and resume -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_runs_into_one_folder_lose_no_record(tmp_path) -> None:
     for name in ("a", "b"):
         (tmp_path / name).mkdir()

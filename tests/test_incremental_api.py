@@ -57,6 +57,7 @@ def test_estimate_reports_cost_switch_and_decision(model) -> None:
     assert inc.estimate((100, 3)).patch == (19, 3)  # clipped to the image
 
 
+@pytest.mark.slow
 def test_base_scores_empty_batches_and_one_compile_per_shape(model) -> None:
     import tensorflow as tf
 
@@ -129,6 +130,7 @@ def test_sequential_and_free_input_size() -> None:
     assert np.abs(want - want[0]).max() > 1e-3 * np.abs(want).max()
 
 
+@pytest.mark.slow
 def test_approx_one_is_exact_and_smaller_tau_computes_less(model) -> None:
     x = pattern_image(*SIZE, seed=4)
     fill = np.zeros_like(x)
@@ -144,6 +146,7 @@ def test_approx_one_is_exact_and_smaller_tau_computes_less(model) -> None:
     assert approx.shape == (len(boxes), 6) and np.isfinite(approx).all()
 
 
+@pytest.mark.slow
 def test_approx_runs_on_a_small_mobilenet() -> None:
     import keras
 

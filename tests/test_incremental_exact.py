@@ -76,6 +76,7 @@ def assert_exact(
     assert np.abs(map_got - map_want).max() <= max(TOL * (scale if deep else peak), tol)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(HAND_BUILT))
 def test_hand_built_models_all_windows_and_fills(name: str) -> None:
     size = (23, 30)  # odd, non-square
@@ -89,6 +90,7 @@ def test_hand_built_models_all_windows_and_fills(name: str) -> None:
         assert_exact(model, inc, x, fill, boxes), fill_name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch_size", [1, 3, 8])
 def test_any_batch_size_and_mixed_box_sizes(batch_size: int) -> None:
     size = (17, 13)
@@ -151,6 +153,7 @@ def test_efficientnet_has_nothing_to_gain() -> None:
     assert not est.worth_it and est.macs_fraction > 0.9
 
 
+@pytest.mark.slow
 def test_nested_application_inside_a_user_model_is_flattened() -> None:
     import keras
 

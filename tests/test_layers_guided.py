@@ -1,7 +1,7 @@
 """The saliency-guided layers: their building blocks against numpy, inputs, errors, config.
 
 The layers' behaviour against a naive reference is in tests/backends/guided.py (run under
-every backend by tests/test_layers_stats.py and tests/test_layers_backends.py)."""
+every backend by tests/test_layers_stats.py and tests/test_backend_matrix.py)."""
 
 from __future__ import annotations
 
@@ -135,6 +135,7 @@ def test_defaults_and_config_round_trip(tmp_path: Path) -> None:
         np.testing.assert_array_equal(quiet["images"], data["images"])
 
 
+@pytest.mark.slow
 def test_guided_layers_in_tf_data_with_an_unknown_batch_size() -> None:
     import tensorflow as tf
 

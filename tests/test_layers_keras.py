@@ -90,6 +90,7 @@ def pipeline_digest() -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.slow
 def test_seeded_layers_are_reproducible_under_parallel_maps_and_across_processes() -> None:
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -163,6 +163,7 @@ def offline_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
     return done, work
 
 
+@pytest.mark.slow
 def test_offline_the_default_model_says_how_to_run_without_a_network(offline_run) -> None:
     done, work = offline_run
     assert done.returncode == 1, done.stderr
@@ -196,6 +197,7 @@ def resnet_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_design_card_invocation_with_a_resnet50_weights_file(resnet_weights, tmp_path) -> None:
     """`occlude sensitivity cat.jpg --class 281 --patch 40`, offline: weights from a file."""
     cat = tmp_path / "cat.jpg"

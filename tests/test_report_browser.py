@@ -114,6 +114,7 @@ def choose_sort(driver: Any, label: str) -> None:
     Select(driver.find_element("id", "sort")).select_by_visible_text(label)
 
 
+@pytest.mark.slow
 def test_the_gallery_shows_every_image_with_its_numbers(
     driver: Any, real_report: Path, records: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -203,6 +204,7 @@ def test_the_robustness_table_and_plot(driver: Any, real_report: Path) -> None:
     assert [r.find_elements("tag name", "td")[0].text for r in failed] == ["1/broken.png"]
 
 
+@pytest.mark.slow
 def test_many_images_load_a_page_at_a_time_as_you_scroll(driver: Any, tmp_path: Path) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 

@@ -343,6 +343,7 @@ def test_class_names_need_an_imagenet_model(model_file, dataset) -> None:
     assert data["results"][0]["n"] == 0 and data["results"][0]["accuracy"] is None  # not NaN
 
 
+@pytest.mark.slow
 def test_a_named_model_with_random_weights_and_imagenet_names(tmp_path) -> None:
     folder = tmp_path / "data"
     folder.mkdir()

@@ -59,6 +59,7 @@ def test_sensitivity_rerun_skips_finished_images_and_overwrite_redoes_them(
     assert temporaries(out) == []
 
 
+@pytest.mark.slow
 def test_augment_rerun_skips_finished_outputs_and_overwrite_redoes_them(tmp_path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
@@ -245,6 +246,7 @@ def scenario(name: str, model_file: Path, inputs: Path, tmp_path: Path):  # type
     return command, argv, count, after, workers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_the_same_outputs(
     name, model_file, scenario_inputs, tmp_path
@@ -287,6 +289,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_the_same_outputs(
     assert temporaries(out) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_a_killed_run_leaves_whole_files_and_a_rerun_finishes_the_same_outputs(
     name, model_file, scenario_inputs, tmp_path

@@ -76,6 +76,7 @@ def test_augment_shards_add_up_to_the_whole_run(data: Path, tmp_path: Path, meth
     assert files(parts) == files(whole)  # the merged manifest too, byte for byte
 
 
+@pytest.mark.slow
 def test_sensitivity_shards_add_up_to_the_whole_run(model_file, data: Path, tmp_path: Path) -> None:
     whole, parts = tmp_path / "whole", tmp_path / "out"
     args = ["-m", model_file, "-p", "8,16", "--save-npy", "-q"]
@@ -87,6 +88,7 @@ def test_sensitivity_shards_add_up_to_the_whole_run(model_file, data: Path, tmp_
     assert len([k for k in files(whole) if k.endswith(".json")]) == 9
 
 
+@pytest.mark.slow
 def test_concurrent_shards_into_one_folder_lose_nothing(data: Path, tmp_path: Path) -> None:
     out, reference = tmp_path / "out", tmp_path / "reference"
     base = [sys.executable, "-m", "occlude", "augment", str(data), "-m", "cutmix", "-n", "3",

@@ -1,7 +1,7 @@
 """Incremental exactness under the active Keras backend (JAX, TensorFlow, ...).
 
 Runs only with ``OCCLUDE_BACKEND_CHECK=1`` (set ``KERAS_BACKEND`` too); the normal suite
-starts it under JAX and PyTorch in subprocesses (tests/test_incremental_backends.py). Models: a
+starts it under JAX and PyTorch in subprocesses (tests/test_backend_matrix.py). Models: a
 hand-built one and a small MobileNetV2 at 64x64, randomized as in tests/incmodels.py.
 """
 
