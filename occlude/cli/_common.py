@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from occlude.cli.flags import to_flags
+from occlude.cli.help import COMPUTE, MODEL, OUTPUTS, RUN, SCALE_OUT
 from occlude.errors import EXIT_FAILED, EXIT_GATE, EXIT_OK, EXIT_USAGE, OccludeError, UsageError
 from occlude.text import shown
 
@@ -194,6 +195,7 @@ ModelOption = Annotated[
         metavar="NAME|FILE",
         help="A keras.applications name (resnet50, vgg16, mobilenet_v2, efficientnetb0, ..., "
         "any case) or a .keras/.h5 model file (input size read from it).",
+        rich_help_panel=MODEL,
     ),
 ]
 WeightsOption = Annotated[
@@ -205,6 +207,7 @@ WeightsOption = Annotated[
         help="imagenet (default for named models; downloaded once into Keras's cache), none "
         "(random init, for smoke tests) or a weights file.",
         show_default=False,
+        rich_help_panel=MODEL,
     ),
 ]
 PreprocessOption = Annotated[
@@ -215,6 +218,7 @@ PreprocessOption = Annotated[
         help="Override preprocessing: none, caffe, tf, torch or a family/model name. Default: "
         "the named model's own; none (raw 0-255) for model files.",
         show_default=False,
+        rich_help_panel=MODEL,
     ),
 ]
 BackendOption = Annotated[
@@ -225,6 +229,7 @@ BackendOption = Annotated[
         help="The Keras backend that runs the model (default: KERAS_BACKEND, else "
         "tensorflow). Maps agree across backends within float32 round-off.",
         show_default=False,
+        rich_help_panel=COMPUTE,
     ),
 ]
 PrecisionOption = Annotated[
@@ -234,6 +239,7 @@ PrecisionOption = Annotated[
         metavar="float32|bfloat16|float16",
         help="Compute in reduced precision (mixed: float32 weights). Approximate: faster on "
         "some models and CPUs, at a measured cost in fidelity (see the README).",
+        rich_help_panel=COMPUTE,
     ),
 ]
 UnsafeModelOption = Annotated[
@@ -242,6 +248,7 @@ UnsafeModelOption = Annotated[
         "--unsafe-model",
         help="Allow model files that run arbitrary code when loaded (Lambda layers). Only for "
         "files you trust.",
+        rich_help_panel=MODEL,
     ),
 ]
 JsonOption = Annotated[
@@ -251,6 +258,7 @@ JsonOption = Annotated[
         metavar="PATH|-",
         help="Write the results as JSON to this file, or - for stdout.",
         show_default=False,
+        rich_help_panel=OUTPUTS,
     ),
 ]
 OverwriteOption = Annotated[
@@ -259,10 +267,14 @@ OverwriteOption = Annotated[
         "--overwrite",
         help="Redo outputs that are already complete from a run with the same settings (by "
         "default a rerun skips them, so an interrupted run resumes).",
+        rich_help_panel=RUN,
     ),
 ]
 FailFastOption = Annotated[
-    bool, typer.Option("--fail-fast", help="Stop at the first input that fails (exit 1).")
+    bool,
+    typer.Option(
+        "--fail-fast", help="Stop at the first input that fails (exit 1).", rich_help_panel=RUN
+    ),
 ]
 QuietOption = Annotated[
     bool,
@@ -271,6 +283,7 @@ QuietOption = Annotated[
         "-q",
         help="No progress bar, no per-input progress lines and no notes (warnings and errors "
         "still go to stderr).",
+        rich_help_panel=RUN,
     ),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", min=0, metavar="S", help="Random seed.")]
@@ -280,6 +293,7 @@ EngineOption = Annotated[
         "--engine",
         help="local (this machine) or ray (a Ray cluster: pip install 'occlude[ray]'); "
         "outputs are the same bytes either way.",
+        rich_help_panel=SCALE_OUT,
     ),
 ]
 WorkersOption = Annotated[
@@ -293,6 +307,7 @@ WorkersOption = Annotated[
         "Default: all cores for augment, one for the model commands, the cluster's CPUs for "
         "ray. Outputs do not depend on it.",
         show_default=False,
+        rich_help_panel=SCALE_OUT,
     ),
 ]
 AddressOption = Annotated[
@@ -303,12 +318,17 @@ AddressOption = Annotated[
         help="With --engine ray: an existing cluster (auto, or ray://host:10001). Default: "
         "start a local one for the run.",
         show_default=False,
+        rich_help_panel=SCALE_OUT,
     ),
 ]
 GpusOption = Annotated[
     float,
     typer.Option(
-        "--gpus-per-worker", min=0.0, metavar="G", help="With --engine ray: GPUs per actor."
+        "--gpus-per-worker",
+        min=0.0,
+        metavar="G",
+        help="With --engine ray: GPUs per actor.",
+        rich_help_panel=SCALE_OUT,
     ),
 ]
 ShardOption = Annotated[
@@ -319,5 +339,6 @@ ShardOption = Annotated[
         help="Process only shard I of N (1..N): a stable split of the inputs by a hash of "
         "their relative paths. Shards may run at once, on any machines, into one --out.",
         show_default=False,
+        rich_help_panel=SCALE_OUT,
     ),
 ]

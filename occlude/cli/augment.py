@@ -17,7 +17,6 @@ from occlude.cli._common import (
     GpusOption,
     Inputs,
     OverwriteOption,
-    PreprocessOption,
     QuietOption,
     ShardOption,
     WorkersOption,
@@ -31,6 +30,7 @@ from occlude.cli._common import (
     split_floats,
     split_ints,
 )
+from occlude.cli.help import GUIDED, METHOD, METHOD_PARAMETERS, OUTPUTS, Command
 from occlude.errors import UsageError
 
 if TYPE_CHECKING:
@@ -38,14 +38,18 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.jsonl"
 
-HELP = """Write augmented copies of images with one of five paper-faithful methods, plus
-<out>/manifest.jsonl recording what was sampled for every output.
+HELP = """Write occlusion-augmented copies of images, with a manifest.
 
-Methods: cutout (DeVries & Taylor 2017), hide-and-seek (Singh & Lee 2017),
-random-erasing (Zhong et al. 2017), mixup (Zhang et al. 2018), cutmix (Yun et al. 2019).
-Outputs are <out>/<sub-folders>/<stem>_<method>_<k>.<ext>; the same --seed gives
-byte-identical files whatever the input order or --workers. Exit codes: 0 all done,
-1 some inputs failed, 2 usage error, 130 interrupted."""
+Eight methods: cutout (DeVries & Taylor 2017), hide-and-seek (Singh & Lee 2017),
+random-erasing (Zhong et al. 2017), mixup (Zhang et al. 2018), cutmix (Yun et al. 2019),
+and the guided keep-cutout, saliency-mix and attentive-cutmix, which place their
+occlusion by the importance maps of occlude sensitivity --save-npy (or of --model).
+
+Outputs are <out>/<sub-folders>/<stem>_<method>_<k>.<ext>, and <out>/manifest.jsonl
+records what was sampled for every output; the same --seed gives byte-identical files
+whatever the input order or --workers.
+
+Exit codes: 0 all done, 1 some inputs failed, 2 usage error, 130 interrupted."""
 
 
 Method = Enum("Method", {name: name for name in METHODS}, type=str)  # type: ignore[misc]
@@ -70,8 +74,11 @@ def augment(
         typer.Option(
             "--method",
             "-m",
-            help="The augmentation: cutout, hide-and-seek, random-erasing, mixup or cutmix.",
+            metavar="METHOD",
+            help="The augmentation: cutout, hide-and-seek, random-erasing, mixup, cutmix, "
+            "keep-cutout, saliency-mix or attentive-cutmix.",
             show_default=False,
+            rich_help_panel=METHOD,
         ),
     ],
     out: Annotated[
@@ -82,12 +89,18 @@ def augment(
             metavar="DIR",
             help="Output folder; input sub-folders are mirrored and manifest.jsonl is "
             "written here. Never read back as input.",
+            rich_help_panel=OUTPUTS,
         ),
     ] = Path("occlude-augmented"),
     copies: Annotated[
         int,
         typer.Option(
-            "--copies", "-n", min=1, metavar="N", help="Augmented copies per input (k = 0..N-1)."
+            "--copies",
+            "-n",
+            min=1,
+            metavar="N",
+            help="Augmented copies per input (k = 0..N-1).",
+            rich_help_panel=METHOD,
         ),
     ] = 1,
     seed: Annotated[
@@ -97,6 +110,7 @@ def augment(
             metavar="S",
             help="Global seed; each output's randomness comes from (seed, path relative to "
             "its input folder, copy index).",
+            rich_help_panel=METHOD,
         ),
     ] = 0,
     workers: WorkersOption = None,
@@ -109,6 +123,7 @@ def augment(
             "path,label (paths absolute or relative to the CSV's folder; unlisted inputs "
             "fail). Mixing methods record soft labels, the others the hard label.",
             show_default=False,
+            rich_help_panel=OUTPUTS,
         ),
     ] = None,
     fmt: Annotated[
@@ -118,6 +133,7 @@ def augment(
             "-f",
             help="Output format: same (the input's extension; PNG if Pillow cannot write "
             "it), png, jpg (quality 95) or webp (quality 95).",
+            rich_help_panel=OUTPUTS,
         ),
     ] = Format.same,
     prob: Annotated[
@@ -128,6 +144,7 @@ def augment(
             help="Probability of augmenting each output (else it is an unchanged copy). "
             "Default: 0.5 for random-erasing, 1.0 otherwise.",
             show_default=False,
+            rich_help_panel=METHOD,
         ),
     ] = None,
     fill: Annotated[
@@ -140,6 +157,7 @@ def augment(
             "(uniform per pixel), a number or R,G,B (0-255). Defaults: grey, dataset-mean, "
             "noise respectively.",
             show_default=False,
+            rich_help_panel=METHOD,
         ),
     ] = None,
     holes: Annotated[
@@ -149,6 +167,7 @@ def augment(
             metavar="N",
             help="cutout: number of squares. Default: 1.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     size: Annotated[
@@ -159,6 +178,7 @@ def augment(
             help="cutout: side of each square in pixels, or a fraction of the shorter side "
             "when below 1. Default: 0.5 (16 px on 32 px CIFAR images).",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     grid: Annotated[
@@ -169,6 +189,7 @@ def augment(
             help="hide-and-seek: cell sides in pixels, one drawn per image; 0 hides nothing. "
             "Default: 0,16,32,44,56.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     hide_prob: Annotated[
@@ -178,6 +199,7 @@ def augment(
             metavar="P",
             help="hide-and-seek: probability of hiding each cell. Default: 0.5.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     area_range: Annotated[
@@ -187,6 +209,7 @@ def augment(
             metavar="LOW,HIGH",
             help="random-erasing: erased fraction of the area, uniform. Default: 0.02,0.4.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     aspect_range: Annotated[
@@ -196,6 +219,7 @@ def augment(
             metavar="LOW,HIGH",
             help="random-erasing: box height/width, log-uniform. Default: 0.3,3.333 (1/0.3).",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     maps: Annotated[
@@ -206,6 +230,7 @@ def augment(
             help="keep-cutout, saliency-mix, attentive-cutmix: importance maps written by "
             "occlude sensitivity --save-npy (DIR/<sub-folders>/<stem>.npy).",
             show_default=False,
+            rich_help_panel=GUIDED,
         ),
     ] = None,
     model: Annotated[
@@ -216,6 +241,7 @@ def augment(
             help="Guided methods: compute the maps with this classifier instead (as occlude "
             "sensitivity does, grey fill; kept in <out>/.occlude/maps for reruns).",
             show_default=False,
+            rich_help_panel=GUIDED,
         ),
     ] = None,
     map_weights: Annotated[
@@ -225,9 +251,20 @@ def augment(
             metavar="imagenet|none|FILE",
             help="With --model: its weights.",
             show_default=False,
+            rich_help_panel=GUIDED,
         ),
     ] = None,
-    map_preprocess: PreprocessOption = None,
+    map_preprocess: Annotated[
+        str | None,
+        typer.Option(
+            "--preprocess",
+            metavar="MODE",
+            help="With --model: override its preprocessing (none, caffe, tf, torch or a "
+            "family/model name).",
+            show_default=False,
+            rich_help_panel=GUIDED,
+        ),
+    ] = None,
     map_class: Annotated[
         str,
         typer.Option(
@@ -235,6 +272,7 @@ def augment(
             "-c",
             metavar="INDEX|NAME|top",
             help="With --model: the class the maps are for (default: each image's top-1).",
+            rich_help_panel=GUIDED,
         ),
     ] = "top",
     map_patch: Annotated[
@@ -245,6 +283,7 @@ def augment(
             metavar="N[,N...]",
             help="With --model: patch sizes (default: the sensitivity sweep's).",
             show_default=False,
+            rich_help_panel=GUIDED,
         ),
     ] = None,
     keep_quantile: Annotated[
@@ -255,6 +294,7 @@ def augment(
             help="keep-cutout: a box may hold at "
             "most this quantile of the importance of all boxes. Default: 0.5.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     max_tries: Annotated[
@@ -264,6 +304,7 @@ def augment(
             metavar="N",
             help="keep-cutout: draws before keeping the least important one. Default: 10.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     top_k: Annotated[
@@ -273,6 +314,7 @@ def augment(
             metavar="K",
             help="attentive-cutmix: cells pasted. Default: 6 (with --grid 7).",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     label_by: Annotated[
@@ -283,6 +325,7 @@ def augment(
             "by area (pixel share) or saliency (importance kept and pasted, "
             "SnapMix-style). Default: area.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     alpha: Annotated[
@@ -292,6 +335,7 @@ def augment(
             metavar="A",
             help="mixup, cutmix: lam ~ Beta(A, A). Default: 0.2 for mixup, 1.0 for cutmix.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     overwrite: OverwriteOption = False,
@@ -386,4 +430,4 @@ def _map_maker(a: dict[str, Any]) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("augment", help=HELP)(augment)
+    app.command("augment", help=HELP, cls=Command)(augment)

@@ -8,14 +8,18 @@ from typing import Annotated
 import typer
 
 from occlude.cli._common import QuietOption, guarded, quiet_warnings, say
+from occlude.cli.help import PAGE, Command
 
-HELP = """A static HTML report of an output folder of occlude sensitivity and/or robustness
-(--out): OUT_DIR/index.html, with a gallery of the maps (thumbnails, class, score, focus,
-deletion/insertion AUCs against their random baselines) to sort and filter, the inputs
-that failed with their errors, and the robustness table and plot. Open it in a browser;
-it needs no server and no network. Writes only index.html and report/ in OUT_DIR, replaces
-or removes only files it wrote there (listed in report/written.json), and refuses symbolic
-links there."""
+HELP = """An HTML gallery of an output folder's maps and results.
+
+Writes OUT_DIR/index.html for an output folder of occlude sensitivity and/or robustness
+(--out): a gallery of the maps (thumbnails, class, score, focus, deletion/insertion AUCs
+against their random baselines) to sort and filter, the inputs that failed with their
+errors, and the robustness table and plot. Open it in a browser; it needs no server and
+no network.
+
+Writes only index.html and report/ in OUT_DIR, replaces or removes only files it wrote
+there (listed in report/written.json), and refuses symbolic links there."""
 
 
 def report(
@@ -37,6 +41,7 @@ def report(
             help="Mark images whose focus is below F (or missing) as failing the gate, and "
             "offer a filter that shows only those.",
             show_default=False,
+            rich_help_panel=PAGE,
         ),
     ] = None,
     title: Annotated[
@@ -46,6 +51,7 @@ def report(
             metavar="TEXT",
             help="The page's title. Default: occlude report: <folder name>.",
             show_default=False,
+            rich_help_panel=PAGE,
         ),
     ] = None,
     quiet: QuietOption = False,
@@ -68,4 +74,4 @@ def report(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("report", help=HELP)(report)
+    app.command("report", help=HELP, cls=Command)(report)

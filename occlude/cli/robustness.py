@@ -38,6 +38,7 @@ from occlude.cli._common import (
     split_floats,
     write_json_to,
 )
+from occlude.cli.help import COMPUTE, EVALUATION, GATES, OUTPUTS, Command
 from occlude.errors import UsageError
 from occlude.fill import Fill
 
@@ -50,9 +51,11 @@ class GateOn(StrEnum):
     lower_bound = "lower"
 
 
-HELP = """Evaluate top-1 accuracy and the true class's mean score on labelled images while
-cutout squares, hide-and-seek grids or random-erasing boxes hide a growing fraction of
-each image. Prints a table; --json and --plot save it.
+HELP = """Accuracy of a classifier as more of each image is occluded.
+
+Evaluates top-1 accuracy and the true class's mean score on labelled images while cutout
+squares, hide-and-seek grids or random-erasing boxes hide a growing fraction of each
+image. Prints a table; --json and --plot save it.
 
 Exit codes: 0 all done, 1 some inputs failed, 2 usage error, 3 the --min-accuracy gate
 failed, 130 interrupted."""
@@ -76,6 +79,7 @@ def robustness(
             "path,label (paths relative to the CSV's folder). Labels are class indices, or "
             "ImageNet class names for ImageNet models.",
             show_default=False,
+            rich_help_panel=EVALUATION,
         ),
     ],
     model: ModelOption = "resnet50",
@@ -87,12 +91,16 @@ def robustness(
             "--methods",
             metavar="M[,M...]",
             help="Occlusions to test: cutout, hide-and-seek, random-erasing.",
+            rich_help_panel=EVALUATION,
         ),
     ] = "cutout,hide-and-seek,random-erasing",
     fractions: Annotated[
         str,
         typer.Option(
-            "--fractions", metavar="F[,F...]", help="Occluded fractions of the image, 0-1."
+            "--fractions",
+            metavar="F[,F...]",
+            help="Occluded fractions of the image, 0-1.",
+            rich_help_panel=EVALUATION,
         ),
     ] = "0,0.1,0.2,0.3,0.4,0.5",
     fill: Annotated[
@@ -102,12 +110,17 @@ def robustness(
             metavar="FILL",
             help="Occluding value: grey, black, white, mean (the image's), noise, a number "
             "or R,G,B.",
+            rich_help_panel=EVALUATION,
         ),
     ] = "grey",
     seed: Annotated[
         int,
         typer.Option(
-            "--seed", min=0, metavar="S", help="Seed of the placements and of the bootstrap."
+            "--seed",
+            min=0,
+            metavar="S",
+            help="Seed of the placements and of the bootstrap.",
+            rich_help_panel=EVALUATION,
         ),
     ] = 0,
     repeats: Annotated[
@@ -119,10 +132,19 @@ def robustness(
             metavar="K",
             help="Independent placements per image, method and fraction (1: one each, as "
             "before). More repeats give steadier curves and gates.",
+            rich_help_panel=EVALUATION,
         ),
     ] = 5,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", "-b", min=1, metavar="N", help="Images per model call.")
+        int,
+        typer.Option(
+            "--batch-size",
+            "-b",
+            min=1,
+            metavar="N",
+            help="Images per model call.",
+            rich_help_panel=COMPUTE,
+        ),
     ] = 32,
     json_path: JsonOption = None,
     plot: Annotated[
@@ -132,6 +154,7 @@ def robustness(
             metavar="PNG",
             help="Write a PNG of accuracy against occluded fraction.",
             show_default=False,
+            rich_help_panel=OUTPUTS,
         ),
     ] = None,
     min_accuracy: Annotated[
@@ -144,12 +167,17 @@ def robustness(
             help="With --at F: exit 3 when any method's accuracy at fraction F is below A "
             "(see --gate-on).",
             show_default=False,
+            rich_help_panel=GATES,
         ),
     ] = None,
     at: Annotated[
         float | None,
         typer.Option(
-            "--at", metavar="F", help="The fraction --min-accuracy applies to.", show_default=False
+            "--at",
+            metavar="F",
+            help="The fraction --min-accuracy applies to.",
+            show_default=False,
+            rich_help_panel=GATES,
         ),
     ] = None,
     gate_on: Annotated[
@@ -158,6 +186,7 @@ def robustness(
             "--gate-on",
             help="What --min-accuracy judges: the point estimate, or the lower bound of its "
             "95% interval over images (demand 'at least A with 95% confidence').",
+            rich_help_panel=GATES,
         ),
     ] = GateOn.estimate,
     out: Annotated[
@@ -169,6 +198,7 @@ def robustness(
             help="Keep per-image results in DIR (resumable; shards combine there) and write "
             "DIR/robustness.json and robustness.png.",
             show_default=False,
+            rich_help_panel=OUTPUTS,
         ),
     ] = None,
     shard: ShardOption = None,
@@ -350,4 +380,4 @@ def table(rows: list[Row], gate: Gate | None = None) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("robustness", help=HELP)(robustness)
+    app.command("robustness", help=HELP, cls=Command)(robustness)
