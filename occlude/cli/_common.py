@@ -38,6 +38,8 @@ def guarded(body: Callable[[], T]) -> T:
         return body()
     except OccludeError as exc:
         raise fail(to_flags(str(exc), exc.params), exc.exit_code) from None
+    except BrokenPipeError:  # the reader of stdout went away: main ends the run quietly
+        raise
     except OSError as exc:  # a full disk, a vanished folder: one line, not a traceback
         where = f"{exc.filename}: " if exc.filename else ""
         raise fail(f"{where}{exc.strerror or exc}", EXIT_FAILED) from None
