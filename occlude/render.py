@@ -112,7 +112,8 @@ def _colour_bar(fig: Any, mappable: Any, cax: Any, label: str) -> None:
     _short_numbers(bar.ax.yaxis)
     bar.set_label(label, fontsize=8)
     bar.ax.tick_params(labelsize=7)
-    bar.ax.yaxis.get_offset_text().set_fontsize(7)
+    offset = bar.ax.yaxis.get_offset_text()  # the x10^n of short tick labels
+    offset.set(fontsize=7, x=0.5, horizontalalignment="center")  # over the bar, not the map
 
 
 def display_size(width: int, height: int) -> tuple[float, float]:

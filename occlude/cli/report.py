@@ -63,14 +63,18 @@ def report(
 
         built = build(out_dir, min_focus=min_focus, title=title)
         if not quiet:
-            what = [f"{built.images} image{'s' if built.images != 1 else ''}"]
-            if built.failures:
-                what.append(f"{built.failures} failed input{'s' if built.failures != 1 else ''}")
+            what = [_count(built.images, "image")] if built.images or not built.robustness else []
             if built.robustness:
-                what.append("robustness")
+                what.append(f"robustness: {_count(built.evaluated, 'image')} evaluated")
+            if built.failures:
+                what.append(f"{_count(built.failures, 'failed input')}")
             say(f"occlude: report: {built.index} ({', '.join(what)})")
 
     guarded(body)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'s' if n != 1 else ''}"
 
 
 def register(app: typer.Typer) -> None:

@@ -46,6 +46,8 @@ class Collected:
     heatmaps: list[str | None] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
     robustness: dict[str, Any] | None = None
+    evaluated: int = 0
+    """Images the robustness runs evaluated (finished units in the ledger)."""
     models: list[str] = field(default_factory=list)
 
     def page_data(self, title: str, min_focus: float | None) -> dict[str, Any]:
@@ -141,6 +143,8 @@ def collect(out_dir: Path, state: LedgerState, min_focus: float | None) -> Colle
     found.models = sorted(models)
     found.failures = _failures(state, SENSITIVITY)
     found.robustness = robustness(out_dir, state)
+    found.evaluated = sum(1 for k in state.by_key
+                          if k.startswith(ROBUSTNESS) and state.current(k) is not None)  # fmt: skip
     return found
 
 
