@@ -11,7 +11,7 @@ import io
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -81,7 +81,7 @@ def _overlay(ax: Any, image: np.ndarray, values: np.ndarray, vmax: float) -> Any
     return ScalarMappable(norm=Normalize(-vmax, vmax), cmap=CMAP)
 
 
-def _figure(width_px: float, height_px: float, layout: str | None = None) -> Any:
+def _figure(width_px: float, height_px: float, layout: Literal["constrained"] | None = None) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width_px / 100.0, height_px / 100.0), dpi=100, layout=layout)

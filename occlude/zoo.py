@@ -6,6 +6,7 @@ test suite checks that the table matches ``keras.applications``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -97,13 +98,42 @@ def check_model_spec(spec: str) -> None:
     )
 
 
+def random_weights(seed: int) -> str:
+    """The name of the random weights drawn from ``seed`` (``weights="none"``), as settings,
+    records and JSON carry it: the seed is part of the model's identity.
+
+    >>> random_weights(0)
+    'random(seed=0)'
+    """
+    return f"random(seed={seed})"
+
+
+def describe_model(name: str, weights: object) -> str:
+    """A model as titles and the report name it: random weights are said so.
+
+    >>> describe_model("ResNet50", "random(seed=3)"), describe_model("ResNet50", "imagenet")
+    ('ResNet50 (random weights, seed 3)', 'ResNet50')
+    """
+    found = re.fullmatch(r"random\(seed=(\d+)\)", weights) if isinstance(weights, str) else None
+    return f"{name} (random weights, seed {found.group(1)})" if found else name
+
+
+def check_seed(seed: object) -> int:
+    """A seed: a whole number, at least 0."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"seed must be a whole number >= 0; received {seed!r}", "seed")
+    return seed
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Which classifier to load, checked without TensorFlow; :meth:`load` loads it.
 
     ``model``: a keras.applications name or a model file; ``weights``: ``imagenet``,
     ``none`` or a weights file (None: the model's default); ``preprocess``: a mode, family
-    or model name (None: the model's own); ``safe``: refuse model files that run code.
+    or model name (None: the model's own); ``safe``: refuse model files that run code;
+    ``seed``: what ``weights="none"`` draws its random initialisation from (the same seed,
+    the same weights).
     """
 
     model: str = "resnet50"
@@ -112,9 +142,11 @@ class ModelSpec:
     safe: bool = True
     precision: str = "float32"
     backend: str | None = None
+    seed: int = 0
 
     def __post_init__(self) -> None:
         check_model_spec(self.model)
+        check_seed(self.seed)
         if self.preprocess is not None:
             resolve_preprocess(self.preprocess)
         if self.precision not in PRECISIONS:
@@ -140,7 +172,7 @@ class ModelSpec:
 
         use_backend(self.backend)
         return load_classifier(self.model, self.weights, self.preprocess, safe=self.safe,
-                               precision=self.precision)  # fmt: skip
+                               precision=self.precision, seed=self.seed)  # fmt: skip
 
     def slower_note(self) -> str | None:
         """A warning when the precision was measured slower than float32 for this family."""

@@ -207,7 +207,8 @@ WeightsOption = Annotated[
         "-w",
         metavar="imagenet|none|FILE",
         help="imagenet (default for named models; downloaded once into Keras's cache), none "
-        "(random init, for smoke tests) or a weights file.",
+        "(random weights drawn from --seed, for smoke tests: titles and records say so) or a "
+        "weights file.",
         show_default=False,
         rich_help_panel=MODEL,
     ),

@@ -119,7 +119,7 @@ def robustness(
             "--seed",
             min=0,
             metavar="S",
-            help="Seed of the placements and of the bootstrap.",
+            help="Seed of the placements, of the bootstrap and of random weights (--weights none).",
             rich_help_panel=EVALUATION,
         ),
     ] = 0,
@@ -236,7 +236,7 @@ def _job(a: dict[str, Any]) -> RobustnessJob:
         if target is not None:
             check_target_file(Path(target), role)
     spec = ModelSpec(a["model"], a["weights"], a["preprocess"], not a["unsafe_model"],
-                     a["precision"], a["backend"])  # fmt: skip
+                     a["precision"], a["backend"], a["seed"])  # fmt: skip
     return RobustnessJob(
         a["inputs"], a["labels"], spec, a["methods"].split(","), levels, a["fill"],
         a["seed"], a["batch_size"], a["repeats"],
@@ -283,7 +283,10 @@ def _write(job: RobustnessJob, summary: dict[str, Any], json_path: str | None,
         from occlude.render import robustness_png
 
         images = max((r.images for r in job.rows), default=0)
-        name = Path(job.classifier().name).name  # a model file's name, not its whole path
+        from occlude.zoo import describe_model
+
+        clf = job.classifier()  # a model file by its name, not its whole path
+        name = describe_model(Path(clf.name).name, clf.weights)
         title = (f"{name}: top-1 accuracy under occlusion ({images} images, "
                  f"{job.repeats} placements each)")  # fmt: skip
         for png in plots:

@@ -210,7 +210,8 @@ def sensitivity(
             "--seed",
             min=0,
             metavar="S",
-            help="Seed of the random-order baseline.",
+            help="Seed of the random-order baseline (--metrics) and of random weights "
+            "(--weights none).",
             rich_help_panel=RUN,
         ),
     ] = 0,
@@ -335,7 +336,7 @@ def _run(**args: Any) -> None:
         raise UsageError("min_focus needs expect_box or expect_mask",
                          ("min_focus", "expect_box", "expect_mask"))  # fmt: skip
     spec = ModelSpec(args["model"], args["weights"], args["preprocess"], not args["unsafe_model"],
-                     args["precision"], args["backend"])  # fmt: skip
+                     args["precision"], args["backend"], args["seed"])  # fmt: skip
     from occlude.sensitivity.compute import check_compute
 
     check_compute(opts.compute, opts.approx, spec.precision)

@@ -4,6 +4,7 @@ model files in Keras's safe mode, checked for one image input and one score outp
 from __future__ import annotations
 
 import contextlib
+import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,15 @@ from occlude.errors import ModelError, UsageError
 from occlude.model.backend import keras, quiet_native
 from occlude.model.predict import compile_predictor, with_precision
 from occlude.text import shown
-from occlude.zoo import APPLICATIONS, application_name, check_model_spec, is_model_file
+from occlude.zoo import (
+    APPLICATIONS,
+    application_name,
+    check_model_spec,
+    check_seed,
+    describe_model,
+    is_model_file,
+    random_weights,
+)
 from occlude.zoo import resolve_preprocess as _resolve_preprocess
 
 
@@ -36,6 +45,11 @@ class Classifier:
     _predictors: dict[int, Callable[[np.ndarray], np.ndarray]] = field(
         default_factory=dict, repr=False
     )
+
+    @property
+    def label(self) -> str:
+        """The model as titles name it (``ResNet50 (random weights, seed 0)``)."""
+        return describe_model(self.name, self.weights)
 
     def class_name(self, index: int) -> str | None:
         return self.class_names[index] if self.class_names is not None else None
@@ -73,13 +87,15 @@ def load_classifier(
     preprocess: str | None = None,
     safe: bool = True,
     precision: str = "float32",
+    seed: int = 0,
 ) -> Classifier:
     """Load a keras.applications model by name, or a ``.keras``/``.h5`` model file.
 
     Args:
         spec: model name (case-insensitive, ``resnet50``, ``mobilenet_v2`` ...) or a file.
         weights: ``imagenet`` (default for names: downloaded once into Keras's cache),
-            ``none`` (random initialisation) or a weights file; for a model file,
+            ``none`` (random initialisation drawn from ``seed``: the classifier's
+            ``weights`` is then ``random(seed=N)``) or a weights file; for a model file,
             ``None`` keeps the file's own weights.
         preprocess: ``none``, ``caffe``, ``tf``, ``torch`` or a family name; default: the
             named model's own preprocessing, and ``none`` (raw 0-255) for model files.
@@ -87,12 +103,15 @@ def load_classifier(
             run arbitrary code.
         precision: ``float32`` (exact), ``bfloat16`` or ``float16`` (mixed precision:
             faster on some models and CPUs, at a cost in fidelity).
+        seed: the seed of random weights (``weights="none"``): the same seed gives the
+            same weights on a backend.
 
     Raises:
         UsageError: unknown name, missing file, unknown preprocessing.
         ModelError: the weights or the model could not be loaded.
     """
     check_model_spec(spec)
+    check_seed(seed)
     if preprocess is not None:
         preprocess = _resolve_preprocess(preprocess)
     if is_model_file(spec):
@@ -101,7 +120,7 @@ def load_classifier(
     else:
         app = application_name(spec)
         assert app is not None
-        model, weights_used = _load_application(app, weights)
+        model, weights_used = _load_application(app, weights, seed)
         name, mode = app, preprocess or APPLICATIONS[app]
     input_size, n_classes = _check_io(name, model, None if is_model_file(spec) else APP_SIZE)
     names = imagenet_names() if n_classes == IMAGENET_CLASSES else None
@@ -133,12 +152,25 @@ def _weights_arg(weights: str | None) -> str | None:
     return str(path)
 
 
-def _load_application(app: str, weights: str | None) -> tuple[Any, str]:
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Keras's unseeded initialisers draw their seeds from Python's ``random``: seed it
+    for one model build, and give it back its state afterwards."""
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+def _load_application(app: str, weights: str | None, seed: int = 0) -> tuple[Any, str]:
     k = keras()
     ctor = getattr(k.applications, app)
     arg = _weights_arg(weights)
+    seeded = _seeded(seed) if arg is None else contextlib.nullcontext()
     try:
-        with quiet_native(), _no_download_chatter(k):
+        with quiet_native(), _no_download_chatter(k), seeded:
             model = ctor(weights=arg)
     except Exception as exc:
         if arg == "imagenet" and "URL fetch failure" in str(exc):
@@ -151,7 +183,7 @@ def _load_application(app: str, weights: str | None) -> tuple[Any, str]:
             ) from None
         source = "its ImageNet weights" if arg == "imagenet" else f"{weights} as weights"
         raise ModelError(f"{app}: cannot load {source} ({_short(exc)})") from None
-    return model, "none" if arg is None else arg
+    return model, random_weights(seed) if arg is None else arg
 
 
 def _load_file(path: Path, weights: str | None, safe: bool) -> tuple[Any, str]:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from occlude.runner.ledger import LedgerState
 from occlude.sensitivity.outputs import describe_class
 from occlude.text import shown
+from occlude.zoo import describe_model
 
 SENSITIVITY = "sensitivity:"
 ROBUSTNESS = "robustness:"
@@ -139,7 +140,7 @@ def collect(out_dir: Path, state: LedgerState, min_focus: float | None) -> Colle
         found.cards.append(card(key[len(SENSITIVITY) :], record, files, min_focus))
         found.heatmaps.append(files.get("heatmap"))
         if isinstance(record.get("model"), str):
-            models.add(model_name(record["model"]))
+            models.add(describe_model(model_name(record["model"]), record.get("weights")))
     found.models = sorted(models)
     found.failures = _failures(state, SENSITIVITY)
     found.robustness = robustness(out_dir, state)
@@ -206,7 +207,7 @@ def robustness(out_dir: Path, state: LedgerState) -> dict[str, Any] | None:
         "failures": failures,
         "note": None,
         "plot": href(ROBUSTNESS_PNG) if (out_dir / ROBUSTNESS_PNG).is_file() else None,
-        "model": model_name(summary.get("model")),
+        "model": describe_model(model_name(summary.get("model")), summary.get("weights")),
         "repeats": summary.get("repeats") if isinstance(summary.get("repeats"), int) else None,
         "gate": None if gate is None else {
             "min_accuracy": number(gate.get("min_accuracy")),
