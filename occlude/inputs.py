@@ -21,7 +21,7 @@ from occlude.text import shown
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 NOT_IMAGES = frozenset({".csv", ".tsv", ".md", ".rst", ".txt", ".json", ".jsonl", ".npy", ".npz",
-                        ".html", ".yaml", ".yml"})  # fmt: skip
+                        ".yaml", ".yml"})  # fmt: skip
 """Files that are never images (labels, notes, records, maps): named on the command line
 they are skipped with a note, so that ``occlude ... photos/*`` takes just the photos."""
 

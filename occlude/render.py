@@ -87,14 +87,16 @@ def _figure(width_px: float, height_px: float, layout: Literal["constrained"] | 
     return Figure(figsize=(width_px / 100.0, height_px / 100.0), dpi=100, layout=layout)
 
 
-def _save(fig: Any, path: Path) -> None:
-    """The figure as PNG, grown or trimmed to what is drawn (``bbox_inches="tight"``), so
-    that no tick label, caption or title is cut, however long the numbers are."""
+def _save(fig: Any, path: Path, tight: bool = True) -> None:
+    """The figure as PNG. ``tight``: grown or trimmed to what is drawn, so that no tick
+    label, caption or title is cut, however long the numbers are (a figure with a layout
+    engine keeps its size: the engine makes the room)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight", pad_inches=0.08)
+    fit = {"bbox_inches": "tight", "pad_inches": 0.08} if tight else {}
+    fig.savefig(buffer, format="png", dpi=100, **fit)
     write_bytes(path, buffer.getvalue())
 
 
@@ -276,4 +278,4 @@ def robustness_png(path: Path, rows: Sequence[Row], title: str) -> None:
     bottom.set_ylabel("mean true-class score")
     _short_numbers(bottom.yaxis)
     bottom.grid(alpha=0.3)
-    _save(fig, path)
+    _save(fig, path, tight=False)

@@ -34,7 +34,9 @@ def margins(png: Path, width: int = 3) -> int:
 def test_the_robustness_plot_keeps_its_labels_inside(tmp_path, monkeypatch, scale) -> None:
     figures: list[Any] = []
     save = render._save
-    monkeypatch.setattr(render, "_save", lambda fig, path: (figures.append(fig), save(fig, path)))
+    monkeypatch.setattr(
+        render, "_save", lambda fig, *a, **k: (figures.append(fig), save(fig, *a, **k))
+    )
     render.robustness_png(tmp_path / "r.png", rows(scale), "model: top-1 accuracy under occlusion")
     (fig,) = figures
     renderer = fig.canvas.get_renderer()
