@@ -20,6 +20,10 @@ from occlude.errors import UsageError
 from occlude.text import shown
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+NOT_IMAGES = frozenset({".csv", ".tsv", ".md", ".rst", ".txt", ".json", ".jsonl", ".npy", ".npz",
+                        ".yaml", ".yml"})  # fmt: skip
+"""Files that are never images (labels, notes, records, maps): named on the command line
+they are skipped with a note, so that ``occlude ... photos/*`` takes just the photos."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,9 @@ def _inside(path: Path, folder: Path) -> bool:
 def discover(args: Sequence[Path], exclude: Path | None = None) -> Discovery:
     """Expand files and folders (recursively) into image files, in a stable order.
 
-    Files named directly are taken whatever their extension; inside folders only the
-    image extensions (any letter case) count. An output folder ``exclude`` inside an input
+    Files named directly are taken whatever their extension, except those that are never
+    images (:data:`NOT_IMAGES`: skipped with a note); inside folders only the image
+    extensions (any letter case) count. An output folder ``exclude`` inside an input
     folder is skipped, so a run never reads its own outputs back. A file reached through
     several paths keeps the longest relative path (then the greatest), so the order of the
     arguments changes nothing.
@@ -95,6 +100,9 @@ def discover(args: Sequence[Path], exclude: Path | None = None) -> Discovery:
                 )
             found.folders.append(root)
             candidates = _walk(arg, excluded, found)
+        elif arg.suffix.lower() in NOT_IMAGES:
+            found.notes.append(f"{shown(arg)}: not an image (a {arg.suffix} file): skipped")
+            candidates = []
         else:
             candidates = _file(arg, PurePosixPath(arg.name), found)
         for item in candidates:

@@ -11,7 +11,7 @@ import io
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -81,19 +81,41 @@ def _overlay(ax: Any, image: np.ndarray, values: np.ndarray, vmax: float) -> Any
     return ScalarMappable(norm=Normalize(-vmax, vmax), cmap=CMAP)
 
 
-def _figure(width_px: float, height_px: float) -> Any:
+def _figure(width_px: float, height_px: float, layout: Literal["constrained"] | None = None) -> Any:
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width_px / 100.0, height_px / 100.0), dpi=100)
+    return Figure(figsize=(width_px / 100.0, height_px / 100.0), dpi=100, layout=layout)
 
 
-def _save(fig: Any, path: Path) -> None:
+def _save(fig: Any, path: Path, tight: bool = True) -> None:
+    """The figure as PNG. ``tight``: grown or trimmed to what is drawn, so that no tick
+    label, caption or title is cut, however long the numbers are (a figure with a layout
+    engine keeps its size: the engine makes the room)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
+    fit = {"bbox_inches": "tight", "pad_inches": 0.08} if tight else {}
+    fig.savefig(buffer, format="png", dpi=100, **fit)
     write_bytes(path, buffer.getvalue())
+
+
+def _short_numbers(axis: Any) -> None:
+    """Tick labels of at most a few digits: 0.00012 is shown as 1.2 under a ×1e-4."""
+    from matplotlib.ticker import ScalarFormatter
+
+    formatter = ScalarFormatter(useMathText=True)
+    formatter.set_powerlimits((-2, 3))
+    axis.set_major_formatter(formatter)
+
+
+def _colour_bar(fig: Any, mappable: Any, cax: Any, label: str) -> None:
+    bar = fig.colorbar(mappable, cax=cax)
+    _short_numbers(bar.ax.yaxis)
+    bar.set_label(label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    offset = bar.ax.yaxis.get_offset_text()  # the x10^n of short tick labels
+    offset.set(fontsize=7, x=0.5, horizontalalignment="center")  # over the bar, not the map
 
 
 def display_size(width: int, height: int) -> tuple[float, float]:
@@ -141,9 +163,7 @@ def heatmap_png(
     bar_h = H - pad_top - pad_bottom
     cax = fig.add_axes(((pad_left + w + 14) / W, pad_bottom / H + 0.1 * bar_h / H, 14 / W,
                         0.8 * bar_h / H))  # fmt: skip
-    bar = fig.colorbar(mappable, cax=cax)
-    bar.set_label(label, fontsize=8)
-    bar.ax.tick_params(labelsize=7)
+    _colour_bar(fig, mappable, cax, label)
     fig.text(0.5, 1 - 8 / H, title, ha="center", va="top", fontsize=9, wrap=True)
     _save(fig, path)
 
@@ -184,9 +204,7 @@ def contact_sheet_png(
     cax = fig.add_axes(
         ((n * (side + 10) + 14) / W, 10 / H + 0.1 * side / H, 12 / W, 0.8 * side / H)
     )
-    bar = fig.colorbar(mappable, cax=cax)
-    bar.set_label(label, fontsize=8)
-    bar.ax.tick_params(labelsize=7)
+    _colour_bar(fig, mappable, cax, label)
     fig.text(0.5, 1 - 6 / H, title, ha="center", va="top", fontsize=9)
     if curves is not None:
         left = n * (side + 10) + 110 + 40
@@ -229,9 +247,8 @@ def robustness_png(path: Path, rows: Sequence[Row], title: str) -> None:
     """Accuracy (with its 95 % band over images) and mean true-class score against the
     occluded fraction: one colour, marker and line style per method, each nudged
     sideways a little so that curves that coincide stay visible."""
-    fig = _figure(720, 640)
-    top = fig.add_axes((0.1, 0.47, 0.62, 0.44))
-    bottom = fig.add_axes((0.1, 0.08, 0.62, 0.3), sharex=top)
+    fig = _figure(720, 640, layout="constrained")  # room for every label, however long
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     methods = list(dict.fromkeys(r.method for r in rows))
     fractions = sorted({r.fraction for r in rows})
     span = (max(fractions) - min(fractions)) or 1.0
@@ -259,5 +276,6 @@ def robustness_png(path: Path, rows: Sequence[Row], title: str) -> None:
     top.set_title(title, fontsize=9)
     bottom.set_xlabel("occluded fraction of the image")
     bottom.set_ylabel("mean true-class score")
+    _short_numbers(bottom.yaxis)
     bottom.grid(alpha=0.3)
-    _save(fig, path)
+    _save(fig, path, tight=False)

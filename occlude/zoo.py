@@ -6,6 +6,7 @@ test suite checks that the table matches ``keras.applications``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -107,6 +108,33 @@ def check_class_names(class_names: str | None) -> None:
                          f"{class_names!r}", "class_names")  # fmt: skip
 
 
+def random_weights(seed: int) -> str:
+    """The name of the random weights drawn from ``seed`` (``weights="none"``), as settings,
+    records and JSON carry it: the seed is part of the model's identity.
+
+    >>> random_weights(0)
+    'random(seed=0)'
+    """
+    return f"random(seed={seed})"
+
+
+def describe_model(name: str, weights: object) -> str:
+    """A model as titles and the report name it: random weights are said so.
+
+    >>> describe_model("ResNet50", "random(seed=3)"), describe_model("ResNet50", "imagenet")
+    ('ResNet50 (random weights, seed 3)', 'ResNet50')
+    """
+    found = re.fullmatch(r"random\(seed=(\d+)\)", weights) if isinstance(weights, str) else None
+    return f"{name} (random weights, seed {found.group(1)})" if found else name
+
+
+def check_seed(seed: object) -> int:
+    """A seed: a whole number, at least 0."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"seed must be a whole number >= 0; received {seed!r}", "seed")
+    return seed
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Which classifier to load, checked without TensorFlow; :meth:`load` loads it.
@@ -117,6 +145,8 @@ class ModelSpec:
     ``class_names``: ``imagenet`` to give a model file with 1,000 outputs ImageNet's class
     names (keras.applications models have them; a model file has none unless asked, since
     1,000 outputs need not be ImageNet's classes).
+    ``seed``: what ``weights="none"`` draws its random initialisation from (the same seed,
+    the same weights).
     """
 
     model: str = "resnet50"
@@ -126,10 +156,12 @@ class ModelSpec:
     precision: str = "float32"
     backend: str | None = None
     class_names: str | None = None
+    seed: int = 0
 
     def __post_init__(self) -> None:
         check_model_spec(self.model)
         check_class_names(self.class_names)
+        check_seed(self.seed)
         if self.preprocess is not None:
             resolve_preprocess(self.preprocess)
         if self.precision not in PRECISIONS:
@@ -156,7 +188,7 @@ class ModelSpec:
         use_backend(self.backend)
         return load_classifier(self.model, self.weights, self.preprocess, safe=self.safe,
                                precision=self.precision,
-                               class_names=self.class_names)  # fmt: skip
+                               class_names=self.class_names, seed=self.seed)  # fmt: skip
 
     def slower_note(self) -> str | None:
         """A warning when the precision was measured slower than float32 for this family."""

@@ -67,6 +67,19 @@ def test_the_window_is_shown_filled_as_the_model_saw_it(sweep) -> None:  # type:
     assert last.getpixel((8 + round(6 * scale), 34 + round(6 * scale))) != (0, 0, 0)
 
 
+def test_the_baseline_label_stays_off_the_curve() -> None:
+    """A sweep whose every score equals the unoccluded one: its curve runs along the
+    baseline, and inside the chart only that line is drawn (the label sits below)."""
+    image = np.full((24, 24, 3), 100.0)
+    result = occlusion_sensitivity(image, lambda b: np.ones((len(b), 2)), class_index=0,
+                                   patch_sizes=[8], strides=[4])  # fmt: skip
+    last = np.asarray(A.animate_sweep(image, result, "grey").frames[-1]).astype(int)
+    border = np.all(last[:, 40] == 170, axis=1).nonzero()[0]  # the chart's left edge
+    inside = last[border.min() + 1 : border.max(), 41 : A.WIDTH - 13]
+    inked = np.any(np.abs(inside - 255).sum(axis=2) > 30, axis=1).nonzero()[0]
+    assert 0 < len(inked) <= 2, inked  # one line (anti-aliasing may take two rows)
+
+
 def test_the_default_scale_has_about_100_windows(sweep) -> None:  # type: ignore[no-untyped-def]
     _, result, _ = sweep
     assert [len(b) for b in result.boxes] == [77, 6]

@@ -215,7 +215,7 @@ def test_a_named_model_a_class_name_and_the_default_out(tmp_path, monkeypatch) -
     rec = json.loads(res.stdout)[0]
     assert rec["model"] == "MobileNetV3Small"
     assert rec["class_index"] == 281 and rec["class_name"] == "tabby"
-    assert rec["weights"] == "none" and rec["preprocess"] == "mobilenet_v2"
+    assert rec["weights"] == "random(seed=0)" and rec["preprocess"] == "mobilenet_v2"
     assert rec["input_size"] == [224, 224] and rec["windows"] == 4
     assert len(rec["top5"]) == 5 and all(name for _, name, _ in rec["top5"])
     assert (tmp_path / "occlude-out" / "a.png").is_file()

@@ -200,6 +200,21 @@ def test_missing_and_malformed_maps_fail_their_input_only(photos: Path) -> None:
         "p1_keep-cutout_0.png", "p3_keep-cutout_0.png"]  # fmt: skip
 
 
+@pytest.mark.parametrize("method", ["saliency-mix", "attentive-cutmix"])
+def test_a_partner_without_a_map_is_said_in_flags(photos: Path, method: str) -> None:
+    """An image whose own map is there fails when its partner's is missing; the line
+    names the command line's flags, not the library's parameters."""
+    for i in (1, 2, 3):
+        next((photos / "maps").rglob(f"p{i}.npy")).unlink()
+    args = ["augment", str(photos / "in"), "-m", method, "--maps", str(photos / "maps"),
+            "-o", str(photos / "o"), "-j", "1"]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1
+    (line,) = [x for x in res.stderr.splitlines() if "p0.png: partner" in x]
+    assert "no saliency map at" in line and "--save-npy" in line and "--model NAME" in line
+    assert "save_npy" not in line and "model=" not in line
+
+
 def test_guided_methods_need_maps_and_others_refuse_them(photos: Path) -> None:
     res = runner.invoke(app, ["augment", str(photos / "in"), "-m", "saliency-mix", "-o",
                               str(photos / "o")])  # fmt: skip

@@ -77,10 +77,10 @@ def test_report_of_a_real_run(real_copy: Path) -> None:
             assert not link.startswith(("/", "file:", "..")) and (out / unquote(link)).is_file()
         with (
             Image.open(out / card["thumb"]) as thumb,
-            Image.open(out / card["links"]["heatmap"]) as h,
-        ):
+            Image.open(records[card["name"]]["input"]) as photo,
+        ):  # the map alone, in the photo's shape
             assert thumb.format == "JPEG" and max(thumb.size) == THUMB_SIDE
-            assert abs(thumb.width / thumb.height - h.width / h.height) < 0.02
+            assert abs(thumb.width / thumb.height - photo.width / photo.height) < 0.02
     assert data["cards"][2]["top1"] == "class 1"  # none.jpg: the model's top-1 is class 1
 
 
@@ -232,6 +232,48 @@ def test_cli(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "occlude: error:" in res.output and "no such folder" in res.output
     res = runner.invoke(app, ["report", str(tmp_path), "--min-focus", "2"])
     assert res.exit_code == 2
+
+
+def test_cli_counts_the_images_robustness_evaluated(tmp_path: Path, real_copy: Path) -> None:
+    done = [
+        {
+            "event": "done",
+            "key": f"robustness:{i}.png",
+            "fingerprint": f"{i:064x}",
+            "record": {"cases": []},
+            "outputs": {},
+            "complete": True,
+        }
+        for i in range(4)
+    ]
+    synth.write_ledger(tmp_path, done)
+    (tmp_path / "robustness.json").write_text(json.dumps({"results": [], "model": "m"}))
+    res = runner.invoke(app, ["report", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert res.stderr.strip().endswith("(robustness: 4 images evaluated)"), res.stderr
+    res = runner.invoke(app, ["report", str(real_copy)])  # sensitivity and robustness
+    assert res.exit_code == 0, res.output
+    assert res.stderr.strip().endswith(
+        "(4 images, robustness: 2 images evaluated, 1 failed input)"), res.stderr  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [(96, 64), (40, 120), (300, 300)])
+def test_thumbnails_show_the_map_not_the_figure(tmp_path: Path, size: tuple[int, int]) -> None:
+    """The gallery's thumbnail is the map cut out of the heatmap: no title, no colour bar,
+    the photo's shape."""
+    from occlude import render
+    from occlude.report.thumbs import make_thumb
+
+    rng = np.random.default_rng(1)
+    photo = np.full((size[1], size[0], 3), 255, np.uint8)  # white: the hardest to tell apart
+    photo[::7] = rng.integers(0, 255, (len(photo[::7]), size[0], 3))
+    values = rng.normal(size=(16, 16)).astype(np.float32)
+    render.heatmap_png(tmp_path / "h.png", photo, values, "a long title " * 4, "drop")
+    make_thumb(tmp_path / "h.png", tmp_path / "t.jpg")
+    thumb = np.asarray(Image.open(tmp_path / "t.jpg").convert("L")).astype(int)
+    assert max(thumb.shape) == THUMB_SIDE
+    assert abs(thumb.shape[1] / thumb.shape[0] - size[0] / size[1]) < 0.03 * size[0] / size[1]
+    assert (thumb > 250).mean() < 0.001  # no white margin, title or space around a bar
 
 
 def test_every_report_option_has_help() -> None:

@@ -372,7 +372,7 @@ def test_a_named_model_with_random_weights_and_imagenet_names(tmp_path) -> None:
     )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert data["model"] == "MobileNetV3Small" and data["weights"] == "none"
+    assert data["model"] == "MobileNetV3Small" and data["weights"] == "random(seed=0)"
     assert [r["n"] for r in data["results"]] == [1, 1]
 
 

@@ -245,12 +245,12 @@ class AugmentJob(Job):
         for copy, rel_out in enumerate(task.outputs):
             try:
                 record = self._one_output(image, saliency, task, copy, rel_out, partners)
-            except InputError as exc:
-                errors.append(f"{shown(src.path)}: partner {exc}")
-                continue
             except (OccludeError, OSError, ValueError, MemoryError) as exc:
-                errors.append(failure_line(src.path, exc))
-                result.fail(errors[0], exc)
+                partner = isinstance(exc, InputError)  # raised by reading a partner image
+                errors.append(f"{shown(src.path)}: partner {exc}" if partner
+                              else failure_line(src.path, exc))  # fmt: skip
+                params = exc.params if isinstance(exc, OccludeError) else ()
+                result.error_params = tuple(dict.fromkeys((*result.error_params, *params)))
                 continue
             result.outputs[rel_out] = record
         if errors:
@@ -351,7 +351,8 @@ class _PartnerMaps(Sequence[np.ndarray]):
                 raise InputError("no saliency map")
             return load_map(path, "saliency map")
         except InputError as exc:  # not the partner image itself: no "partner" prefix
-            raise OccludeError(f"partner {self.others.source(index).path}: {exc}") from None
+            raise OccludeError(f"partner {self.others.source(index).path}: {exc}",
+                               exc.params) from None  # fmt: skip
 
 
 def _soft_label(source: str | None, partner: str | None, lam: float) -> dict[str, float] | None:

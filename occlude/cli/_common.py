@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from occlude.cli.flags import to_flags
+from occlude.cli.help import COMPUTE, MODEL, OUTPUTS, RUN, SCALE_OUT
 from occlude.errors import EXIT_FAILED, EXIT_GATE, EXIT_OK, EXIT_USAGE, OccludeError, UsageError
 from occlude.text import shown
 from occlude.values import read_float, read_int
@@ -39,6 +40,8 @@ def guarded(body: Callable[[], T]) -> T:
         return body()
     except OccludeError as exc:
         raise fail(to_flags(str(exc), exc.params), exc.exit_code) from None
+    except BrokenPipeError:  # the reader of stdout went away: main ends the run quietly
+        raise
     except OSError as exc:  # a full disk, a vanished folder: one line, not a traceback
         where = f"{exc.filename}: " if exc.filename else ""
         raise fail(f"{where}{exc.strerror or exc}", EXIT_FAILED) from None
@@ -228,6 +231,7 @@ ModelOption = Annotated[
         metavar="NAME|FILE",
         help="A keras.applications name (resnet50, vgg16, mobilenet_v2, efficientnetb0, ..., "
         "any case) or a .keras/.h5 model file (input size read from it).",
+        rich_help_panel=MODEL,
     ),
 ]
 WeightsOption = Annotated[
@@ -237,8 +241,10 @@ WeightsOption = Annotated[
         "-w",
         metavar="imagenet|none|FILE",
         help="imagenet (default for named models; downloaded once into Keras's cache), none "
-        "(random init, for smoke tests) or a weights file.",
+        "(random weights drawn from --seed, for smoke tests: titles and records say so) or a "
+        "weights file.",
         show_default=False,
+        rich_help_panel=MODEL,
     ),
 ]
 PreprocessOption = Annotated[
@@ -249,6 +255,7 @@ PreprocessOption = Annotated[
         help="Override preprocessing: none, caffe, tf, torch or a family/model name. Default: "
         "the named model's own; none (raw 0-255) for model files.",
         show_default=False,
+        rich_help_panel=MODEL,
     ),
 ]
 BackendOption = Annotated[
@@ -259,6 +266,7 @@ BackendOption = Annotated[
         help="The Keras backend that runs the model (default: KERAS_BACKEND, else "
         "tensorflow). Maps agree across backends within float32 round-off.",
         show_default=False,
+        rich_help_panel=COMPUTE,
     ),
 ]
 PrecisionOption = Annotated[
@@ -268,6 +276,7 @@ PrecisionOption = Annotated[
         metavar="float32|bfloat16|float16",
         help="Compute in reduced precision (mixed: float32 weights). Approximate: faster on "
         "some models and CPUs, at a measured cost in fidelity (see the README).",
+        rich_help_panel=COMPUTE,
     ),
 ]
 UnsafeModelOption = Annotated[
@@ -276,6 +285,7 @@ UnsafeModelOption = Annotated[
         "--unsafe-model",
         help="Allow model files that run arbitrary code when loaded (Lambda layers). Only for "
         "files you trust.",
+        rich_help_panel=MODEL,
     ),
 ]
 ClassNamesOption = Annotated[
@@ -285,7 +295,9 @@ ClassNamesOption = Annotated[
         help="imagenet: a model file's 1,000 outputs are ImageNet's classes, so classes and "
         "labels may be named (tabby) and records carry names. keras.applications models "
         "have them; a model file has none without it.",
+        metavar="imagenet",
         show_default=False,
+        rich_help_panel=MODEL,
     ),
 ]
 JsonOption = Annotated[
@@ -295,6 +307,7 @@ JsonOption = Annotated[
         metavar="PATH|-",
         help="Write the results as JSON to this file, or - for stdout.",
         show_default=False,
+        rich_help_panel=OUTPUTS,
     ),
 ]
 OverwriteOption = Annotated[
@@ -303,10 +316,14 @@ OverwriteOption = Annotated[
         "--overwrite",
         help="Redo outputs that are already complete from a run with the same settings (by "
         "default a rerun skips them, so an interrupted run resumes).",
+        rich_help_panel=RUN,
     ),
 ]
 FailFastOption = Annotated[
-    bool, typer.Option("--fail-fast", help="Stop at the first input that fails (exit 1).")
+    bool,
+    typer.Option(
+        "--fail-fast", help="Stop at the first input that fails (exit 1).", rich_help_panel=RUN
+    ),
 ]
 QuietOption = Annotated[
     bool,
@@ -315,6 +332,7 @@ QuietOption = Annotated[
         "-q",
         help="No progress bar, no per-input progress lines and no notes (warnings and errors "
         "still go to stderr).",
+        rich_help_panel=RUN,
     ),
 ]
 SeedOption = Annotated[
@@ -326,6 +344,7 @@ EngineOption = Annotated[
         "--engine",
         help="local (this machine) or ray (a Ray cluster: pip install 'occlude[ray]'); "
         "outputs are the same bytes either way.",
+        rich_help_panel=SCALE_OUT,
     ),
 ]
 WorkersOption = Annotated[
@@ -339,6 +358,7 @@ WorkersOption = Annotated[
         "ray. Outputs do not depend on it.",
         show_default=False,
         **number(1, whole=True),
+        rich_help_panel=SCALE_OUT,
     ),
 ]
 AddressOption = Annotated[
@@ -349,12 +369,17 @@ AddressOption = Annotated[
         help="With --engine ray: an existing cluster (auto, or ray://host:10001). Default: "
         "start a local one for the run.",
         show_default=False,
+        rich_help_panel=SCALE_OUT,
     ),
 ]
 GpusOption = Annotated[
     float,
     typer.Option(
-        "--gpus-per-worker", metavar="G", help="With --engine ray: GPUs per actor.", **number(0)
+        "--gpus-per-worker",
+        metavar="G",
+        help="With --engine ray: GPUs per actor.",
+        rich_help_panel=SCALE_OUT,
+        **number(0),
     ),
 ]
 ShardOption = Annotated[
@@ -365,5 +390,6 @@ ShardOption = Annotated[
         help="Process only shard I of N (1..N): a stable split of the inputs by a hash of "
         "their relative paths. Shards may run at once, on any machines, into one --out.",
         show_default=False,
+        rich_help_panel=SCALE_OUT,
     ),
 ]

@@ -11,14 +11,13 @@ import typer
 from occlude.augment.methods import METHODS
 from occlude.cli._common import (
     AddressOption,
-    ClassNamesOption,
+    ClassNames,
     EngineChoice,
     EngineOption,
     FailFastOption,
     GpusOption,
     Inputs,
     OverwriteOption,
-    PreprocessOption,
     QuietOption,
     ShardOption,
     WorkersOption,
@@ -34,6 +33,7 @@ from occlude.cli._common import (
     split_floats,
     split_ints,
 )
+from occlude.cli.help import GUIDED, METHOD, METHOD_PARAMETERS, OUTPUTS, Command
 from occlude.errors import UsageError
 
 if TYPE_CHECKING:
@@ -41,14 +41,18 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.jsonl"
 
-HELP = """Write augmented copies of images with one of five paper-faithful methods, plus
-<out>/manifest.jsonl recording what was sampled for every output.
+HELP = """Write occlusion-augmented copies of images, with a manifest.
 
-Methods: cutout (DeVries & Taylor 2017), hide-and-seek (Singh & Lee 2017),
-random-erasing (Zhong et al. 2017), mixup (Zhang et al. 2018), cutmix (Yun et al. 2019).
-Outputs are <out>/<sub-folders>/<stem>_<method>_<k>.<ext>; the same --seed gives
-byte-identical files whatever the input order or --workers. Exit codes: 0 all done,
-1 some inputs failed, 2 usage error, 130 interrupted."""
+Eight methods: cutout (DeVries & Taylor 2017), hide-and-seek (Singh & Lee 2017),
+random-erasing (Zhong et al. 2017), mixup (Zhang et al. 2018), cutmix (Yun et al. 2019),
+and the guided keep-cutout, saliency-mix and attentive-cutmix, which place their
+occlusion by the importance maps of occlude sensitivity --save-npy (or of --model).
+
+Outputs are <out>/<sub-folders>/<stem>_<method>_<k>.<ext>, and <out>/manifest.jsonl
+records what was sampled for every output; the same --seed gives byte-identical files
+whatever the input order or --workers.
+
+Exit codes: 0 all done, 1 some inputs failed, 2 usage error, 130 interrupted."""
 
 
 Method = Enum("Method", {name: name for name in METHODS}, type=str)  # type: ignore[misc]
@@ -73,8 +77,11 @@ def augment(
         typer.Option(
             "--method",
             "-m",
-            help="The augmentation: cutout, hide-and-seek, random-erasing, mixup or cutmix.",
+            metavar="METHOD",
+            help="The augmentation: cutout, hide-and-seek, random-erasing, mixup, cutmix, "
+            "keep-cutout, saliency-mix or attentive-cutmix.",
             show_default=False,
+            rich_help_panel=METHOD,
         ),
     ],
     out: Annotated[
@@ -85,6 +92,7 @@ def augment(
             metavar="DIR",
             help="Output folder; input sub-folders are mirrored and manifest.jsonl is "
             "written here. Never read back as input.",
+            rich_help_panel=OUTPUTS,
         ),
     ] = Path("occlude-augmented"),
     copies: Annotated[
@@ -94,6 +102,7 @@ def augment(
             "-n",
             metavar="N",
             help="Augmented copies per input (k = 0..N-1).",
+            rich_help_panel=METHOD,
             **number(1, whole=True),
         ),
     ] = 1,
@@ -104,6 +113,7 @@ def augment(
             metavar="S",
             help="Global seed; each output's randomness comes from (seed, path relative to "
             "its input folder, copy index).",
+            rich_help_panel=METHOD,
             **number(whole=True),
         ),
     ] = 0,
@@ -117,6 +127,7 @@ def augment(
             "path,label (paths absolute or relative to the CSV's folder; unlisted inputs "
             "fail). Mixing methods record soft labels, the others the hard label.",
             show_default=False,
+            rich_help_panel=OUTPUTS,
         ),
     ] = None,
     fmt: Annotated[
@@ -126,6 +137,7 @@ def augment(
             "-f",
             help="Output format: same (the input's extension; PNG if Pillow cannot write "
             "it), png, jpg (quality 95) or webp (quality 95).",
+            rich_help_panel=OUTPUTS,
         ),
     ] = Format.same,
     prob: Annotated[
@@ -136,6 +148,7 @@ def augment(
             help="Probability of augmenting each output (else it is an unchanged copy). "
             "Default: 0.5 for random-erasing, 1.0 otherwise.",
             show_default=False,
+            rich_help_panel=METHOD,
             **number(),
         ),
     ] = None,
@@ -149,6 +162,7 @@ def augment(
             "(uniform per pixel), a number or R,G,B (0-255). Defaults: grey, dataset-mean, "
             "noise respectively.",
             show_default=False,
+            rich_help_panel=METHOD,
         ),
     ] = None,
     holes: Annotated[
@@ -158,6 +172,7 @@ def augment(
             metavar="N",
             help="cutout: number of squares. Default: 1.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
             **number(whole=True),
         ),
     ] = None,
@@ -169,6 +184,7 @@ def augment(
             help="cutout: side of each square in pixels, or a fraction of the shorter side "
             "when below 1. Default: 0.5 (16 px on 32 px CIFAR images).",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
             **number(),
         ),
     ] = None,
@@ -180,6 +196,7 @@ def augment(
             help="hide-and-seek: cell sides in pixels, one drawn per image; 0 hides nothing. "
             "Default: 0,16,32,44,56.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     hide_prob: Annotated[
@@ -189,6 +206,7 @@ def augment(
             metavar="P",
             help="hide-and-seek: probability of hiding each cell. Default: 0.5.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
             **number(),
         ),
     ] = None,
@@ -199,6 +217,7 @@ def augment(
             metavar="LOW,HIGH",
             help="random-erasing: erased fraction of the area, uniform. Default: 0.02,0.4.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     aspect_range: Annotated[
@@ -208,6 +227,7 @@ def augment(
             metavar="LOW,HIGH",
             help="random-erasing: box height/width, log-uniform. Default: 0.3,3.333 (1/0.3).",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     maps: Annotated[
@@ -218,6 +238,7 @@ def augment(
             help="keep-cutout, saliency-mix, attentive-cutmix: importance maps written by "
             "occlude sensitivity --save-npy (DIR/<sub-folders>/<stem>.npy).",
             show_default=False,
+            rich_help_panel=GUIDED,
         ),
     ] = None,
     model: Annotated[
@@ -228,6 +249,7 @@ def augment(
             help="Guided methods: compute the maps with this classifier instead (as occlude "
             "sensitivity does, grey fill; kept in <out>/.occlude/maps for reruns).",
             show_default=False,
+            rich_help_panel=GUIDED,
         ),
     ] = None,
     map_weights: Annotated[
@@ -237,9 +259,20 @@ def augment(
             metavar="imagenet|none|FILE",
             help="With --model: its weights.",
             show_default=False,
+            rich_help_panel=GUIDED,
         ),
     ] = None,
-    map_preprocess: PreprocessOption = None,
+    map_preprocess: Annotated[
+        str | None,
+        typer.Option(
+            "--preprocess",
+            metavar="MODE",
+            help="With --model: override its preprocessing (none, caffe, tf, torch or a "
+            "family/model name).",
+            show_default=False,
+            rich_help_panel=GUIDED,
+        ),
+    ] = None,
     map_class: Annotated[
         str,
         typer.Option(
@@ -247,9 +280,20 @@ def augment(
             "-c",
             metavar="INDEX|NAME|top",
             help="With --model: the class the maps are for (default: each image's top-1).",
+            rich_help_panel=GUIDED,
         ),
     ] = "top",
-    map_names: ClassNamesOption = None,
+    map_names: Annotated[
+        ClassNames | None,
+        typer.Option(
+            "--class-names",
+            metavar="imagenet",
+            help="With --model FILE: its 1,000 outputs are ImageNet's classes (so --class "
+            "may be a name).",
+            show_default=False,
+            rich_help_panel=GUIDED,
+        ),
+    ] = None,
     map_patch: Annotated[
         list[str] | None,
         typer.Option(
@@ -258,6 +302,7 @@ def augment(
             metavar="N[,N...]",
             help="With --model: patch sizes (default: the sensitivity sweep's).",
             show_default=False,
+            rich_help_panel=GUIDED,
         ),
     ] = None,
     keep_quantile: Annotated[
@@ -268,6 +313,7 @@ def augment(
             help="keep-cutout: a box may hold at "
             "most this quantile of the importance of all boxes. Default: 0.5.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
             **number(),
         ),
     ] = None,
@@ -278,6 +324,7 @@ def augment(
             metavar="N",
             help="keep-cutout: draws before keeping the least important one. Default: 10.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
             **number(whole=True),
         ),
     ] = None,
@@ -288,6 +335,7 @@ def augment(
             metavar="K",
             help="attentive-cutmix: cells pasted. Default: 6 (with --grid 7).",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
             **number(whole=True),
         ),
     ] = None,
@@ -299,6 +347,7 @@ def augment(
             "by area (pixel share) or saliency (importance kept and pasted, "
             "SnapMix-style). Default: area.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
         ),
     ] = None,
     alpha: Annotated[
@@ -308,6 +357,7 @@ def augment(
             metavar="A",
             help="mixup, cutmix: lam ~ Beta(A, A). Default: 0.2 for mixup, 1.0 for cutmix.",
             show_default=False,
+            rich_help_panel=METHOD_PARAMETERS,
             **number(),
         ),
     ] = None,
@@ -392,4 +442,4 @@ def _map_maker(a: dict[str, Any]) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("augment", help=HELP)(augment)
+    app.command("augment", help=HELP, cls=Command)(augment)

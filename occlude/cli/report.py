@@ -8,14 +8,18 @@ from typing import Annotated
 import typer
 
 from occlude.cli._common import QuietOption, guarded, number, quiet_warnings, say
+from occlude.cli.help import PAGE, Command
 
-HELP = """A static HTML report of an output folder of occlude sensitivity and/or robustness
-(--out): OUT_DIR/index.html, with a gallery of the maps (thumbnails, class, score, focus,
-deletion/insertion AUCs against their random baselines) to sort and filter, the inputs
-that failed with their errors, and the robustness table and plot. Open it in a browser;
-it needs no server and no network. Writes only index.html and report/ in OUT_DIR, replaces
-or removes only files it wrote there (listed in report/written.json), and refuses symbolic
-links there."""
+HELP = """An HTML gallery of an output folder's maps and results.
+
+Writes OUT_DIR/index.html for an output folder of occlude sensitivity and/or robustness
+(--out): a gallery of the maps (thumbnails, class, score, focus, deletion/insertion AUCs
+against their random baselines) to sort and filter, the inputs that failed with their
+errors, and the robustness table and plot. Open it in a browser; it needs no server and
+no network.
+
+Writes only index.html and report/ in OUT_DIR, replaces or removes only files it wrote
+there (listed in report/written.json), and refuses symbolic links there."""
 
 
 def report(
@@ -36,6 +40,7 @@ def report(
             help="Mark images whose focus is below F (or missing) as failing the gate, and "
             "offer a filter that shows only those.",
             show_default=False,
+            rich_help_panel=PAGE,
         ),
     ] = None,
     title: Annotated[
@@ -45,6 +50,7 @@ def report(
             metavar="TEXT",
             help="The page's title. Default: occlude report: <folder name>.",
             show_default=False,
+            rich_help_panel=PAGE,
         ),
     ] = None,
     quiet: QuietOption = False,
@@ -56,15 +62,19 @@ def report(
 
         built = build(out_dir, min_focus=min_focus, title=title)
         if not quiet:
-            what = [f"{built.images} image{'s' if built.images != 1 else ''}"]
-            if built.failures:
-                what.append(f"{built.failures} failed input{'s' if built.failures != 1 else ''}")
+            what = [_count(built.images, "image")] if built.images or not built.robustness else []
             if built.robustness:
-                what.append("robustness")
+                what.append(f"robustness: {_count(built.evaluated, 'image')} evaluated")
+            if built.failures:
+                what.append(f"{_count(built.failures, 'failed input')}")
             say(f"occlude: report: {built.index} ({', '.join(what)})")
 
     guarded(body)
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'s' if n != 1 else ''}"
+
+
 def register(app: typer.Typer) -> None:
-    app.command("report", help=HELP)(report)
+    app.command("report", help=HELP, cls=Command)(report)

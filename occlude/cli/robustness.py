@@ -41,6 +41,7 @@ from occlude.cli._common import (
     split_floats,
     write_json_to,
 )
+from occlude.cli.help import COMPUTE, EVALUATION, GATES, OUTPUTS, Command
 from occlude.errors import UsageError
 from occlude.fill import Fill
 
@@ -53,9 +54,11 @@ class GateOn(StrEnum):
     lower_bound = "lower"
 
 
-HELP = """Evaluate top-1 accuracy and the true class's mean score on labelled images while
-cutout squares, hide-and-seek grids or random-erasing boxes hide a growing fraction of
-each image. Prints a table; --json and --plot save it.
+HELP = """Accuracy of a classifier as more of each image is occluded.
+
+Evaluates top-1 accuracy and the true class's mean score on labelled images while cutout
+squares, hide-and-seek grids or random-erasing boxes hide a growing fraction of each
+image. Prints a table; --json and --plot save it.
 
 Exit codes: 0 all done, 1 some inputs failed, 2 usage error, 3 the --min-accuracy gate
 failed, 130 interrupted."""
@@ -80,6 +83,7 @@ def robustness(
             "ImageNet class names for keras.applications models (and with --class-names "
             "imagenet).",
             show_default=False,
+            rich_help_panel=EVALUATION,
         ),
     ],
     model: ModelOption = "resnet50",
@@ -91,12 +95,16 @@ def robustness(
             "--methods",
             metavar="M[,M...]",
             help="Occlusions to test: cutout, hide-and-seek, random-erasing.",
+            rich_help_panel=EVALUATION,
         ),
     ] = "cutout,hide-and-seek,random-erasing",
     fractions: Annotated[
         str,
         typer.Option(
-            "--fractions", metavar="F[,F...]", help="Occluded fractions of the image, 0-1."
+            "--fractions",
+            metavar="F[,F...]",
+            help="Occluded fractions of the image, 0-1.",
+            rich_help_panel=EVALUATION,
         ),
     ] = "0,0.1,0.2,0.3,0.4,0.5",
     fill: Annotated[
@@ -106,6 +114,7 @@ def robustness(
             metavar="FILL",
             help="Occluding value: grey, black, white, mean (the image's), noise, a number "
             "or R,G,B.",
+            rich_help_panel=EVALUATION,
         ),
     ] = "grey",
     seed: Annotated[
@@ -113,7 +122,8 @@ def robustness(
         typer.Option(
             "--seed",
             metavar="S",
-            help="Seed of the placements and of the bootstrap.",
+            help="Seed of the placements, of the bootstrap and of random weights (--weights none).",
+            rich_help_panel=EVALUATION,
             **number(0, whole=True),
         ),
     ] = 0,
@@ -126,6 +136,7 @@ def robustness(
             **number(1, whole=True),
             help="Independent placements per image, method and fraction (1: one each, as "
             "before). More repeats give steadier curves and gates.",
+            rich_help_panel=EVALUATION,
         ),
     ] = 5,
     batch_size: Annotated[
@@ -135,6 +146,7 @@ def robustness(
             "-b",
             metavar="N",
             help="Images per model call.",
+            rich_help_panel=COMPUTE,
             **number(1, whole=True),
         ),
     ] = 32,
@@ -146,6 +158,7 @@ def robustness(
             metavar="PNG",
             help="Write a PNG of accuracy against occluded fraction.",
             show_default=False,
+            rich_help_panel=OUTPUTS,
         ),
     ] = None,
     min_accuracy: Annotated[
@@ -157,6 +170,7 @@ def robustness(
             help="With --at F: exit 3 when any method's accuracy at fraction F is below A "
             "(see --gate-on).",
             show_default=False,
+            rich_help_panel=GATES,
         ),
     ] = None,
     at: Annotated[
@@ -166,6 +180,7 @@ def robustness(
             metavar="F",
             help="The fraction --min-accuracy applies to.",
             show_default=False,
+            rich_help_panel=GATES,
             **number(),
         ),
     ] = None,
@@ -176,6 +191,7 @@ def robustness(
             help="What --min-accuracy judges: the point estimate, or the lower bound of its "
             "95% interval over images (demand 'at least A with 95% confidence'; needs at "
             "least 10 images).",
+            rich_help_panel=GATES,
         ),
     ] = GateOn.estimate,
     out: Annotated[
@@ -187,6 +203,7 @@ def robustness(
             help="Keep per-image results in DIR (resumable; shards combine there) and write "
             "DIR/robustness.json and robustness.png.",
             show_default=False,
+            rich_help_panel=OUTPUTS,
         ),
     ] = None,
     shard: ShardOption = None,
@@ -225,7 +242,8 @@ def _job(a: dict[str, Any]) -> RobustnessJob:
         if target is not None:
             check_target_file(Path(target), role)
     spec = ModelSpec(a["model"], a["weights"], a["preprocess"], not a["unsafe_model"],
-                     a["precision"], a["backend"], class_names(a["names"]))  # fmt: skip
+                     a["precision"], a["backend"], class_names(a["names"]),
+                     a["seed"])  # fmt: skip
     return RobustnessJob(
         a["inputs"], a["labels"], spec, a["methods"].split(","), levels, a["fill"],
         a["seed"], a["batch_size"], a["repeats"],
@@ -288,7 +306,10 @@ def _write(job: RobustnessJob, summary: dict[str, Any], json_path: str | None,
         from occlude.render import robustness_png
 
         images = max((r.images for r in job.rows), default=0)
-        name = Path(job.classifier().name).name  # a model file's name, not its whole path
+        from occlude.zoo import describe_model
+
+        clf = job.classifier()  # a model file by its name, not its whole path
+        name = describe_model(Path(clf.name).name, clf.weights)
         title = (f"{name}: top-1 accuracy under occlusion ({images} images, "
                  f"{job.repeats} placements each)")  # fmt: skip
         for png in plots:
@@ -389,4 +410,4 @@ def table(rows: list[Row], gate: Gate | None = None) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("robustness", help=HELP)(robustness)
+    app.command("robustness", help=HELP, cls=Command)(robustness)

@@ -42,6 +42,7 @@ from occlude.cli._common import (
     split_ints,
     write_json_to,
 )
+from occlude.cli.help import COMPUTE, GATES, OUTPUTS, RUN, SWEEP, Command
 from occlude.errors import UsageError
 
 
@@ -60,12 +61,14 @@ if TYPE_CHECKING:
     from occlude.runner import Outcome
     from occlude.sensitivity.options import SensitivityOptions
 
-HELP = """Occlusion sensitivity maps: slide grey patches of several sizes over each image,
-measure how much the target class's score drops, and write heatmaps, raw maps and JSON.
+HELP = """Heatmaps of where a classifier looks, by occluding patches.
 
-Positive values (red) mark regions whose occlusion lowers the class score, i.e. that
-support the class. Exit codes: 0 all done, 1 some inputs failed, 2 usage error,
-3 a --min-focus gate failed, 130 interrupted."""
+Slides grey patches of several sizes over each image, measures how much the target
+class's score drops, and writes heatmaps, raw maps and JSON. Positive values (red) mark
+regions whose occlusion lowers the class score, i.e. that support the class.
+
+Exit codes: 0 all done, 1 some inputs failed, 2 usage error, 3 a --min-focus gate failed,
+130 interrupted."""
 
 
 def sensitivity(
@@ -81,6 +84,7 @@ def sensitivity(
             metavar="INDEX|NAME|top",
             help="Target class: an index, an ImageNet class name (tabby, works offline; a "
             "model file needs --class-names imagenet) or top (each image's top-1 class).",
+            rich_help_panel=SWEEP,
         ),
     ] = "top",
     patch: Annotated[
@@ -93,6 +97,7 @@ def sensitivity(
             "repeated. Default: 1/14, 1/7, 1/4 and 1/2 of the input's shorter side "
             "(16,32,56,112 at 224).",
             show_default=False,
+            rich_help_panel=SWEEP,
         ),
     ] = None,
     stride: Annotated[
@@ -104,6 +109,7 @@ def sensitivity(
             help="Stride(s): one for all patch sizes or one per size. Default: each patch "
             "size. Must not exceed the patch.",
             show_default=False,
+            rich_help_panel=SWEEP,
         ),
     ] = None,
     fill: Annotated[
@@ -113,6 +119,7 @@ def sensitivity(
             help="Occluding value in pixel space: grey (127.5), black, white, mean (the "
             "image's channel means), blur (Gaussian, sigma 1/16 of the shorter side), a "
             "number or R,G,B.",
+            rich_help_panel=SWEEP,
         ),
     ] = "grey",
     batch_size: Annotated[
@@ -124,12 +131,17 @@ def sensitivity(
             **number(1, whole=True),
             help="Most occluded copies per model call (evened out so that the last call "
             "is not mostly padding).",
+            rich_help_panel=COMPUTE,
         ),
     ] = 32,
     out: Annotated[
         Path,
         typer.Option(
-            "--out", "-o", metavar="DIR", help="Output folder; input sub-folders are mirrored."
+            "--out",
+            "-o",
+            metavar="DIR",
+            help="Output folder; input sub-folders are mirrored.",
+            rich_help_panel=OUTPUTS,
         ),
     ] = Path("occlude-out"),
     save_npy: Annotated[
@@ -138,6 +150,7 @@ def sensitivity(
             "--save-npy",
             help="Also write <stem>.npy (float32 multi-scale map at model-input size) and "
             "<stem>_scales.npz (per-scale maps, patch sizes, strides).",
+            rich_help_panel=OUTPUTS,
         ),
     ] = False,
     json_path: JsonOption = None,
@@ -149,6 +162,7 @@ def sensitivity(
             help="Where the evidence should be, in original-image pixels (end-exclusive): "
             "adds 'focus' to each record, the share of the map's positive part inside it.",
             show_default=False,
+            rich_help_panel=GATES,
         ),
     ] = None,
     expect_mask: Annotated[
@@ -159,6 +173,7 @@ def sensitivity(
             help="Like --expect-box, from an image whose non-zero pixels mark the region "
             "(resized to each image).",
             show_default=False,
+            rich_help_panel=GATES,
         ),
     ] = None,
     min_focus: Annotated[
@@ -169,6 +184,7 @@ def sensitivity(
             metavar="F",
             help="Exit 3 (after writing everything) when any image's focus is below F.",
             show_default=False,
+            rich_help_panel=GATES,
         ),
     ] = None,
     metrics: Annotated[
@@ -177,12 +193,17 @@ def sensitivity(
             "--metrics",
             help="Add deletion_auc and insertion_auc (RISE) and their random-order "
             "baselines to each record, and their curves to the contact sheet.",
+            rich_help_panel=OUTPUTS,
         ),
     ] = False,
     steps: Annotated[
         int,
         typer.Option(
-            "--steps", metavar="N", help="Steps of the --metrics curves.", **number(1, whole=True)
+            "--steps",
+            metavar="N",
+            help="Steps of the --metrics curves.",
+            rich_help_panel=OUTPUTS,
+            **number(1, whole=True),
         ),
     ] = 20,
     seed: Annotated[
@@ -190,7 +211,9 @@ def sensitivity(
         typer.Option(
             "--seed",
             metavar="S",
-            help="Seed of the random-order baseline.",
+            help="Seed of the random-order baseline (--metrics) and of random weights "
+            "(--weights none).",
+            rich_help_panel=RUN,
             **number(0, whole=True),
         ),
     ] = 0,
@@ -201,6 +224,7 @@ def sensitivity(
             help="auto: recompute only what each patch changes where the engine estimates it "
             "pays, whole copies elsewhere; incremental: everywhere; full: whole copies. The "
             "maps are the same within float32 round-off.",
+            rich_help_panel=COMPUTE,
         ),
     ] = Compute.auto,
     approx: Annotated[
@@ -211,6 +235,7 @@ def sensitivity(
             metavar="TAU",
             help="Approximate: cap each layer's recomputed region at TAU of its size (1 is "
             "exact). Faster, at a measured cost in fidelity (see the README).",
+            rich_help_panel=COMPUTE,
         ),
     ] = 1.0,
     animate: Annotated[
@@ -219,11 +244,14 @@ def sensitivity(
             "--animate",
             help="Also write <stem>_sweep.gif: the patch moving over the image, the map "
             "filling in and the class score at every step (one scale; no extra model calls).",
+            rich_help_panel=OUTPUTS,
         ),
     ] = False,
     animate_format: Annotated[
         AnimationFormat,
-        typer.Option("--animate-format", help="gif (any viewer) or webp (smaller)."),
+        typer.Option(
+            "--animate-format", help="gif (any viewer) or webp (smaller).", rich_help_panel=OUTPUTS
+        ),
     ] = AnimationFormat.gif,
     animate_scale: Annotated[
         int | None,
@@ -233,6 +261,7 @@ def sensitivity(
             help="The patch size to animate. Default: the scale whose window count is "
             "closest to 100.",
             show_default=False,
+            rich_help_panel=OUTPUTS,
             **number(whole=True),
         ),
     ] = None,
@@ -242,6 +271,7 @@ def sensitivity(
             "--report",
             help="At the end, build <out>/index.html: a gallery of every map in --out, "
             "sortable and filterable (occlude report OUT does it any time).",
+            rich_help_panel=OUTPUTS,
         ),
     ] = False,
     overwrite: OverwriteOption = False,
@@ -309,7 +339,8 @@ def _run(**args: Any) -> None:
         raise UsageError("min_focus needs expect_box or expect_mask",
                          ("min_focus", "expect_box", "expect_mask"))  # fmt: skip
     spec = ModelSpec(args["model"], args["weights"], args["preprocess"], not args["unsafe_model"],
-                     args["precision"], args["backend"], class_names(args["names"]))  # fmt: skip
+                     args["precision"], args["backend"], class_names(args["names"]),
+                     args["seed"])  # fmt: skip
     from occlude.sensitivity.compute import check_compute
 
     check_compute(opts.compute, opts.approx, spec.precision)
@@ -370,4 +401,4 @@ def _log(outcome: Outcome) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("sensitivity", help=HELP)(sensitivity)
+    app.command("sensitivity", help=HELP, cls=Command)(sensitivity)

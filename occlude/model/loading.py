@@ -4,6 +4,7 @@ model files in Keras's safe mode, checked for one image input and one score outp
 from __future__ import annotations
 
 import contextlib
+import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,10 @@ from occlude.zoo import (
     application_name,
     check_class_names,
     check_model_spec,
+    check_seed,
+    describe_model,
     is_model_file,
+    random_weights,
 )
 from occlude.zoo import resolve_preprocess as _resolve_preprocess
 
@@ -42,6 +46,11 @@ class Classifier:
     _predictors: dict[int, Callable[[np.ndarray], np.ndarray]] = field(
         default_factory=dict, repr=False
     )
+
+    @property
+    def label(self) -> str:
+        """The model as titles name it (``ResNet50 (random weights, seed 0)``)."""
+        return describe_model(self.name, self.weights)
 
     def class_name(self, index: int) -> str | None:
         return self.class_names[index] if self.class_names is not None else None
@@ -85,13 +94,15 @@ def load_classifier(
     safe: bool = True,
     precision: str = "float32",
     class_names: str | None = None,
+    seed: int = 0,
 ) -> Classifier:
     """Load a keras.applications model by name, or a ``.keras``/``.h5`` model file.
 
     Args:
         spec: model name (case-insensitive, ``resnet50``, ``mobilenet_v2`` ...) or a file.
         weights: ``imagenet`` (default for names: downloaded once into Keras's cache),
-            ``none`` (random initialisation) or a weights file; for a model file,
+            ``none`` (random initialisation drawn from ``seed``: the classifier's
+            ``weights`` is then ``random(seed=N)``) or a weights file; for a model file,
             ``None`` keeps the file's own weights.
         preprocess: ``none``, ``caffe``, ``tf``, ``torch`` or a family name; default: the
             named model's own preprocessing, and ``none`` (raw 0-255) for model files.
@@ -105,6 +116,8 @@ def load_classifier(
         class_names: ``imagenet`` names the 1,000 outputs of a model file after
             ImageNet's classes; keras.applications models have those names anyway, and a
             model file has none without it (its 1,000 outputs may be other classes).
+        seed: the seed of random weights (``weights="none"``): the same seed gives the
+            same weights on a backend.
 
     Raises:
         UsageError: unknown name, missing file, unknown preprocessing, class names for a
@@ -113,6 +126,7 @@ def load_classifier(
     """
     check_model_spec(spec)
     check_class_names(class_names)
+    check_seed(seed)
     if preprocess is not None:
         preprocess = _resolve_preprocess(preprocess)
     if is_model_file(spec):
@@ -121,7 +135,7 @@ def load_classifier(
     else:
         app = application_name(spec)
         assert app is not None
-        model, weights_used = _load_application(app, weights)
+        model, weights_used = _load_application(app, weights, seed)
         name, mode = app, preprocess or APPLICATIONS[app]
     input_size, n_classes = _check_io(name, model, None if is_model_file(spec) else APP_SIZE)
     if class_names == "imagenet" and n_classes != IMAGENET_CLASSES:
@@ -167,12 +181,25 @@ def _weights_arg(weights: str | None) -> str | None:
     return str(path)
 
 
-def _load_application(app: str, weights: str | None) -> tuple[Any, str]:
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Keras's unseeded initialisers draw their seeds from Python's ``random``: seed it
+    for one model build, and give it back its state afterwards."""
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+def _load_application(app: str, weights: str | None, seed: int = 0) -> tuple[Any, str]:
     k = keras()
     ctor = getattr(k.applications, app)
     arg = _weights_arg(weights)
+    seeded = _seeded(seed) if arg is None else contextlib.nullcontext()
     try:
-        with quiet_native(), _no_download_chatter(k):
+        with quiet_native(), _no_download_chatter(k), seeded:
             model = ctor(weights=arg)
     except Exception as exc:
         if arg == "imagenet" and "URL fetch failure" in str(exc):
@@ -185,7 +212,7 @@ def _load_application(app: str, weights: str | None) -> tuple[Any, str]:
             ) from None
         source = "its ImageNet weights" if arg == "imagenet" else f"{weights} as weights"
         raise ModelError(f"{app}: cannot load {source} ({_short(exc)})") from None
-    return model, "none" if arg is None else arg
+    return model, random_weights(seed) if arg is None else arg
 
 
 def _load_file(path: Path, weights: str | None, safe: bool) -> tuple[Any, str]:

@@ -51,6 +51,8 @@ class Built:
     failures: int
     robustness: bool
     thumbs_made: int
+    evaluated: int = 0
+    """Images the robustness runs evaluated."""
 
 
 def build_report(out_dir: Path, *, min_focus: float | None = None, title: str | None = None
@@ -110,7 +112,7 @@ def _build(out_dir: Path, min_focus: float | None, title: str | None) -> Built:
     write_page(out_dir, name, data)
     write_list(out_dir, (r for r in mine if os.path.lexists(out_dir / r)))
     return Built(out_dir / INDEX, len(found.cards), len(found.failures),
-                 found.robustness is not None, made)  # fmt: skip
+                 found.robustness is not None, made, found.evaluated)  # fmt: skip
 
 
 def _check_paths(out_dir: Path, heatmaps: list[str], writes: Iterable[str]) -> None:

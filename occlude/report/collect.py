@@ -20,6 +20,7 @@ from urllib.parse import quote
 from occlude.runner.ledger import LedgerState
 from occlude.sensitivity.outputs import describe_class
 from occlude.text import shown
+from occlude.zoo import describe_model
 
 SENSITIVITY = "sensitivity:"
 ROBUSTNESS = "robustness:"
@@ -46,6 +47,8 @@ class Collected:
     heatmaps: list[str | None] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
     robustness: dict[str, Any] | None = None
+    evaluated: int = 0
+    """Images the robustness runs evaluated (finished units in the ledger)."""
     models: list[str] = field(default_factory=list)
 
     def page_data(self, title: str, min_focus: float | None) -> dict[str, Any]:
@@ -137,10 +140,12 @@ def collect(out_dir: Path, state: LedgerState, min_focus: float | None) -> Colle
         found.cards.append(card(key[len(SENSITIVITY) :], record, files, min_focus))
         found.heatmaps.append(files.get("heatmap"))
         if isinstance(record.get("model"), str):
-            models.add(model_name(record["model"]))
+            models.add(describe_model(model_name(record["model"]), record.get("weights")))
     found.models = sorted(models)
     found.failures = _failures(state, SENSITIVITY)
     found.robustness = robustness(out_dir, state)
+    found.evaluated = sum(1 for k in state.by_key
+                          if k.startswith(ROBUSTNESS) and state.current(k) is not None)  # fmt: skip
     return found
 
 
@@ -202,7 +207,7 @@ def robustness(out_dir: Path, state: LedgerState) -> dict[str, Any] | None:
         "failures": failures,
         "note": None,
         "plot": href(ROBUSTNESS_PNG) if (out_dir / ROBUSTNESS_PNG).is_file() else None,
-        "model": model_name(summary.get("model")),
+        "model": describe_model(model_name(summary.get("model")), summary.get("weights")),
         "repeats": summary.get("repeats") if isinstance(summary.get("repeats"), int) else None,
         "gate": None if gate is None else {
             "min_accuracy": number(gate.get("min_accuracy")),

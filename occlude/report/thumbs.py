@@ -1,9 +1,10 @@
-"""Gallery thumbnails: small JPEGs of the heatmaps, made once and remade when stale.
+"""Gallery thumbnails: small JPEGs of the heatmaps' maps, made once and remade when stale.
 
 A thumbnail mirrors its heatmap's path under ``report/thumbs/`` (``sub/cat.png`` ->
-``report/thumbs/sub/cat.jpg``), at :data:`THUMB_SIDE` pixels on its longer side. It is
-remade only when its heatmap is newer, so a rebuild of a large report costs a ``stat``
-per image.
+``report/thumbs/sub/cat.jpg``), at :data:`THUMB_SIDE` pixels on its longer side. It shows
+the map itself, cut out of the heatmap's figure (no title or colour bar at thumbnail
+size): :func:`map_box` finds it. It is remade only when its heatmap is newer, so a
+rebuild of a large report costs a ``stat`` per image.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import numpy as np
+from PIL import Image
 
 from occlude.errors import InputError
 from occlude.imageio import open_image, save_image
@@ -50,8 +54,53 @@ def make_thumb(source: Path, target: Path, side: int = THUMB_SIDE) -> None:
     """
     with open_image(source) as img:
         small = img.convert("RGB")  # first: shrinking three channels is faster than four
+        box = map_box(small)
+        if box is not None:
+            small = small.crop(box)
         small.thumbnail((side, side))
         save_image(small, target, quality=QUALITY)
+
+
+MIN_MAP_SIDE = 16
+"""A block smaller than this is not taken for the map (the whole figure is shown)."""
+
+
+def map_box(figure: Image.Image) -> tuple[int, int, int, int] | None:
+    """The map's box ``(left, top, right, bottom)`` in a heatmap figure, or None.
+
+    The map is the figure's largest solid block of ink: a band of rows that each hold one
+    unbroken run of non-white pixels, all starting at the same column and as long. The map
+    has no white pixel (``render.compose`` lays it over a muted copy of the photo, never
+    brighter than 245); the title is glyphs, and the colour bar is narrow and set apart by
+    white space.
+
+    >>> figure = Image.new("L", (60, 40), 255)
+    >>> figure.paste(90, (5, 10, 45, 35))  # the map
+    >>> figure.paste(0, (50, 12, 54, 33))  # the colour bar
+    >>> map_box(figure)
+    (5, 10, 45, 35)
+    """
+    ink = np.asarray(figure.convert("L")) < 250
+    padded = np.pad(ink, ((0, 0), (1, 1))).astype(np.int8)
+    edges = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)  # row-major: paired with the starts
+    if len(rows) == 0:
+        return None
+    lengths = ends - starts
+    long = lengths >= lengths.max() // 2
+    best: tuple[int, int, int, int] | None = None
+    for left in np.unique(starts[long]).tolist():
+        near = long & (np.abs(starts - left) <= 1)
+        width = int(np.median(lengths[near]))  # a label that touches a row does not count
+        band = np.unique(rows[near & (lengths >= width - 1)])
+        top = int(band[0])
+        bottom = top + int(np.argmax(np.diff(np.append(band, -1)) != 1)) + 1  # unbroken
+        if min(width, bottom - top) >= MIN_MAP_SIDE and (
+            best is None or width * (bottom - top) > (best[2] - best[0]) * (best[3] - best[1])
+        ):
+            best = (left, top, left + width, bottom)
+    return best
 
 
 def update_thumbs(out_dir: Path, heatmaps: Sequence[str | None], workers: int | None = None

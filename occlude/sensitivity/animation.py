@@ -32,6 +32,7 @@ PANEL = 200
 FORMATS = ("gif", "webp")
 _BG = (255, 255, 255)
 _INK = (40, 40, 40)
+_BASE = (120, 120, 120)  # the unoccluded score's line
 
 
 @dataclass
@@ -229,17 +230,21 @@ class _Canvas:
 
         draw.rectangle((left, top, right, top + height), outline=(170, 170, 170))
         base_y = xy(0, self.base)[1]
-        draw.line((left, base_y, right, base_y), fill=(120, 120, 120), width=1)
-        label = f"unoccluded {self.base:.3f}"
+        draw.line((left, base_y, right, base_y), fill=_BASE, width=1)
+        # the baseline's legend sits under the chart, where the curve never goes
+        label = f"unoccluded {self.base:.3g}"
         width = draw.textlength(label, font=self.small)
-        draw.text((right - width - 3, base_y - 13), label, fill=(90, 90, 90), font=self.small)
+        caption_y = top + height + 4
+        draw.text((right - width, caption_y), label, fill=(90, 90, 90), font=self.small)
+        sample_y = caption_y + 7
+        draw.line((right - width - 22, sample_y, right - width - 4, sample_y), fill=_BASE)
         points = [xy(i, float(self.scores[i])) for i in range(upto + 1)]
         if len(points) > 1:
             draw.line(points, fill=(178, 24, 43), width=1)
         if current and points:
             x, y = points[-1]
             draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=(178, 24, 43))
-        draw.text((4, top - 2), f"{high:.2f}", fill=_INK, font=self.small)
-        draw.text((4, top + height - 10), f"{low:.2f}", fill=_INK, font=self.small)
+        draw.text((4, top - 2), f"{high:.3g}", fill=_INK, font=self.small)
+        draw.text((4, top + height - 10), f"{low:.3g}", fill=_INK, font=self.small)
         draw.text((left, top + height + 4), "class score at each step of the sweep",
                   fill=_INK, font=self.small)  # fmt: skip

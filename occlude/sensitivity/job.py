@@ -36,7 +36,7 @@ from occlude.sensitivity.metrics import deletion_insertion
 from occlude.sensitivity.options import SensitivityOptions
 from occlude.sensitivity.windows import default_patch_sizes
 from occlude.text import shown
-from occlude.zoo import ModelSpec
+from occlude.zoo import ModelSpec, describe_model
 
 if TYPE_CHECKING:
     from occlude.model import Classifier
@@ -326,7 +326,7 @@ class SensitivityJob(Job):
         from occlude import render
 
         clf, opts = self.classifier(), self.options
-        title = O.title(item, sweep, clf.class_name(sweep.class_index), clf.name, str(opts.fill))
+        title = O.title(item, sweep, clf.class_name(sweep.class_index), clf.label, str(opts.fill))
         if clf.precision != "float32":
             title += f", {clf.precision}"
         if opts.approx < 1.0:
@@ -346,7 +346,7 @@ class SensitivityJob(Job):
 
             name = clf.class_name(sweep.class_index)
             short = (f"{shown(item.rel.name)}: {O.describe_class(name, sweep.class_index)}  |  "
-                     f"{shown(Path(clf.name).name)}")  # fmt: skip
+                     f"{shown(describe_model(Path(clf.name).name, clf.weights))}")  # fmt: skip
             anim = animate_sweep(image, sweep, opts.fill, patch=opts.animate_scale, title=short)
             anim.save(paths["animation"], opts.animate_format)
 
