@@ -82,18 +82,25 @@ def _overlay(ax: Any, image: np.ndarray, values: np.ndarray, vmax: float) -> Any
 
 
 def _figure(width_px: float, height_px: float) -> Any:
+    """A figure on its own Agg canvas (no pyplot, no global state): it can be saved,
+    returned to a notebook, or closed by dropping it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width_px / 100.0, height_px / 100.0), dpi=100)
+    fig = Figure(figsize=(width_px / 100.0, height_px / 100.0), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def png_bytes(fig: Any) -> bytes:
+    """The figure as PNG bytes, exactly as the command line writes it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
 
 
 def _save(fig: Any, path: Path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    write_bytes(path, buffer.getvalue())
+    write_bytes(path, png_bytes(fig))
 
 
 def display_size(width: int, height: int) -> tuple[float, float]:
@@ -109,14 +116,13 @@ def display_size(width: int, height: int) -> tuple[float, float]:
     return width * scale, height * scale
 
 
-def heatmap_png(
-    path: Path,
-    image: np.ndarray,
-    values: np.ndarray,
-    title: str,
-    label: str,
-) -> None:
-    """Write ``values`` (any resolution) over ``image`` (original resolution) with a legend.
+def heatmap_png(path: Path, image: np.ndarray, values: np.ndarray, title: str, label: str) -> None:
+    """Write :func:`heatmap_figure` to ``path`` as PNG."""
+    _save(heatmap_figure(image, values, title, label), path)
+
+
+def heatmap_figure(image: np.ndarray, values: np.ndarray, title: str, label: str) -> Any:
+    """``values`` (any resolution) over ``image`` (original resolution) with a legend.
 
     Memory is bounded whatever the image's shape: the picture is at most MAX_SIDE px on
     its longer side and the figure at most about MAX_SIDE + 130 px wide.
@@ -145,7 +151,7 @@ def heatmap_png(
     bar.set_label(label, fontsize=8)
     bar.ax.tick_params(labelsize=7)
     fig.text(0.5, 1 - 8 / H, title, ha="center", va="top", fontsize=9, wrap=True)
-    _save(fig, path)
+    return fig
 
 
 def contact_sheet_png(
@@ -156,6 +162,17 @@ def contact_sheet_png(
     label: str,
     curves: Curves | None = None,
 ) -> None:
+    """Write :func:`contact_sheet_figure` to ``path`` as PNG."""
+    _save(contact_sheet_figure(image, panels, title, label, curves), path)
+
+
+def contact_sheet_figure(
+    image: np.ndarray,
+    panels: Sequence[tuple[str, np.ndarray]],
+    title: str,
+    label: str,
+    curves: Curves | None = None,
+) -> Any:
     """Image plus one panel per map (all on one shared, zero-centred colour scale).
 
     With ``curves``, a last panel plots the deletion and insertion curves.
@@ -192,7 +209,7 @@ def contact_sheet_png(
         left = n * (side + 10) + 110 + 40
         ax = fig.add_axes((left / W, 44 / H, side / W, (side - 34) / H))
         _plot_curves(ax, curves)
-    _save(fig, path)
+    return fig
 
 
 def _plot_curves(ax: Any, curves: Curves) -> None:
