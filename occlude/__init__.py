@@ -1,7 +1,9 @@
 """occlude: occlusion sensitivity maps and occlusion augmentations.
 
-``import occlude`` loads neither TensorFlow nor matplotlib (nor numpy): everything is
-imported on first use. The Keras edge (:mod:`occlude.model`) and the renderer
+In Python: ``occlude.OcclusionSensitivity(model).explain(images)`` gives one
+:class:`SensitivityResult` per image, which plots, saves and measures itself (see
+docs/python.md). ``import occlude`` loads neither TensorFlow nor matplotlib (nor numpy):
+everything is imported on first use. The Keras edge (:mod:`occlude.model`) and the renderer
 (:mod:`occlude.render`) are the only modules that import those libraries.
 """
 
@@ -17,8 +19,10 @@ __all__ = [
     "InputError",
     "ModelError",
     "OccludeError",
+    "OcclusionSensitivity",
     "ScoreError",
     "SensitivityResult",
+    "Sweep",
     "UsageError",
     "__version__",
     "load_classifier",
@@ -26,10 +30,16 @@ __all__ = [
 ]
 
 _LAZY = {
+    "OcclusionSensitivity": "occlude.sensitivity.explainer",
+    "SensitivityResult": "occlude.sensitivity.result",
+    "Sweep": "occlude.sensitivity.core",
     "load_classifier": "occlude.model",
     "occlusion_sensitivity": "occlude.sensitivity.core",
-    "SensitivityResult": "occlude.sensitivity.core",
 }
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def __getattr__(name: str) -> Any:

@@ -82,22 +82,29 @@ def _overlay(ax: Any, image: np.ndarray, values: np.ndarray, vmax: float) -> Any
 
 
 def _figure(width_px: float, height_px: float, layout: Literal["constrained"] | None = None) -> Any:
+    """A figure on its own Agg canvas (no pyplot, no global state): it can be saved,
+    returned to a notebook, or closed by dropping it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width_px / 100.0, height_px / 100.0), dpi=100, layout=layout)
-
-
-def _save(fig: Any, path: Path, tight: bool = True) -> None:
-    """The figure as PNG. ``tight``: grown or trimmed to what is drawn, so that no tick
-    label, caption or title is cut, however long the numbers are (a figure with a layout
-    engine keeps its size: the engine makes the room)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
+    fig = Figure(figsize=(width_px / 100.0, height_px / 100.0), dpi=100, layout=layout)
     FigureCanvasAgg(fig)
+    return fig
+
+
+def png_bytes(fig: Any, tight: bool = True) -> bytes:
+    """The figure as PNG bytes, exactly as the command line writes it. ``tight``: grown or
+    trimmed to what is drawn, so that no tick label, caption or title is cut, however long
+    the numbers are (a figure with a layout engine keeps its size: the engine makes the
+    room)."""
     buffer = io.BytesIO()
     fit = {"bbox_inches": "tight", "pad_inches": 0.08} if tight else {}
     fig.savefig(buffer, format="png", dpi=100, **fit)
-    write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def _save(fig: Any, path: Path, tight: bool = True) -> None:
+    write_bytes(path, png_bytes(fig, tight))
 
 
 def _short_numbers(axis: Any) -> None:
@@ -131,14 +138,13 @@ def display_size(width: int, height: int) -> tuple[float, float]:
     return width * scale, height * scale
 
 
-def heatmap_png(
-    path: Path,
-    image: np.ndarray,
-    values: np.ndarray,
-    title: str,
-    label: str,
-) -> None:
-    """Write ``values`` (any resolution) over ``image`` (original resolution) with a legend.
+def heatmap_png(path: Path, image: np.ndarray, values: np.ndarray, title: str, label: str) -> None:
+    """Write :func:`heatmap_figure` to ``path`` as PNG."""
+    _save(heatmap_figure(image, values, title, label), path)
+
+
+def heatmap_figure(image: np.ndarray, values: np.ndarray, title: str, label: str) -> Any:
+    """``values`` (any resolution) over ``image`` (original resolution) with a legend.
 
     Memory is bounded whatever the image's shape: the picture is at most MAX_SIDE px on
     its longer side and the figure at most about MAX_SIDE + 130 px wide.
@@ -165,7 +171,7 @@ def heatmap_png(
                         0.8 * bar_h / H))  # fmt: skip
     _colour_bar(fig, mappable, cax, label)
     fig.text(0.5, 1 - 8 / H, title, ha="center", va="top", fontsize=9, wrap=True)
-    _save(fig, path)
+    return fig
 
 
 def contact_sheet_png(
@@ -176,6 +182,17 @@ def contact_sheet_png(
     label: str,
     curves: Curves | None = None,
 ) -> None:
+    """Write :func:`contact_sheet_figure` to ``path`` as PNG."""
+    _save(contact_sheet_figure(image, panels, title, label, curves), path)
+
+
+def contact_sheet_figure(
+    image: np.ndarray,
+    panels: Sequence[tuple[str, np.ndarray]],
+    title: str,
+    label: str,
+    curves: Curves | None = None,
+) -> Any:
     """Image plus one panel per map (all on one shared, zero-centred colour scale).
 
     With ``curves``, a last panel plots the deletion and insertion curves.
@@ -210,7 +227,7 @@ def contact_sheet_png(
         left = n * (side + 10) + 110 + 40
         ax = fig.add_axes((left / W, 44 / H, side / W, (side - 34) / H))
         _plot_curves(ax, curves)
-    _save(fig, path)
+    return fig
 
 
 def _plot_curves(ax: Any, curves: Curves) -> None:

@@ -8,7 +8,7 @@ silent pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import numpy as np
 
@@ -52,3 +52,16 @@ def balanced_batch_size(total: int, max_batch: int) -> int:
         return max(1, max_batch)
     calls = -(-total // max_batch)
     return -(-total // calls)
+
+
+def reusable_batch_size(total: int, max_batch: int, compiled: Collection[int] = ()) -> int:
+    """The batch for ``total`` copies: :func:`balanced_batch_size`, unless a size already
+    compiled needs no more calls and at most doubles it (then that one: no new compile).
+
+    >>> reusable_batch_size(17, 32, {31})
+    31
+    >>> reusable_batch_size(17, 32, {31, 17}), reusable_batch_size(8, 32, {31})
+    (17, 8)
+    """
+    best = balanced_batch_size(total, max_batch)  # any size from it to max_batch: same calls
+    return min((s for s in compiled if best <= s <= min(max_batch, 2 * best)), default=best)

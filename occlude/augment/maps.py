@@ -103,7 +103,8 @@ class MapMaker:
 
     def _compute(self, path: str, rel: str) -> None:
         from occlude.scoring import balanced_batch_size
-        from occlude.sensitivity.core import count_windows, occlusion_sensitivity
+        from occlude.sensitivity.core import occlusion_sensitivity
+        from occlude.sensitivity.windows import count_windows
 
         if self.clf is None:
             clf = self.model.load()

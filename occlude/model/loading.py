@@ -74,6 +74,11 @@ class Classifier:
                 )
         return self._predictors[batch_size]
 
+    @property
+    def compiled_batches(self) -> set[int]:
+        """The batch sizes :meth:`predictor` has compiled so far."""
+        return set(self._predictors)
+
     def window_scorer(self, batch_size: int = 32, approx: float = 1.0) -> Any:
         """A :class:`~occlude.model.windows.WindowScorer` for ``occlusion_sensitivity``'s
         ``scorer``: windows recomputed only where a patch changes them (``approx`` < 1
@@ -137,16 +142,44 @@ def load_classifier(
         assert app is not None
         model, weights_used = _load_application(app, weights, seed)
         name, mode = app, preprocess or APPLICATIONS[app]
-    input_size, n_classes = _check_io(name, model, None if is_model_file(spec) else APP_SIZE)
+    default = None if is_model_file(spec) else APP_SIZE
+    return _classifier(name, model, mode, weights_used, precision, default,
+                       class_names, not is_model_file(spec), safe)  # fmt: skip
+
+
+def wrap_model(
+    model: Any, preprocess: str | None = None, precision: str = "float32",
+    class_names: str | None = None,
+) -> Classifier:  # fmt: skip
+    """A Keras model already in memory as a :class:`Classifier` (``weights`` reads
+    ``in-memory``; ``preprocess`` defaults to ``none``: raw 0-255 pixels; its classes have
+    ImageNet's names only with ``class_names="imagenet"``, as a model file's).
+
+    Raises:
+        ModelError: not one image input (batch, H, W, 3) of fixed size and one score output.
+    """
+    check_class_names(class_names)
+    mode = "none" if preprocess is None else _resolve_preprocess(preprocess)
+    return _classifier(str(getattr(model, "name", "model")), model, mode, "in-memory", precision,
+                       class_names=class_names)  # fmt: skip
+
+
+def _classifier(
+    name: str, model: Any, mode: str, weights: str, precision: str,
+    default_size: tuple[int, int] | None = None, class_names: str | None = None,
+    application: bool = False, safe: bool = True,
+) -> Classifier:  # fmt: skip
+    """``application``: a keras.applications model (ImageNet's names without asking)."""
+    input_size, n_classes = _check_io(name, model, default_size)
     if class_names == "imagenet" and n_classes != IMAGENET_CLASSES:
         raise UsageError(f"class_names=imagenet names {IMAGENET_CLASSES} outputs; {shown(name)} "
                          f"has {n_classes}", "class_names=")  # fmt: skip
-    named = class_names == "imagenet" or not is_model_file(spec)
+    named = class_names == "imagenet" or application
     names = imagenet_names() if named and n_classes == IMAGENET_CLASSES else None
     batch = model.inputs[0].shape[0]
     fixed = int(batch) if batch is not None else None
     model = _with_precision(name, model, precision, safe)
-    return Classifier(name, model, input_size, mode, weights_used, n_classes, names, fixed,
+    return Classifier(name, model, input_size, mode, weights, n_classes, names, fixed,
                       model_precision(model))  # fmt: skip
 
 

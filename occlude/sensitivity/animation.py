@@ -1,6 +1,6 @@
 """The sweep as an animation: the patch moves, the map fills in, the score falls.
 
-Built from a finished :class:`~occlude.sensitivity.core.SensitivityResult`: no model call.
+Built from a finished :class:`~occlude.sensitivity.core.Sweep`: no model call.
 Each frame shows the model-size image with the current window filled as it was for the
 model, the per-scale map of the windows scored so far (the heatmap's diverging colours, on
 the final map's symmetric scale, with its colour bar), and the target class's score at
@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from occlude.errors import UsageError
 from occlude.fill import Fill
 from occlude.imageio import write_bytes
-from occlude.sensitivity.core import SensitivityResult, fill_pixels
+from occlude.sensitivity.core import Sweep, fill_pixels
 
 MAX_FRAMES = 200
 FRAME_MS = 70
@@ -69,7 +69,7 @@ class SweepAnimation:
         write_bytes(path, self.encode(fmt or path.suffix.lower().lstrip(".")))
 
 
-def default_scale(result: SensitivityResult, target: int = 100) -> int:
+def default_scale(result: Sweep, target: int = 100) -> int:
     """The scale whose window count is closest to ``target`` (the smaller patch on ties)."""
     counts = [len(b) for b in result.boxes]
     return min(range(len(counts)), key=lambda i: (abs(counts[i] - target), i))
@@ -88,7 +88,7 @@ def frame_indices(windows: int, max_frames: int = MAX_FRAMES) -> list[int]:
 
 def animate_sweep(
     image: np.ndarray,
-    result: SensitivityResult,
+    result: Sweep,
     fill: Fill | str = "grey",
     *,
     patch: int | None = None,

@@ -8,7 +8,7 @@ is the mean of the per-scale maps. Positive values mark regions that support ``c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,7 +17,7 @@ import numpy as np
 from occlude.errors import ScoreError, UsageError
 from occlude.fill import Fill, channel_means, gaussian_blur, parse_fill
 from occlude.scoring import Predict, balanced_batch_size, score_batch
-from occlude.sensitivity.windows import coverage, default_patch_sizes, window_boxes
+from occlude.sensitivity.windows import coverage, resolve_scales, scale_windows, window_boxes
 
 SENSITIVITY_FILLS = ("mean", "blur")
 BLUR_SIGMA_FRACTION = 1 / 16
@@ -25,8 +25,9 @@ BLUR_SIGMA_FRACTION = 1 / 16
 
 
 @dataclass(frozen=True)
-class SensitivityResult:
-    """Maps (float32, H×W at the model's input size) and what produced them.
+class Sweep:
+    """One image's maps for one class (float32, H×W at the model's input size) and what
+    produced them: what :func:`occlusion_sensitivity` returns.
 
     ``boxes[i]`` are scale i's windows (``[y0, x0, y1, x1]``, in sweep order) and
     ``scores[i]`` the target class's score with each of them occluded.
@@ -63,75 +64,6 @@ def fill_pixels(image: np.ndarray, fill: Fill | str) -> np.ndarray:
     return np.broadcast_to(np.asarray(colour, dtype=np.float32), img.shape).copy()
 
 
-def check_scales(
-    patch_sizes: Sequence[int] | None, strides: Sequence[int] | None
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Validate patch sizes and strides without an image size: ``(patches, strides)``,
-    either possibly empty (the default sweep, strides equal to the patches).
-
-    >>> check_scales([20, 40], [10])
-    ((20, 40), (10, 10))
-    """
-    patches = tuple(int(p) for p in patch_sizes or ())
-    steps = tuple(int(s) for s in strides or ())
-    for p in patches:
-        if p <= 0:
-            raise UsageError(f"patch_sizes must be positive; received {p}", "patch_sizes")
-    for st in steps:
-        if st <= 0:
-            raise UsageError(f"strides must be positive; received {st}", "strides")
-    if patches and len(steps) > 1 and len(steps) != len(patches):
-        raise UsageError(
-            f"strides: give one or one per patch size; received {len(steps)} for "
-            f"{len(patches)} patch sizes",
-            "strides",
-        )
-    if patches and len(steps) == 1:
-        steps = steps * len(patches)
-    scales = list(zip(patches, steps or patches, strict=True)) if patches else []
-    for i, (p, st) in enumerate(scales):
-        if (p, st) in scales[:i]:  # the same windows twice: a typo, and a doubled weight
-            raise UsageError(f"patch_sizes lists {p} twice with strides {st}",
-                             ("patch_sizes", "strides"))  # fmt: skip
-    for p, st in zip(patches, steps, strict=False):
-        if st > p:
-            raise UsageError(
-                f"strides {st} is larger than patch_sizes {p}: pixels between windows would "
-                "never be occluded",
-                ("strides", "patch_sizes"),
-            )
-    return patches, steps
-
-
-def _resolve_scales(
-    shape: tuple[int, int], patch_sizes: Sequence[int] | None, strides: Sequence[int] | None
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    patches, steps = check_scales(patch_sizes, strides)
-    if not patches:
-        patches = default_patch_sizes(*shape)
-        steps = check_scales(patches, steps)[1]
-    return patches, steps or patches
-
-
-def scale_windows(
-    shape: tuple[int, int],
-    patch_sizes: Sequence[int] | None = None,
-    strides: Sequence[int] | None = None,
-) -> dict[int, int]:
-    """Occluded copies a sweep evaluates at each scale: ``{patch size: windows}``."""
-    patches, steps = _resolve_scales(shape, patch_sizes, strides)
-    return {p: len(window_boxes(*shape, p, s)) for p, s in zip(patches, steps, strict=True)}
-
-
-def count_windows(
-    shape: tuple[int, int],
-    patch_sizes: Sequence[int] | None = None,
-    strides: Sequence[int] | None = None,
-) -> int:
-    """Number of occluded copies a sweep will evaluate (without the base image)."""
-    return sum(scale_windows(shape, patch_sizes, strides).values())
-
-
 def occlusion_sensitivity(
     image: np.ndarray,
     predict: Predict,
@@ -144,8 +76,12 @@ def occlusion_sensitivity(
     on_progress: Callable[[int], None] | None = None,
     scorer: WindowScorer | None = None,
     incremental: Collection[int] | bool = (),
-) -> SensitivityResult:
+) -> Sweep:
     """Occlusion sensitivity of ``predict`` on ``image`` for one class, at several scales.
+
+    The low-level function for one image already in model space (the object behind
+    :class:`occlude.OcclusionSensitivity` resizes, batches many images and decides the
+    engine for you).
 
     Args:
         image: H×W×3 pixel-space image (0-255), already at the model's input size.
@@ -165,33 +101,25 @@ def occlusion_sensitivity(
     Copies are built and evaluated ``batch_size`` at a time, so memory does not grow
     with the number of windows.
     """
-    img = np.asarray(image, dtype=np.float32)
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise UsageError(f"image must be H×W×3; received shape {img.shape}", "image")
+    img = _check_image(image)
     if batch_size < 1:
         raise UsageError(f"batch_size must be at least 1; received {batch_size}", "batch_size")
-    height, width = img.shape[:2]
-    patches, steps = _resolve_scales((height, width), patch_sizes, strides)
-    boxes = [window_boxes(height, width, p, s) for p, s in zip(patches, steps, strict=True)]
-    fill_img = fill_pixels(img, fill)
-    if incremental is True:
-        incremental = patches
-    elif incremental is False:
-        incremental = ()
+    patches, _ = resolve_scales(img.shape[:2], patch_sizes, strides)
+    chosen = set(patches) if incremental is True else set(incremental or ())
     if scorer is not None and getattr(scorer, "runs_whole", False):
-        incremental = ()  # the engine would run whole copies: predict's are the same
-    if scorer is not None and set(incremental) & set(patches):
-        base_scores, target, per_scale = _score_by_scale(
-            img, fill_img, patches, boxes, predict, batch_size, class_index, on_progress,
-            scorer, set(incremental),
-        )  # fmt: skip
-        return assemble(base_scores, target, patches, steps, boxes, per_scale, (height, width))
-    all_boxes = np.concatenate(boxes)
-    base_scores, target, occluded = _score_windows(
-        img, fill_img, all_boxes, predict, batch_size, class_index, on_progress
-    )
-    per_scale = np.split(occluded, np.cumsum([len(b) for b in boxes])[:-1])
-    return assemble(base_scores, target, patches, steps, boxes, per_scale, (height, width))
+        chosen = set()  # the engine would run whole copies: predict's are the same
+    chunk = batch_size
+    if scorer is not None and chosen & set(patches):  # whole copies in evened-out batches
+        windows = scale_windows(img.shape[:2], patch_sizes, strides)
+        chunk = balanced_batch_size(sum(n for p, n in windows.items() if p not in chosen),
+                                    batch_size)  # fmt: skip
+    targets = [None if class_index is None else [class_index]]
+    ((result,),) = sweep_images(
+        [img], predict, targets=targets, patch_sizes=patch_sizes, strides=strides, fill=fill,
+        batch_size=chunk, tile_batch=batch_size, on_progress=on_progress, scorer=scorer,
+        incremental=chosen,
+    )  # fmt: skip
+    return result
 
 
 class WindowScorer(Protocol):
@@ -204,66 +132,171 @@ class WindowScorer(Protocol):
     def session(self, image: np.ndarray) -> Any: ...
 
 
-def _score_by_scale(
+def sweep_images(
+    images: Sequence[np.ndarray],
+    predict: Predict,
+    *,
+    targets: Sequence[Sequence[int] | None],
+    top_k: int = 1,
+    patch_sizes: Sequence[int] | None = None,
+    strides: Sequence[int] | None = None,
+    fill: Fill | str = "grey",
+    batch_size: int = 32,
+    tile_batch: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    scorer: WindowScorer | None = None,
+    incremental: Collection[int] = (),
+) -> list[list[Sweep]]:
+    """Sweeps of several same-size images, one per image and target class.
+
+    ``targets[i]`` lists image i's classes (None: its ``top_k`` highest-scoring ones).
+    Whole copies of every image are streamed together, exactly ``batch_size`` per
+    ``predict`` call (image after image, each image's plain copy first unless a scale
+    runs on ``scorer``), so small sweeps over many images fill every batch; every class
+    comes from the same calls. The scales in ``incremental`` run on ``scorer``'s session
+    of each image, in evened-out chunks of at most ``tile_batch`` (default ``batch_size``).
+    """
+    imgs = [_check_image(im) for im in images]
+    if not imgs:
+        return []
+    if len({im.shape for im in imgs}) > 1:
+        raise UsageError("images must all have one size", "images")
+    if len(targets) != len(imgs):
+        raise UsageError(f"give one target per image; received {len(targets)} for "
+                         f"{len(imgs)} images", "targets")  # fmt: skip
+    for size, name in (
+        (batch_size, "batch_size"),
+        (tile_batch or 1, "tile_batch"),
+        (top_k, "top_k"),
+    ):
+        if size < 1:
+            raise UsageError(f"{name} must be at least 1; received {size}", name)
+    shape = (imgs[0].shape[0], imgs[0].shape[1])
+    patches, steps = resolve_scales(shape, patch_sizes, strides)
+    boxes = [window_boxes(*shape, p, s) for p, s in zip(patches, steps, strict=True)]
+    state = _Scores(targets, top_k, sum(len(b) for b in boxes))
+    fills = [fill_pixels(im, fill) for im in imgs]
+    whole = scorer is None or getattr(scorer, "runs_whole", False)
+    inc = set() if whole else set(incremental) & set(patches)
+    offsets = np.cumsum([0, *(len(b) for b in boxes)])
+    if inc:
+        assert scorer is not None
+        for i, (img, fill_img) in enumerate(zip(imgs, fills, strict=True)):
+            _score_tiles(i, img, fill_img, patches, boxes, offsets, scorer, inc,
+                         tile_batch or batch_size, state, on_progress)  # fmt: skip
+    rest = [k for k, p in enumerate(patches) if p not in inc]
+    if rest:
+        whole = np.concatenate([boxes[k] for k in rest])
+        index = np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in rest])
+        _score_copies(imgs, fills, whole, index, not inc, predict, batch_size, state,
+                      on_progress)  # fmt: skip
+    return [
+        [assemble(state.base[i], t, patches, steps, boxes,
+                  np.split(state.scores[i][:, j], offsets[1:-1]), shape)
+         for j, t in enumerate(state.targets[i])]
+        for i in range(len(imgs))
+    ]  # fmt: skip
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise UsageError(f"image must be H×W×3; received shape {img.shape}", "image")
+    return img
+
+
+class _Scores:
+    """Each image's base scores, its target classes (known from its plain copy) and the
+    target scores of every window (rows in scale order)."""
+
+    def __init__(self, targets: Sequence[Sequence[int] | None], top_k: int, windows: int):
+        self.wanted, self.top_k, self.windows = targets, top_k, windows
+        self.base: list[np.ndarray] = [np.empty(0)] * len(targets)
+        self.targets: list[list[int]] = [[] for _ in targets]
+        self.scores: list[np.ndarray] = [np.empty((0, 0))] * len(targets)
+
+    def set_base(self, i: int, scores: np.ndarray) -> None:
+        if not np.isfinite(scores).all():
+            raise ScoreError("the model returned NaN or infinite scores for the image")
+        self.base[i] = scores
+        wanted = self.wanted[i]
+        if wanted is None:
+            picked = np.argsort(-scores, kind="stable")[: self.top_k]
+            self.targets[i] = [int(c) for c in picked]
+        else:
+            self.targets[i] = [_check_class(int(c), scores) for c in wanted]
+        self.scores[i] = np.empty((self.windows, len(self.targets[i])), dtype=np.float64)
+
+
+def _score_tiles(
+    i: int,
     img: np.ndarray,
     fill_img: np.ndarray,
     patches: Sequence[int],
     boxes: Sequence[np.ndarray],
-    predict: Predict,
-    batch_size: int,
-    class_index: int | None,
-    on_progress: Callable[[int], None] | None,
+    offsets: np.ndarray,
     scorer: WindowScorer,
     incremental: set[int],
-) -> tuple[np.ndarray, int, list[np.ndarray]]:
-    """The windows of each scale, from the scorer's session (the scales in
-    ``incremental``) or from whole copies through ``predict`` (the others)."""
+    tile_batch: int,
+    state: _Scores,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    """Image i's plain scores and its incremental scales, from the scorer's session."""
     session = scorer.session(img)
-    base_scores = np.asarray(session.base_scores, dtype=np.float32)
-    if not np.isfinite(base_scores).all():
-        raise ScoreError("the model returned NaN or infinite scores for the image")
-    target = _check_class(class_index, base_scores)
+    state.set_base(i, np.asarray(session.base_scores, dtype=np.float32))
     if on_progress is not None:
         on_progress(1)
-    per_scale = [np.empty(len(b), dtype=np.float64) for b in boxes]
-    for patch, scale_boxes, scores in zip(patches, boxes, per_scale, strict=True):
+    for k, (patch, scale_boxes) in enumerate(zip(patches, boxes, strict=True)):
         if patch not in incremental:
             continue
         # tiles in evened-out chunks, so the engine compiles one batch size per scale
-        step = balanced_batch_size(len(scale_boxes), batch_size)
+        step = balanced_batch_size(len(scale_boxes), tile_batch)
         for start in range(0, len(scale_boxes), step):
             chunk = scale_boxes[start : start + step]
             out = session.score(fill_img, chunk)
             if not np.isfinite(out).all():
                 raise ScoreError("the model returned NaN or infinite scores for a copy")
-            scores[start : start + len(chunk)] = out[:, target]
+            first = offsets[k] + start
+            state.scores[i][first : first + len(chunk)] = out[:, state.targets[i]]
             if on_progress is not None:
                 on_progress(len(chunk))
-    # whole copies of the other scales together, in evened-out batches
-    rest = [i for i, p in enumerate(patches) if p not in incremental]
-    if rest:
-        whole = np.concatenate([boxes[i] for i in rest])
-        scores = np.empty(len(whole), dtype=np.float64)
-        step = balanced_batch_size(len(whole), batch_size)
-        for start in range(0, len(whole), step):
-            chunk = whole[start : start + step]
-            scores[start : start + len(chunk)] = score_batch(
-                predict, _copies(img, fill_img, chunk)
-            )[:, target]
-            if on_progress is not None:
-                on_progress(len(chunk))
-        parts = np.split(scores, np.cumsum([len(boxes[i]) for i in rest])[:-1])
-        for i, part in zip(rest, parts, strict=True):
-            per_scale[i] = part
-    return base_scores, target, per_scale
 
 
-def _copies(img: np.ndarray, fill_img: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    batch = np.empty((len(boxes), *img.shape), dtype=np.float32)
-    batch[:] = img
-    for j, (y0, x0, y1, x1) in enumerate(boxes):
-        batch[j, y0:y1, x0:x1] = fill_img[y0:y1, x0:x1]
-    return batch
+def _score_copies(
+    imgs: Sequence[np.ndarray],
+    fills: Sequence[np.ndarray],
+    boxes: np.ndarray,
+    index: np.ndarray,
+    with_base: bool,
+    predict: Predict,
+    batch_size: int,
+    state: _Scores,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    """Whole copies of every image, ``batch_size`` a call: job k is image ``k // per``'s
+    plain copy (first, with ``with_base``) or its window ``boxes[...]`` (row ``index[...]``
+    of its scores). Copies are built a batch at a time, so memory stays flat."""
+    base = int(with_base)
+    per = len(boxes) + base
+    total = len(imgs) * per
+    for start in range(0, total, batch_size):
+        stop = min(start + batch_size, total)
+        batch = np.empty((stop - start, *imgs[0].shape), dtype=np.float32)
+        for k in range(start, stop):
+            i, w = divmod(k, per)
+            batch[k - start] = imgs[i]
+            if w >= base:
+                y0, x0, y1, x1 = boxes[w - base]
+                batch[k - start, y0:y1, x0:x1] = fills[i][y0:y1, x0:x1]
+        scores = score_batch(predict, batch)
+        for k in range(start, stop):
+            i, w = divmod(k, per)
+            if w < base:
+                state.set_base(i, scores[k - start].copy())
+            else:
+                state.scores[i][index[w - base]] = scores[k - start, state.targets[i]]
+        if on_progress is not None:
+            on_progress(stop - start)
 
 
 def assemble(
@@ -274,7 +307,7 @@ def assemble(
     boxes: Sequence[np.ndarray],
     scores: Sequence[np.ndarray],
     shape: tuple[int, int],
-) -> SensitivityResult:
+) -> Sweep:
     """The maps from each window's occluded score: per scale, the mean over the windows
     covering a pixel of (base score - occluded score); then the mean of the scales."""
     base = float(base_scores[target])
@@ -285,7 +318,7 @@ def assemble(
             sums[y0:y1, x0:x1] += base - float(score)
         scale_maps.append((sums / coverage(*shape, b)).astype(np.float32))
     combined = np.stack(scale_maps).astype(np.float64).mean(axis=0).astype(np.float32)
-    return SensitivityResult(
+    return Sweep(
         class_index=int(target),
         base_scores=base_scores,
         patch_sizes=tuple(int(p) for p in patches),
@@ -298,63 +331,10 @@ def assemble(
     )
 
 
-def _score_windows(
-    img: np.ndarray,
-    fill_img: np.ndarray,
-    boxes: np.ndarray,
-    predict: Predict,
-    batch_size: int,
-    class_index: int | None,
-    on_progress: Callable[[int], None] | None,
-) -> tuple[np.ndarray, int, np.ndarray]:
-    """``(base scores, target class, target score of each occluded copy)``.
-
-    Job 0 is the unoccluded image, then one job per window; copies are built and scored
-    ``batch_size`` at a time, so memory does not grow with the number of windows.
-    """
-    occluded = np.empty(len(boxes), dtype=np.float64)
-    base_scores: np.ndarray | None = None
-    target = -1
-    for start, scores in _stream_scores(img, fill_img, boxes, predict, batch_size):
-        if base_scores is None:
-            base_scores = scores[0].copy()
-            target = _check_class(class_index, base_scores)
-        first = max(start, 1)
-        occluded[first - 1 : start + len(scores) - 1] = scores[first - start :, target]
-        if on_progress is not None:
-            on_progress(len(scores))
-    if base_scores is None:
-        raise UsageError("nothing to score", "image")
-    return base_scores, target, occluded
-
-
-def _check_class(class_index: int | None, base_scores: np.ndarray) -> int:
-    if class_index is None:
-        return int(np.argmax(base_scores))
+def _check_class(class_index: int, base_scores: np.ndarray) -> int:
     if not 0 <= class_index < len(base_scores):
         raise UsageError(
             f"class_index {class_index} is out of range: the model has {len(base_scores)} outputs",
             "class_index",
         )
     return int(class_index)
-
-
-def _stream_scores(
-    img: np.ndarray,
-    fill_img: np.ndarray,
-    boxes: np.ndarray,
-    predict: Predict,
-    batch_size: int,
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(first job index, scores)`` batch by batch; job 0 is the plain image."""
-    total = 1 + len(boxes)
-    for start in range(0, total, batch_size):
-        stop = min(start + batch_size, total)
-        batch = np.empty((stop - start, *img.shape), dtype=np.float32)
-        batch[:] = img
-        for j in range(start, stop):
-            if j == 0:
-                continue
-            y0, x0, y1, x1 = boxes[j - 1]
-            batch[j - start, y0:y1, x0:x1] = fill_img[y0:y1, x0:x1]
-        yield start, score_batch(predict, batch)

@@ -1,8 +1,9 @@
 """``occlude sensitivity`` as a job: one unit per image file.
 
-Read, resize to the model's input, sweep, render, record. The edges meet here: image
-files (:mod:`occlude.imageio`), the Keras classifier (:mod:`occlude.model`, loaded once per
-process) and matplotlib (:mod:`occlude.render`, imported on use).
+Read, then what the Python API does for one image: :class:`OcclusionSensitivity` (loaded
+once per process) resizes and sweeps it, and the :class:`SensitivityResult` draws and
+writes its files and record (:meth:`SensitivityResult.write`), so that the command and
+``result.save(dir)`` write the same bytes.
 """
 
 from __future__ import annotations
@@ -13,30 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from occlude.errors import OccludeError, UsageError
-from occlude.imageio import read_rgb, resize_rgb
+from occlude.imageio import read_rgb
 from occlude.inputs import InputImage, check_out_dir, discover
-from occlude.model.windows import WindowScorer
 from occlude.paths import PathPlan
 from occlude.runner import Job, Plan, Tick, Unit, UnitResult
 from occlude.runner.job import ProgressFactory, failure_line
 from occlude.runner.state import FileHashes
-from occlude.scoring import balanced_batch_size
 from occlude.sensitivity import outputs as O
-from occlude.sensitivity.compute import ComputePlan, decide
-from occlude.sensitivity.core import (
-    SensitivityResult,
-    fill_pixels,
-    occlusion_sensitivity,
-    scale_windows,
-)
-from occlude.sensitivity.metrics import deletion_insertion
+from occlude.sensitivity.compute import ComputePlan
+from occlude.sensitivity.explainer import OcclusionSensitivity, Wanted
 from occlude.sensitivity.options import SensitivityOptions
-from occlude.sensitivity.windows import default_patch_sizes
+from occlude.sensitivity.pictures import Picture
+from occlude.sensitivity.result import SensitivityResult
+from occlude.sensitivity.windows import default_patch_sizes, scale_windows
 from occlude.text import shown
-from occlude.zoo import ModelSpec, describe_model
+from occlude.zoo import ModelSpec
 
 if TYPE_CHECKING:
     from occlude.model import Classifier
@@ -66,12 +59,10 @@ class SensitivityJob(Job):
     out_dir: Path = Path("occlude-out")
     also_writes: dict[str, Path] = field(default_factory=dict)
     report: bool = False
-    clf: Classifier | None = field(default=None, repr=False)
     _plan: Plan = field(init=False, repr=False)
     _hashes: FileHashes | None = field(init=False, default=None, repr=False)
     _settings: dict[str, Any] = field(init=False, default_factory=dict, repr=False)
-    _scorer: Any = field(init=False, default=None, repr=False)
-    _compute: ComputePlan | None = field(init=False, default=None, repr=False)
+    _explainer: OcclusionSensitivity | None = field(init=False, default=None, repr=False)
     _windows: dict[int, int] | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -127,10 +118,14 @@ class SensitivityJob(Job):
     def plan(self) -> Plan:
         return self._plan
 
+    def explainer(self) -> OcclusionSensitivity:
+        if self._explainer is None:
+            self._explainer = OcclusionSensitivity.from_spec(self.model, self.options)
+        return self._explainer
+
     def classifier(self) -> Classifier:
-        if self.clf is None:
-            self.clf = self.model.load()
-        return self.clf
+        clf: Classifier = self.explainer().model
+        return clf
 
     def prepare(
         self, engine: Any, hashes: FileHashes, progress: ProgressFactory
@@ -168,36 +163,17 @@ class SensitivityJob(Job):
         """Which scales run incrementally (decided once per process, from the engine's
         estimates and the number of images in the whole run, shards and finished ones
         included)."""
-        if self._compute is None:
-            clf, opts = self.classifier(), self.options
-            self._scorer = WindowScorer(clf, opts.batch_size, opts.approx)
-            images = len(self._plan.units)
-            self._compute = decide(opts.compute, opts.approx, clf.precision, self._scorer,
-                                   self.windows(), clf.name, images)  # fmt: skip
-        return self._compute
+        return self.explainer().compute_plan(len(self._plan.units))
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["clf"] = None  # each worker loads its own, and its own engine
+        state["_explainer"] = None  # each worker loads its own model, and its own engine
         state["_hashes"] = None
-        state["_scorer"] = None
-        state["_compute"] = None
         return state
 
     def settings(self, hashes: FileHashes) -> dict[str, Any]:
-        clf = self.classifier()
-        self._settings = {
-            "model": clf.name,
-            "model_sha256": hashes(self.model.model_file),
-            "weights": clf.weights,
-            "weights_sha256": hashes(self.model.weights_file),
-            "preprocess": clf.preprocess,
-            "backend": clf.backend,
-            "precision": clf.precision,
-            **self.options.settings(),
-            "expect_mask_sha256": hashes(self.options.expect_mask),
-            **({"class_names": self.model.class_names} if self.model.class_names else {}),
-        }
+        model = self.explainer().model_settings(hashes)
+        self._settings = O.run_settings(model, self.options, hashes)
         return self._settings
 
     def task(self, unit: Unit) -> Task:
@@ -224,131 +200,20 @@ class SensitivityJob(Job):
         self, item: InputImage, task: Task, tick: Tick | None, result: UnitResult
     ) -> dict[str, Any]:
         """Run the sweep on one image file, write its outputs and return its record."""
-        clf, opts = self.classifier(), self.options
+        opts = self.options
         started = time.perf_counter()
         paths = O.output_paths(item, self.out_dir, opts)
         # The record marks a finished image: drop an old one before overwriting outputs.
         paths["record"].unlink(missing_ok=True)
-        original = read_rgb(item.path, result.notes)
-        image = resize_rgb(original, clf.input_size)
-        sweep = self.sweep(image, tick)
-        top = np.argsort(-sweep.base_scores, kind="stable")[:5]
-        if sweep.class_index != int(top[0]):
-            result.warnings.append(self._not_top1(item, sweep, int(top[0])))
-        extra = self.extras(original, image, sweep)
-        self.render(item, original, image, sweep, paths, extra.pop("_curves", None))
-        record = {
-            "input": str(item.path),
-            "outputs": {kind: str(path) for kind, path in paths.items()},
-            "model": clf.name,
-            "weights": clf.weights,
-            "preprocess": clf.preprocess,
-            "backend": clf.backend,
-            "precision": clf.precision,
-            "input_size": list(clf.input_size),
-            "class_index": sweep.class_index,
-            "class_name": clf.class_name(sweep.class_index),
-            "base_score": sweep.base_score,
-            "top1_index": int(top[0]),
-            "top5": [[int(i), clf.class_name(int(i)), float(sweep.base_scores[i])] for i in top],
-            "patch_sizes": list(sweep.patch_sizes),
-            "strides": list(sweep.strides),
-            "fill": opts.fill.as_json(),
-            "windows": sweep.windows,
-            "compute": self.compute_plan().used(sweep.patch_sizes),
-            "macs_fraction": self.compute_plan().macs_fraction(
-                sweep.patch_sizes, [len(b) for b in sweep.boxes]
-            ),
-            "approx": opts.approx,
-            "map_min": float(sweep.map.min()),
-            "map_max": float(sweep.map.max()),
-            **extra,
-            "settings": {**task.settings, "input_sha256": task.input_sha256},
-        }
+        picture = Picture(read_rgb(item.path, result.notes), item.rel.name, item.path)
+        wanted: Wanted = 1 if opts.target.index is None else (opts.target,)
+        ((sweep,),) = self.explainer().results([picture], [wanted], self.compute_plan(), tick)
+        top1 = sweep.top(1)[0][0]
+        if sweep.class_index != top1:
+            result.warnings.append(self._not_top1(item, sweep, top1))
+        record = sweep.write(paths, {**task.settings, "input_sha256": task.input_sha256})
         result.seconds = round(time.perf_counter() - started, 3)
-        O.write_record(paths["record"], record)  # last: marks the image as done
-        return O.finite(record)  # type: ignore[no-any-return]
-
-    def sweep(self, image: np.ndarray, tick: Tick | None) -> SensitivityResult:
-        clf, opts = self.classifier(), self.options
-        windows = self.windows()
-        plan = self.compute_plan()
-        # whole copies in evened-out batches (with the plain image when no scale is
-        # incremental; else it comes from the engine's clean pass)
-        whole = sum(n for p, n in windows.items() if p not in plan.incremental)
-        batch = balanced_batch_size(whole + (0 if plan.incremental else 1), opts.batch_size)
-        return occlusion_sensitivity(
-            image,
-            clf.predictor(batch),
-            class_index=opts.target.index,
-            patch_sizes=opts.patch_sizes or None,
-            strides=opts.strides or None,
-            fill=opts.fill,
-            batch_size=opts.batch_size if plan.incremental else batch,
-            on_progress=tick,
-            scorer=self._scorer,
-            incremental=plan.incremental,
-        )
-
-    def extras(
-        self, original: np.ndarray, image: np.ndarray, sweep: SensitivityResult
-    ) -> dict[str, Any]:
-        """``focus`` (with a region) and the faithfulness metrics (with ``metrics``)."""
-        opts, extra = self.options, dict[str, Any]()
-        if opts.has_region:
-            extra["focus"] = O.image_focus(sweep.map, original.shape[:2], opts)
-        if opts.metrics:
-            curves = deletion_insertion(
-                image,
-                sweep.map,
-                self.classifier().predictor(opts.batch_size),
-                sweep.class_index,
-                deleted=fill_pixels(image, opts.fill),
-                blurred=fill_pixels(image, "blur"),
-                steps=opts.steps,
-                rng=np.random.default_rng(opts.seed),
-                batch_size=opts.batch_size,
-            )
-            extra.update(curves.summary())
-            extra["curves"] = O.curves_json(curves)
-            extra["_curves"] = curves
-        return extra
-
-    def render(
-        self,
-        item: InputImage,
-        original: np.ndarray,
-        image: np.ndarray,
-        sweep: SensitivityResult,
-        paths: dict[str, Path],
-        curves: Any,
-    ) -> None:
-        from occlude import render
-
-        clf, opts = self.classifier(), self.options
-        title = O.title(item, sweep, clf.class_name(sweep.class_index), clf.label, str(opts.fill))
-        if clf.precision != "float32":
-            title += f", {clf.precision}"
-        if opts.approx < 1.0:
-            title += f", approximate (tau {opts.approx:g})"
-        render.heatmap_png(paths["heatmap"], original, sweep.map, title, O.MAP_LABEL)
-        panels = [
-            (f"patch {p}, stride {s}", m)
-            for p, s, m in zip(sweep.patch_sizes, sweep.strides, sweep.scale_maps, strict=True)
-        ]
-        if len(panels) > 1:
-            panels.append(("multi-scale mean", sweep.map))
-        render.contact_sheet_png(paths["sheet"], image, panels, title, O.MAP_LABEL, curves)
-        if opts.save_npy:
-            O.save_arrays(paths, sweep)
-        if opts.animate:
-            from occlude.sensitivity.animation import animate_sweep
-
-            name = clf.class_name(sweep.class_index)
-            short = (f"{shown(item.rel.name)}: {O.describe_class(name, sweep.class_index)}  |  "
-                     f"{shown(describe_model(Path(clf.name).name, clf.weights))}")  # fmt: skip
-            anim = animate_sweep(image, sweep, opts.fill, patch=opts.animate_scale, title=short)
-            anim.save(paths["animation"], opts.animate_format)
+        return record
 
     def _not_top1(self, item: InputImage, sweep: SensitivityResult, top1: int) -> str:
         clf = self.classifier()

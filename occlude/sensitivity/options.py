@@ -9,7 +9,8 @@ from typing import Any
 from occlude.classes import IMAGENET_CLASSES, find_imagenet_class, unnamed
 from occlude.errors import UsageError
 from occlude.fill import Fill, parse_fill
-from occlude.sensitivity.core import SENSITIVITY_FILLS, check_scales
+from occlude.sensitivity.core import SENSITIVITY_FILLS
+from occlude.sensitivity.windows import check_scales
 from occlude.text import shown
 from occlude.values import read_int
 
@@ -22,27 +23,29 @@ class ClassTarget:
     index: int | None = None
     by_name: bool = False
 
-    def check(self, n_classes: int, model_name: str, named: bool = True) -> int | None:
+    def check(
+        self, n_classes: int, model_name: str, named: bool = True, param: str = "class_index"
+    ) -> int | None:
         """The index checked against a model's number of outputs (None for ``top``);
-        ``named``: whether the model's classes have ImageNet's names."""
+        ``named``: whether the model's classes have ImageNet's names; errors name ``param``."""
         if self.index is None:
             return None
         if self.by_name and not (named and n_classes == IMAGENET_CLASSES):
             raise UsageError(
-                f"class_index name {self.spec!r} needs an ImageNet model; {shown(model_name)} "
+                f"{param} name {self.spec!r} needs an ImageNet model; {shown(model_name)} "
                 f"{unnamed(n_classes)}",
-                ("class_index", "class_names="),
+                (param, "class_names="),
             )
         if self.index >= n_classes:
             raise UsageError(
-                f"class_index {self.index} is out of range: {shown(model_name)} has "
+                f"{param} {self.index} is out of range: {shown(model_name)} has "
                 f"{n_classes} outputs (0-{n_classes - 1})",
-                "class_index",
+                param,
             )
         return self.index
 
 
-def parse_class(spec: str | int | None) -> ClassTarget:
+def parse_class(spec: str | int | None, param: str = "class_index") -> ClassTarget:
     """``top`` or None -> top-1, ``"281"`` -> 281, ``"tabby"`` -> 281 (ImageNet, offline).
 
     >>> parse_class("tabby").index
@@ -57,7 +60,7 @@ def parse_class(spec: str | int | None) -> ClassTarget:
     if index is None:
         return ClassTarget(text, find_imagenet_class(text), True)
     if index < 0:
-        raise UsageError(f"class_index must be 0 or more; received {index}", "class_index")
+        raise UsageError(f"{param} must be 0 or more; received {index}", param)
     return ClassTarget(text, index, False)
 
 

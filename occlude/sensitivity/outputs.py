@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from occlude.errors import InputError, UsageError
 from occlude.imageio import open_image, resize_map, write_atomic, write_bytes
 from occlude.inputs import InputImage
 from occlude.runner.events import is_int, is_number
-from occlude.sensitivity.core import SensitivityResult
+from occlude.sensitivity.core import Sweep
 from occlude.sensitivity.metrics import Curves, box_region, focus
 from occlude.sensitivity.options import SensitivityOptions
 from occlude.text import shown
@@ -40,39 +41,59 @@ def output_paths(item: InputImage, out_dir: Path, opts: SensitivityOptions) -> d
     return paths
 
 
-def expected_region(opts: SensitivityOptions, shape: tuple[int, int]) -> np.ndarray:
-    """The expected region as an H×W boolean mask at ``shape``."""
-    if opts.expect_box is not None:
-        return box_region(shape, opts.expect_box)
-    if opts.expect_mask is None:
+def expected_region(
+    shape: tuple[int, int],
+    box: tuple[int, int, int, int] | None = None,
+    mask: Path | np.ndarray | None = None,
+) -> np.ndarray:
+    """The expected region as an H×W boolean mask at ``shape``: a box (x0, y0, x1, y1),
+    or a mask (an image file or an array, non-zero inside) resized to ``shape``."""
+    if box is not None:
+        return box_region(shape, box)
+    if mask is None:
         raise UsageError("give expect_box or expect_mask", ("expect_box", "expect_mask"))
-    try:
-        mask = open_image(opts.expect_mask).convert("L")
-    except InputError as exc:
-        raise UsageError(f"expect_mask: {exc}", "expect_mask") from None
-    resized = mask.resize((shape[1], shape[0]), Image.Resampling.NEAREST)
+    if isinstance(mask, np.ndarray):
+        if mask.ndim != 2:
+            raise UsageError(f"a mask must be H×W; received shape {mask.shape}", "expect_mask")
+        img = Image.fromarray((mask != 0).astype(np.uint8) * 255, "L")
+    else:
+        try:
+            img = open_image(Path(mask)).convert("L")
+        except InputError as exc:
+            raise UsageError(f"expect_mask: {exc}", "expect_mask") from None
+    resized = img.resize((shape[1], shape[0]), Image.Resampling.NEAREST)
     return np.asarray(resized) > 0
 
 
 def image_focus(values: np.ndarray, shape: tuple[int, int], opts: SensitivityOptions) -> float:
-    """Focus of a model-size map on the region given in original-image pixels."""
+    """Focus of a model-size map on the region ``opts`` gives in original-image pixels."""
+    return region_focus(values, shape, opts.expect_box, opts.expect_mask)
+
+
+def region_focus(
+    values: np.ndarray,
+    shape: tuple[int, int],
+    box: tuple[int, int, int, int] | None = None,
+    mask: Path | np.ndarray | None = None,
+) -> float:
+    """Focus of a model-size map on a box or mask given at the original ``shape``,
+    measured at that resolution (or :data:`FOCUS_MAX_SIDE` on the longer side)."""
     height, width = shape
     scale = min(1.0, FOCUS_MAX_SIDE / max(height, width))
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
     full = resize_map(values, (size[1], size[0]))
-    if opts.expect_box is not None and scale < 1.0:
-        x0, y0, x1, y1 = opts.expect_box
+    if box is not None and scale < 1.0:
+        x0, y0, x1, y1 = box
         box = (
             math.floor(x0 * scale),
             math.floor(y0 * scale),
             max(math.ceil(x1 * scale), math.floor(x0 * scale) + 1),
             max(math.ceil(y1 * scale), math.floor(y0 * scale) + 1),
         )
-        return focus(full, box_region(size, box))
-    return focus(full, expected_region(opts, size))
+    return focus(full, expected_region(size, box, mask))
 
 
-def save_arrays(paths: dict[str, Path], result: SensitivityResult) -> None:
+def save_arrays(paths: dict[str, Path], result: Sweep) -> None:
     """``.npy`` (the multi-scale map) and ``_scales.npz`` (every scale, sizes, strides)."""
     write_atomic(paths["npy"], lambda handle: np.save(handle, result.map))
     arrays = {f"patch_{p}": m for p, m in zip(result.patch_sizes, result.scale_maps, strict=True)}
@@ -129,10 +150,26 @@ def describe_class(name: str | None, index: int) -> str:
     return f"{name} ({index})" if name else f"class {index}"
 
 
-def title(item: InputImage, result: SensitivityResult, class_name: str | None,
-          model: str, fill: str) -> str:  # fmt: skip
+def title(
+    name: str, result: Sweep, class_name: str | None, model: str, fill: str,
+    precision: str = "float32", approx: float = 1.0,
+) -> str:  # fmt: skip
+    """The figures' title: image, class, score, model, scales, fill (and what is not exact)."""
     scales = "/".join(str(p) for p in result.patch_sizes)
-    return (
-        f"{shown(item.rel.name)}: {describe_class(class_name, result.class_index)}, score "
+    text = (
+        f"{shown(name)}: {describe_class(class_name, result.class_index)}, score "
         f"{result.base_score:.3f}  |  {shown(model)}, patches {scales}, fill {fill}"
     )
+    if precision != "float32":
+        text += f", {precision}"
+    if approx < 1.0:
+        text += f", approximate (tau {approx:g})"
+    return text
+
+
+def run_settings(
+    model: dict[str, Any], opts: SensitivityOptions, hashes: Callable[[Path | None], str | None]
+) -> dict[str, Any]:
+    """The settings that decide an image's outputs (the record's ``settings`` and the
+    resume fingerprint, without the input's hash): the model's, then the options'."""
+    return {**model, **opts.settings(), "expect_mask_sha256": hashes(opts.expect_mask)}

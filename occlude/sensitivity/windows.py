@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from occlude.errors import UsageError
@@ -61,3 +63,73 @@ def default_patch_sizes(height: int, width: int) -> tuple[int, ...]:
     side = min(height, width)
     sizes = sorted({max(1, round(side * f)) for f in (1 / 14, 1 / 7, 1 / 4, 1 / 2)})
     return tuple(sizes)
+
+
+def check_scales(
+    patch_sizes: Sequence[int] | None, strides: Sequence[int] | None
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Validate patch sizes and strides without an image size: ``(patches, strides)``,
+    either possibly empty (the default sweep, strides equal to the patches).
+
+    >>> check_scales([20, 40], [10])
+    ((20, 40), (10, 10))
+    """
+    patches = tuple(int(p) for p in patch_sizes or ())
+    steps = tuple(int(s) for s in strides or ())
+    for p in patches:
+        if p <= 0:
+            raise UsageError(f"patch_sizes must be positive; received {p}", "patch_sizes")
+    for st in steps:
+        if st <= 0:
+            raise UsageError(f"strides must be positive; received {st}", "strides")
+    if patches and len(steps) > 1 and len(steps) != len(patches):
+        raise UsageError(
+            f"strides: give one or one per patch size; received {len(steps)} for "
+            f"{len(patches)} patch sizes",
+            "strides",
+        )
+    if patches and len(steps) == 1:
+        steps = steps * len(patches)
+    scales = list(zip(patches, steps or patches, strict=True)) if patches else []
+    for i, (p, st) in enumerate(scales):
+        if (p, st) in scales[:i]:  # the same windows twice: a typo, and a doubled weight
+            raise UsageError(f"patch_sizes lists {p} twice with strides {st}",
+                             ("patch_sizes", "strides"))  # fmt: skip
+    for p, st in zip(patches, steps, strict=False):
+        if st > p:
+            raise UsageError(
+                f"strides {st} is larger than patch_sizes {p}: pixels between windows would "
+                "never be occluded",
+                ("strides", "patch_sizes"),
+            )
+    return patches, steps
+
+
+def resolve_scales(
+    shape: tuple[int, int], patch_sizes: Sequence[int] | None, strides: Sequence[int] | None
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The sweep's patch sizes and strides at ``shape`` (the defaults filled in)."""
+    patches, steps = check_scales(patch_sizes, strides)
+    if not patches:
+        patches = default_patch_sizes(*shape)
+        steps = check_scales(patches, steps)[1]
+    return patches, steps or patches
+
+
+def scale_windows(
+    shape: tuple[int, int],
+    patch_sizes: Sequence[int] | None = None,
+    strides: Sequence[int] | None = None,
+) -> dict[int, int]:
+    """Occluded copies a sweep evaluates at each scale: ``{patch size: windows}``."""
+    patches, steps = resolve_scales(shape, patch_sizes, strides)
+    return {p: len(window_boxes(*shape, p, s)) for p, s in zip(patches, steps, strict=True)}
+
+
+def count_windows(
+    shape: tuple[int, int],
+    patch_sizes: Sequence[int] | None = None,
+    strides: Sequence[int] | None = None,
+) -> int:
+    """Number of occluded copies a sweep will evaluate (without the base image)."""
+    return sum(scale_windows(shape, patch_sizes, strides).values())
