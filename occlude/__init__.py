@@ -17,18 +17,22 @@ __all__ = [
     "InputError",
     "ModelError",
     "OccludeError",
+    "RobustnessResult",
     "ScoreError",
     "SensitivityResult",
     "UsageError",
     "__version__",
     "load_classifier",
     "occlusion_sensitivity",
+    "robustness_curve",
 ]
 
 _LAZY = {
     "load_classifier": "occlude.model",
     "occlusion_sensitivity": "occlude.sensitivity.core",
     "SensitivityResult": "occlude.sensitivity.core",
+    "RobustnessResult": "occlude.robustness.summary",
+    "robustness_curve": "occlude.robustness.curve",
 }
 
 

@@ -87,13 +87,17 @@ def _figure(width_px: float, height_px: float) -> Any:
     return Figure(figsize=(width_px / 100.0, height_px / 100.0), dpi=100)
 
 
-def _save(fig: Any, path: Path) -> None:
+def _png(fig: Any) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
-    write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def _save(fig: Any, path: Path) -> None:
+    write_bytes(path, _png(fig))
 
 
 def display_size(width: int, height: int) -> tuple[float, float]:
@@ -225,9 +229,9 @@ _STYLES = (
 )
 
 
-def robustness_png(path: Path, rows: Sequence[Row], title: str) -> None:
-    """Accuracy (with its 95 % band over images) and mean true-class score against the
-    occluded fraction: one colour, marker and line style per method, each nudged
+def robustness_png(rows: Sequence[Row], title: str) -> bytes:
+    """The PNG of accuracy (with its 95 % band over images) and mean true-class score
+    against the occluded fraction: one colour, marker and line style per method, each nudged
     sideways a little so that curves that coincide stay visible."""
     fig = _figure(720, 640)
     top = fig.add_axes((0.1, 0.47, 0.62, 0.44))
@@ -260,4 +264,4 @@ def robustness_png(path: Path, rows: Sequence[Row], title: str) -> None:
     bottom.set_xlabel("occluded fraction of the image")
     bottom.set_ylabel("mean true-class score")
     bottom.grid(alpha=0.3)
-    _save(fig, path)
+    return _png(fig)

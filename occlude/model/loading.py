@@ -136,6 +136,23 @@ def load_classifier(
                       model_precision(model))  # fmt: skip
 
 
+def wrap_model(model: Any, preprocess: str | None = None, precision: str = "float32") -> Classifier:
+    """A Keras model already in memory as a :class:`Classifier` (``weights`` reads
+    ``in-memory``; ``preprocess`` defaults to ``none``: raw 0-255 pixels; no class names).
+
+    Raises:
+        ModelError: not one image input (batch, H, W, 3) of fixed size and one score output.
+    """
+    mode = "none" if preprocess is None else _resolve_preprocess(preprocess)
+    name = str(getattr(model, "name", "model"))
+    input_size, n_classes = _check_io(name, model)
+    batch = model.inputs[0].shape[0]
+    fixed = int(batch) if batch is not None else None
+    model = _with_precision(name, model, precision, True)
+    return Classifier(name, model, input_size, mode, "in-memory", n_classes, None, fixed,
+                      model_precision(model))  # fmt: skip
+
+
 def _with_precision(name: str, model: Any, precision: str, safe: bool) -> Any:
     try:
         with quiet_native():
