@@ -14,14 +14,25 @@ from occlude.errors import InputError, ModelError, OccludeError, ScoreError, Usa
 __version__ = "0.2.0"
 
 __all__ = [
+    "AttentiveCutmix",
+    "Augmented",
+    "Cutmix",
+    "Cutout",
+    "HideAndSeek",
     "InputError",
+    "KeepCutout",
+    "Mixup",
     "ModelError",
     "OccludeError",
+    "RandomErasing",
     "RobustnessResult",
+    "SaliencyMix",
     "ScoreError",
     "SensitivityResult",
     "UsageError",
     "__version__",
+    "augment_files",
+    "augment_image",
     "load_classifier",
     "occlusion_sensitivity",
     "robustness_curve",
@@ -33,7 +44,11 @@ _LAZY = {
     "SensitivityResult": "occlude.sensitivity.core",
     "RobustnessResult": "occlude.robustness.summary",
     "robustness_curve": "occlude.robustness.curve",
-}
+    "augment_image": "occlude.augment.single",
+    "augment_files": "occlude.augment.files",
+    **dict.fromkeys(("Augmented", "Cutout", "HideAndSeek", "RandomErasing", "Mixup", "Cutmix",
+                     "KeepCutout", "SaliencyMix", "AttentiveCutmix"), "occlude.augment.methods"),
+}  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

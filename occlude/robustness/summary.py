@@ -48,8 +48,8 @@ class Gate:
 
     def check_fractions(self, fractions: Sequence[float]) -> None:
         if not any(abs(self.at - f) < 1e-9 for f in fractions):
-            raise UsageError(f"at {self.at} is not one of fractions "
-                             f"{','.join(f'{f:g}' for f in fractions)}", ("at", "fractions"))  # fmt: skip
+            listed = ",".join(f"{f:g}" for f in fractions)
+            raise UsageError(f"at {self.at} is not one of fractions {listed}", ("at", "fractions"))
 
     def value(self, row: Row) -> float:
         return row.accuracy if self.on == "estimate" else row.accuracy_low_images
