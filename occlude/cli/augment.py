@@ -335,10 +335,8 @@ def augment(
             area_range=split_floats(area_range, "area_range", 2),
             aspect_range=split_floats(aspect_range, "aspect_range", 2),
             alpha=alpha, keep_quantile=keep_quantile, max_tries=max_tries, top_k=top_k,
-            label_by=label_by.value if label_by is not None else None,
-        )  # fmt: skip
-        maker = _map_maker(model, map_weights, map_preprocess, map_patch, map_names, map_class,
-                           out)  # fmt: skip
+            label_by=label_by.value if label_by is not None else None)  # fmt: skip
+        maker = _map_maker(model, map_weights, map_preprocess, map_patch, map_names, map_class, out)
         job = AugmentJob(inputs, chosen, out, copies, seed, labels, fmt.value, maps, maker)
         runs_on = make_engine(engine, workers, address, gpus_per_worker, len(job.plan().units),
                               pool_by_default=True)  # fmt: skip
