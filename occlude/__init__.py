@@ -16,17 +16,30 @@ from occlude.errors import InputError, ModelError, OccludeError, ScoreError, Usa
 __version__ = "0.2.0"
 
 __all__ = [
+    "AttentiveCutmix",
+    "Augmented",
+    "Cutmix",
+    "Cutout",
+    "HideAndSeek",
     "InputError",
+    "KeepCutout",
+    "Mixup",
     "ModelError",
     "OccludeError",
     "OcclusionSensitivity",
+    "RandomErasing",
+    "RobustnessResult",
+    "SaliencyMix",
     "ScoreError",
     "SensitivityResult",
     "Sweep",
     "UsageError",
     "__version__",
+    "augment_files",
+    "augment_image",
     "load_classifier",
     "occlusion_sensitivity",
+    "robustness_curve",
 ]
 
 _LAZY = {
@@ -35,7 +48,13 @@ _LAZY = {
     "Sweep": "occlude.sensitivity.core",
     "load_classifier": "occlude.model",
     "occlusion_sensitivity": "occlude.sensitivity.core",
-}
+    "RobustnessResult": "occlude.robustness.summary",
+    "robustness_curve": "occlude.robustness.curve",
+    "augment_image": "occlude.augment.single",
+    "augment_files": "occlude.augment.files",
+    **dict.fromkeys(("Augmented", "Cutout", "HideAndSeek", "RandomErasing", "Mixup", "Cutmix",
+                     "KeepCutout", "SaliencyMix", "AttentiveCutmix"), "occlude.augment.methods"),
+}  # fmt: skip
 
 
 def __dir__() -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from occlude.errors import UsageError
@@ -53,12 +54,17 @@ def folder_label(path: Path) -> str:
 
 
 class LabelReader:
-    """``labels`` is ``"folders"`` or the path of a CSV: ``reader(path)`` -> label or None."""
+    """``labels`` is ``"folders"``, the path of a CSV, or a mapping of image paths to labels
+    (the Python API's): ``reader(path)`` -> label or None."""
 
-    def __init__(self, labels: str | Path) -> None:
-        self.spec = str(labels)
+    def __init__(self, labels: str | Path | Mapping[Path, str]) -> None:
         self.csv: Path | None = None
         self._table: dict[Path, str] | None = None
+        if isinstance(labels, Mapping):
+            self.spec = "labels"
+            self._table = {Path(os.path.realpath(p)): str(v) for p, v in labels.items()}
+            return
+        self.spec = str(labels)
         if self.spec != "folders":
             self.csv = Path(labels)
             if not self.csv.is_file():

@@ -260,9 +260,9 @@ _STYLES = (
 )
 
 
-def robustness_png(path: Path, rows: Sequence[Row], title: str) -> None:
-    """Accuracy (with its 95 % band over images) and mean true-class score against the
-    occluded fraction: one colour, marker and line style per method, each nudged
+def robustness_png(rows: Sequence[Row], title: str) -> bytes:
+    """The PNG of accuracy (with its 95 % band over images) and mean true-class score
+    against the occluded fraction: one colour, marker and line style per method, each nudged
     sideways a little so that curves that coincide stay visible."""
     fig = _figure(720, 640, layout="constrained")  # room for every label, however long
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
@@ -295,4 +295,4 @@ def robustness_png(path: Path, rows: Sequence[Row], title: str) -> None:
     bottom.set_ylabel("mean true-class score")
     _short_numbers(bottom.yaxis)
     bottom.grid(alpha=0.3)
-    _save(fig, path, tight=False)
+    return png_bytes(fig, tight=False)

@@ -6,9 +6,12 @@ test suite checks that the table matches ``keras.applications``.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from occlude.errors import UsageError
 
@@ -199,3 +202,70 @@ class ModelSpec:
             return None
         return (f"{self.precision} was measured {ratio:.2f}x the speed of float32 for "
                 f"{family} models on CPU (slower): it may not pay here")  # fmt: skip
+
+
+@dataclass
+class CallableModel:
+    """A ``predict(batch) -> scores`` callable as a model: images at their own size,
+    preprocessing and batching its own business, no class names (and the number of classes
+    known only once it scores)."""
+
+    predict: Callable[[Any], Any]
+    name: str = "predict"
+    weights: str | None = None
+    preprocess: str = "none"
+    precision: str = "float32"
+    backend: str | None = None
+    input_size: tuple[int, int] | None = None
+    n_classes: int | None = None
+    imagenet_names: bool = False
+
+    def class_name(self, index: int) -> str | None:
+        return None
+
+    def predictor(self, batch_size: int) -> Callable[[Any], Any]:
+        return self.predict
+
+
+def any_model(
+    model: Any,
+    *,
+    preprocess: str | None = None,
+    precision: str = "float32",
+    weights: str | None = None,
+    safe: bool = True,
+    class_names: str | None = None,
+) -> tuple[Classifier | CallableModel, ModelSpec | None]:
+    """What the Python API takes as ``model``: a keras.applications name or a model file (a
+    :class:`ModelSpec`, loaded), a ``keras.Model`` in memory, or a ``predict(batch) ->
+    scores`` callable. The settings apply where they can, and are refused where they
+    cannot (a callable does its own preprocessing).
+    """
+    if isinstance(model, (str, os.PathLike)):
+        spec = ModelSpec(os.fspath(model), weights, preprocess, safe, precision,
+                         class_names=class_names)  # fmt: skip
+        return spec.load(), spec
+    keras = sys.modules.get("keras")
+    if keras is not None and isinstance(model, keras.Model):
+        if weights is not None:
+            raise UsageError("weights applies to a model name or file; a keras.Model has its "
+                             "own", "weights")  # fmt: skip
+        from occlude.model import wrap_model
+
+        return wrap_model(model, preprocess, precision, class_names), None
+    if callable(model):
+        given = {
+            "preprocess": preprocess is not None,
+            "weights": weights is not None,
+            "precision": precision != "float32",
+            "class_names": class_names is not None,
+        }
+        if any(given.values()):
+            names = tuple(k for k, v in given.items() if v)
+            raise UsageError(f"{', '.join(names)}: apply to Keras models; a callable does its "
+                             "own", names)  # fmt: skip
+        name = getattr(model, "__name__", type(model).__name__)
+        return CallableModel(model, str(name)), None
+    raise UsageError(f"model must be a keras.Model, a keras.applications name, a model file "
+                     f"or a predict(batch) -> scores callable; received {type(model).__name__}",
+                     "model")  # fmt: skip

@@ -25,7 +25,7 @@ from occlude.robustness import (
     case_rng,
     evaluate,
     jobs_per_image,
-    occlude,
+    occluded,
     resolve_label,
 )
 
@@ -82,13 +82,13 @@ def test_hide_and_seek_hides_about_the_fraction_in_cells_of_a_seventh() -> None:
 
 def test_occlude_paints_exactly_the_sampled_region() -> None:
     image = np.full((20, 30, 3), 200, np.uint8)
-    out = occlude(image, "cutout", 0.25, np.random.default_rng(3), GREY)
+    out = occluded(image, "cutout", 0.25, np.random.default_rng(3), GREY)
     x0, y0, x1, y1 = square_inside(np.random.default_rng(3), (20, 30), 0.25)
     expected = image.copy()
     expected[y0:y1, x0:x1] = 128  # 127.5 rounds to 128
     np.testing.assert_array_equal(out, expected)
-    assert occlude(image, "hide-and-seek", 0.0, np.random.default_rng(0), GREY) is image
-    noisy = occlude(image, "random-erasing", 0.3, np.random.default_rng(4), parse_fill("noise"))
+    assert occluded(image, "hide-and-seek", 0.0, np.random.default_rng(0), GREY) is image
+    noisy = occluded(image, "random-erasing", 0.3, np.random.default_rng(4), parse_fill("noise"))
     changed = (noisy != image).any(axis=2).mean()
     assert 0.25 < changed < 0.32
 

@@ -61,6 +61,14 @@ def test_importing_occlude_loads_nothing_heavy() -> None:
     assert loaded == {"tensorflow": False, "keras": False, "matplotlib": False, "numpy": False}
 
 
+def test_the_top_level_names_resolve_and_load_nothing_heavy() -> None:
+    code = "import occlude\nfor name in occlude.__all__:\n    getattr(occlude, name)\n"
+    _, loaded = loaded_after(code)
+    assert not any(loaded[m] for m in HEAVY), loaded
+    assert {"robustness_curve", "RobustnessResult", "augment_image", "Cutout",
+            "load_classifier", "UsageError"} <= set(package.__all__)  # fmt: skip
+
+
 def test_augment_runs_without_tensorflow_or_matplotlib(tmp_path) -> None:
     (tmp_path / "in").mkdir()
     for i in range(2):

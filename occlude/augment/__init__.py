@@ -1,128 +1,85 @@
-"""Paper-faithful occlusion augmentations: pure functions, methods and a folder pipeline.
+"""Paper-faithful occlusion augmentations: one call per array, method objects, folders.
 
-Three layers, each usable alone:
-
-* :mod:`~occlude.augment.functional`: image array + explicit parameters -> new array
-  (``erase_boxes``, ``hide_cells``, ``mixup``, ``cutmix``);
-* :mod:`~occlude.augment.methods`: one frozen class per method (``Cutout``,
-  ``HideAndSeek``, ``RandomErasing``, ``Mixup``, ``Cutmix``) that validates its settings,
-  samples its parameters from a ``numpy.random.Generator`` as its paper defines them, and
-  applies them; the registry :data:`METHODS` and :func:`augmentation` build them by name;
-* :func:`augment_files`: files and folders with a manifest, on the job runner.
+* :func:`augment`: one image array, a method by name (or object) and a seed ->
+  :class:`Augmented` (``image``, ``params``, ``label_weights``); also
+  ``occlude.augment_image`` at the top level (``occlude.augment`` is this package);
+* the method classes (``Cutout``, ``HideAndSeek``, ``RandomErasing``, ``Mixup``,
+  ``Cutmix``, ``KeepCutout``, ``SaliencyMix``, ``AttentiveCutmix``) for repeated use:
+  ``method(image, rng)``; :data:`METHODS` names them;
+* :func:`augment_files`: files and folders with a manifest, on the job runner;
+  :func:`replay` rebuilds one output from its record.
 
 Example::
 
-    import numpy as np
-    from occlude.augment import augmentation
+    from occlude.augment import augment, replay
 
-    method = augmentation("random-erasing", prob=1.0)
-    result = method(image, np.random.default_rng(0))
-    result.image, result.params.to_dict()
+    result = augment(image, "random-erasing", seed=0, prob=1.0)
+    result.image, result.params_dict(), result.label_weights
 
-Importing this package loads numpy and Pillow only.
+The parts stay importable from their modules (:mod:`~occlude.augment.functional`: the
+painters; :mod:`~occlude.augment.methods`: samplers and parameter records;
+:mod:`~occlude.augment.seeding`), and by their old names from here. Importing this
+package loads numpy and Pillow only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
-
-from occlude.augment.arrays import load_array
 from occlude.augment.files import AugmentReport, augment_files
-from occlude.augment.functional import (
-    Noise,
-    cutmix,
-    erase_boxes,
-    fill_colour,
-    hidden_mask,
-    hide_cells,
-    match_partner,
-    mixup,
-)
 from occlude.augment.manifest import replay
 from occlude.augment.methods import (
     METHODS,
+    AttentiveCutmix,
     Augmented,
-    Context,
     Cutmix,
-    CutmixParams,
     Cutout,
-    CutoutParams,
     HideAndSeek,
-    HideAndSeekParams,
+    KeepCutout,
     Method,
     Mixup,
-    MixupParams,
     RandomErasing,
-    RandomErasingParams,
+    SaliencyMix,
     augmentation,
-    params_from_dict,
-    sample_cutmix,
-    sample_cutout,
-    sample_hide_and_seek,
-    sample_mixup,
-    sample_random_erasing,
 )
-from occlude.augment.params import Box, Params, box_area
-from occlude.augment.seeding import output_rng, output_seed
-
-
-def augment(
-    image: np.ndarray,
-    method: Method,
-    rng: np.random.Generator,
-    *,
-    partners: Sequence[np.ndarray] = (),
-    dataset_mean: Sequence[float] | None = None,
-) -> Augmented:
-    """Sample and apply ``method`` to one image, drawing everything from ``rng``.
-
-    The draws, in order: the method's parameters (the ``prob`` coin first); for mixing
-    methods the partner's index into ``partners``; for a noise fill the noise seed.
-    ``partners`` may be a lazy sequence: only the chosen one is read.
-    """
-    return method(image, rng, Context(partners, dataset_mean))
-
+from occlude.augment.single import augment
 
 __all__ = [
     "METHODS",
+    "AttentiveCutmix",
     "AugmentReport",
     "Augmented",
-    "Box",
-    "Context",
     "Cutmix",
-    "CutmixParams",
     "Cutout",
-    "CutoutParams",
     "HideAndSeek",
-    "HideAndSeekParams",
+    "KeepCutout",
     "Method",
     "Mixup",
-    "MixupParams",
-    "Noise",
-    "Params",
     "RandomErasing",
-    "RandomErasingParams",
+    "SaliencyMix",
     "augment",
     "augment_files",
     "augmentation",
-    "box_area",
-    "cutmix",
-    "erase_boxes",
-    "fill_colour",
-    "hidden_mask",
-    "hide_cells",
-    "load_array",
-    "match_partner",
-    "mixup",
-    "output_rng",
-    "output_seed",
-    "params_from_dict",
     "replay",
-    "sample_cutmix",
-    "sample_cutout",
-    "sample_hide_and_seek",
-    "sample_mixup",
-    "sample_random_erasing",
 ]
+
+_PARTS = {
+    **dict.fromkeys(("Noise", "cutmix", "erase_boxes", "fill_colour", "hidden_mask",
+                     "hide_cells", "match_partner", "mixup"), "occlude.augment.functional"),
+    **dict.fromkeys(("Context", "CutmixParams", "CutoutParams", "HideAndSeekParams",
+                     "MixupParams", "RandomErasingParams", "params_from_dict", "sample_cutmix",
+                     "sample_cutout", "sample_hide_and_seek", "sample_mixup",
+                     "sample_random_erasing"), "occlude.augment.methods"),
+    **dict.fromkeys(("Box", "Params", "box_area"), "occlude.augment.params"),
+    **dict.fromkeys(("output_rng", "output_seed"), "occlude.augment.seeding"),
+    "load_array": "occlude.augment.arrays",
+}  # fmt: skip
+"""The parts, importable from here by their old names (not in ``__all__``)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PARTS:
+        import importlib
+
+        return getattr(importlib.import_module(_PARTS[name]), name)
+    raise AttributeError(f"module 'occlude.augment' has no attribute {name!r}")

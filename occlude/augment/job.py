@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from occlude.augment import functional as F
 from occlude.augment.arrays import (
     JPEG_QUALITY,
     array_to_pil,
@@ -289,10 +288,10 @@ class AugmentJob(Job):
         if method.guided:
             record["saliency"] = {"map": src.map, "partner_map": partner.map if partner else None}
         if method.mixing:
-            lam = float(getattr(result.params, "lam", 1.0))
+            lam = result.label_weights[0]
             record["soft_label"] = _soft_label(src.label, partner.label if partner else None, lam)
         else:
-            record["fill"] = _fill_json(result.fill) if result.params.applied else None
+            record["fill"] = result.fill_json() if result.params.applied else None
             record["label"] = src.label
         return record
 
@@ -362,14 +361,6 @@ def _soft_label(source: str | None, partner: str | None, lam: float) -> dict[str
     if partner is not None:
         weights[partner] = weights.get(partner, 0.0) + (1.0 - lam)
     return weights
-
-
-def _fill_json(fill: F.FillValue | None) -> str | list[float] | None:
-    if fill is None:
-        return None
-    if isinstance(fill, F.Noise):
-        return "noise"
-    return [float(v) for v in fill]
 
 
 def channel_sums(path: str) -> tuple[list[int], int] | str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -37,7 +37,10 @@ from occlude.cli.help import GUIDED, METHOD, METHOD_PARAMETERS, OUTPUTS, Command
 from occlude.errors import UsageError
 
 if TYPE_CHECKING:
-    from occlude.runner import Outcome
+    from occlude.augment.job import AugmentJob
+    from occlude.augment.maps import MapMaker
+    from occlude.cli._common import ClassNames
+    from occlude.runner import Outcome, Runner
 
 MANIFEST = "manifest.jsonl"
 
@@ -369,39 +372,40 @@ def augment(
     gpus_per_worker: GpusOption = 0.0,
     quiet: QuietOption = False,
 ) -> None:
-    args = dict(locals())
     quiet_warnings(quiet)
-    guarded(lambda: _run(**args))
+
+    def body() -> None:
+        from occlude.augment.job import AugmentJob
+        from occlude.augment.methods import augmentation
+        from occlude.runner import Runner
+
+        chosen = augmentation(
+            method.value, prob=prob, fill=fill, holes=holes, size=size,
+            grid=_grid(method.value, grid), hide_prob=hide_prob,
+            area_range=split_floats(area_range, "area_range", 2),
+            aspect_range=split_floats(aspect_range, "aspect_range", 2),
+            alpha=alpha, keep_quantile=keep_quantile, max_tries=max_tries, top_k=top_k,
+            label_by=label_by.value if label_by is not None else None)  # fmt: skip
+        maker = _map_maker(model, map_weights, map_preprocess, map_patch, map_names, map_class, out)
+        job = AugmentJob(inputs, chosen, out, copies, seed, labels, fmt.value, maps, maker)
+        runs_on = make_engine(engine, workers, address, gpus_per_worker, len(job.plan().units),
+                              pool_by_default=True)  # fmt: skip
+        runner = Runner(job, engine=runs_on, overwrite=overwrite, fail_fast=fail_fast,
+                        progress=not quiet, label="augment", shard=parse_shard(shard))  # fmt: skip
+        _run(job, runner, quiet)
+
+    guarded(body)
 
 
-def _run(**a: Any) -> None:
-    from occlude.augment.job import AugmentJob
-    from occlude.augment.methods import augmentation
-    from occlude.runner import Runner
-
-    method = augmentation(
-        a["method"].value, prob=a["prob"], fill=a["fill"], holes=a["holes"], size=a["size"],
-        grid=_grid(a["method"].value, a["grid"]), hide_prob=a["hide_prob"],
-        area_range=split_floats(a["area_range"], "area_range", 2),
-        aspect_range=split_floats(a["aspect_range"], "aspect_range", 2),
-        alpha=a["alpha"], keep_quantile=a["keep_quantile"], max_tries=a["max_tries"],
-        top_k=a["top_k"], label_by=a["label_by"].value if a["label_by"] is not None else None,
-    )  # fmt: skip
-    job = AugmentJob(a["inputs"], method, a["out"], a["copies"], a["seed"], a["labels"],
-                     a["fmt"].value, a["maps"], _map_maker(a))  # fmt: skip
-    engine = make_engine(a["engine"], a["workers"], a["address"], a["gpus_per_worker"],
-                         len(job.plan().units), pool_by_default=True)  # fmt: skip
-    runner = Runner(job, engine=engine, overwrite=a["overwrite"], fail_fast=a["fail_fast"],
-                    progress=not a["quiet"], label="augment",
-                    shard=parse_shard(a["shard"]))  # fmt: skip
+def _run(job: AugmentJob, runner: Runner, quiet: bool) -> None:
     counts = {"done": 0, "reused": 0}
 
     def count(outcome: Outcome) -> None:
         if outcome.unit is not None:
             counts[outcome.status] += len(outcome.unit.outputs)
 
-    report = drive(runner, a["quiet"], count)
-    if not a["quiet"]:
+    report = drive(runner, quiet, count)
+    if not quiet:
         out = job.out_dir
         where = "records in its ledger" if runner.shard else f"manifest {out / MANIFEST}"
         reused = f", {counts['reused']} already done" if counts["reused"] else ""
@@ -409,7 +413,7 @@ def _run(**a: Any) -> None:
     finish(report)
 
 
-def _grid(method: str, grid: list[str] | None) -> Any:
+def _grid(method: str, grid: list[str] | None) -> int | list[int] | None:
     """``--grid``: cell sides for hide-and-seek, the cells per side for attentive-cutmix."""
     if grid is None:
         return None
@@ -422,11 +426,13 @@ def _grid(method: str, grid: list[str] | None) -> Any:
     return values
 
 
-def _map_maker(a: dict[str, Any]) -> Any:
+def _map_maker(
+    model: str | None, weights: str | None, preprocess: str | None,
+    patches: list[str] | None, names: ClassNames | None, target: str, out: Path,
+) -> MapMaker | None:  # fmt: skip
     """With ``--model``: what computes the guided methods' maps."""
-    if a["model"] is None:
-        if any(a[k] is not None for k in ("map_weights", "map_preprocess", "map_patch",
-                                          "map_names")):  # fmt: skip
+    if model is None:
+        if any(v is not None for v in (weights, preprocess, patches, names)):
             raise UsageError("the maps' weights, preprocessing, class names and patch sizes go "
                              "with model=NAME", "model=")  # fmt: skip
         return None
@@ -434,11 +440,10 @@ def _map_maker(a: dict[str, Any]) -> Any:
     from occlude.sensitivity.options import SensitivityOptions, parse_class
     from occlude.zoo import ModelSpec
 
-    patches = tuple(split_ints(a["map_patch"], "patch_sizes"))
-    options = SensitivityOptions(target=parse_class(a["map_class"]), patch_sizes=patches)
-    spec = ModelSpec(a["model"], a["map_weights"], a["map_preprocess"],
-                     class_names=class_names(a["map_names"]))  # fmt: skip
-    return MapMaker(spec, options, a["out"])
+    options = SensitivityOptions(target=parse_class(target),
+                                 patch_sizes=tuple(split_ints(patches, "patch_sizes")))  # fmt: skip
+    spec = ModelSpec(model, weights, preprocess, class_names=class_names(names))
+    return MapMaker(spec, options, out)
 
 
 def register(app: typer.Typer) -> None:

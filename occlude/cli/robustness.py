@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import math
 import sys
-from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -43,10 +40,12 @@ from occlude.cli._common import (
 )
 from occlude.cli.help import COMPUTE, EVALUATION, GATES, OUTPUTS, Command
 from occlude.errors import UsageError
-from occlude.fill import Fill
 
 if TYPE_CHECKING:
-    from occlude.robustness import RobustnessJob, Row
+    from occlude.robustness import RobustnessJob
+    from occlude.robustness.summary import Gate
+    from occlude.runner import Runner
+    from occlude.zoo import ModelSpec
 
 
 class GateOn(StrEnum):
@@ -217,196 +216,79 @@ def robustness(
     names: ClassNamesOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    args = dict(locals())
     quiet_warnings(quiet)
-    guarded(lambda: _run(**args))
+
+    def body() -> None:
+        from occlude.robustness.summary import Gate
+        from occlude.runner import Runner
+        from occlude.zoo import ModelSpec
+
+        if (min_accuracy is None) != (at is None):
+            raise UsageError("min_accuracy and at go together", ("min_accuracy", "at"))
+        gate = None if min_accuracy is None or at is None else Gate(min_accuracy, at, gate_on.value)
+        spec = ModelSpec(model, weights, preprocess, not unsafe_model, precision, backend,
+                         class_names(names), seed)  # fmt: skip
+        sharding = parse_shard(shard)
+        if sharding is not None and out is None:
+            raise UsageError(
+                "shard needs out_dir: shards keep their results there", ("shard", "out_dir")
+            )
+        writes = {"json_path": json_file(json_path), "plot": plot}
+        job = _job(inputs, labels, spec, methods, fractions, fill, seed, batch_size, repeats,
+                   gate, writes, out)  # fmt: skip
+        units = len(job.plan().units)
+        runs_on = make_engine(engine, workers, address, gpus_per_worker, units,
+                              pool_by_default=False)  # fmt: skip
+        if gate is not None and not (sharding is not None and sharding[1] > 1):
+            gate.check_images(units)  # a shard does not gate; the combining run does
+        runner = Runner(job, engine=runs_on, progress=not quiet, label="evaluating",
+                        shard=sharding)  # fmt: skip
+        _run(job, runner, sharding, quiet, json_path, plot)
+
+    guarded(body)
 
 
-def _job(a: dict[str, Any]) -> RobustnessJob:
+def _job(
+    inputs: list[Path], labels: str, spec: ModelSpec, methods: str, fractions: str, fill: str,
+    seed: int, batch_size: int, repeats: int, gate: Gate | None,
+    writes: dict[str, Path | None], out: Path | None,
+) -> RobustnessJob:  # fmt: skip
     from occlude.inputs import check_target_file
     from occlude.robustness import RobustnessJob, check_fractions
-    from occlude.zoo import ModelSpec
 
-    levels = check_fractions(split_floats(a["fractions"], "fractions") or [])
-    min_accuracy, at = a["min_accuracy"], a["at"]
-    if (min_accuracy is None) != (at is None):
-        raise UsageError("min_accuracy and at go together", ("min_accuracy", "at"))
-    if at is not None and not any(abs(at - f) < 1e-9 for f in levels):
-        raise UsageError(f"at {at} is not one of fractions {a['fractions']}", ("at", "fractions"))
-    if a["shard"] is not None and a["out"] is None:
-        raise UsageError(
-            "shard needs out_dir: shards keep their results there", ("shard", "out_dir")
-        )
-    writes = {"json_path": json_file(a["json_path"]), "plot": a["plot"]}
+    levels = check_fractions(split_floats(fractions, "fractions") or [])
     for role, target in writes.items():
         if target is not None:
             check_target_file(Path(target), role)
-    spec = ModelSpec(a["model"], a["weights"], a["preprocess"], not a["unsafe_model"],
-                     a["precision"], a["backend"], class_names(a["names"]),
-                     a["seed"])  # fmt: skip
     return RobustnessJob(
-        a["inputs"], a["labels"], spec, a["methods"].split(","), levels, a["fill"],
-        a["seed"], a["batch_size"], a["repeats"],
-        {k: Path(v) for k, v in writes.items() if v is not None}, a["out"],
+        inputs, labels, spec, methods.split(","), levels, fill, seed, batch_size, repeats,
+        {k: Path(v) for k, v in writes.items() if v is not None}, out, gate=gate,
     )  # fmt: skip
 
 
-def _run(**a: Any) -> None:
-    from occlude.runner import Runner
-
-    job = _job(a)
-    shard = parse_shard(a["shard"])
-    engine = make_engine(a["engine"], a["workers"], a["address"], a["gpus_per_worker"],
-                         len(job.plan().units), pool_by_default=False)  # fmt: skip
-    _check_gate(a, len(job.plan().units), shard)
-    runner = Runner(job, engine=engine, progress=not a["quiet"], label="evaluating", shard=shard)
-    report = drive(runner, a["quiet"])
+def _run(
+    job: RobustnessJob, runner: Runner, shard: tuple[int, int] | None, quiet: bool,
+    json_path: str | None, plot: Path | None,
+) -> None:  # fmt: skip
+    """Run; print the table; ``--json`` and ``--plot``; the exit code. The job writes
+    ``robustness.json`` and ``robustness.png`` in the output folder itself."""
+    report = drive(runner, quiet)
     if shard is not None and shard[1] > 1:
-        if not a["quiet"]:
+        if not quiet:
             say(f"occlude: note: shard {shard[0]}/{shard[1]}: its results are in {job.out_dir}; "
                 "run the command again without --shard to combine them (table, JSON, plot, "
                 "gate)")  # fmt: skip
         finish(report)
-    min_accuracy, json_path = a["min_accuracy"], a["json_path"]
-    gate = Gate(min_accuracy, a["at"], a["gate_on"].value) if min_accuracy is not None else None
-    failures = gate.failures(job.rows) if gate is not None else []
-    (sys.stderr if json_path == "-" else sys.stdout).write(table(job.rows, gate))
-    summary = result_json(job, report.failed_sources, gate, failures)
-    _write(job, summary, json_path, a["plot"])
+    result = job.result
+    assert result is not None
+    gate = job.gate
+    failures = gate.failures(result.rows) if gate is not None else []
+    (sys.stderr if json_path == "-" else sys.stdout).write(result.table(gate))
+    if json_path:
+        write_json_to(json_path, result.to_json(gate))
+    if plot is not None:
+        result.plot(plot)
     finish(report, failures)
-
-
-def _check_gate(a: dict[str, Any], images: int, shard: tuple[int, int] | None) -> None:
-    """``--gate-on lower`` judges the interval over images, which needs enough of them."""
-    from occlude.robustness.stats import MIN_IMAGES
-
-    sharded = shard is not None and shard[1] > 1  # a shard does not gate; the combining run does
-    lower = a["min_accuracy"] is not None and a["gate_on"] == GateOn.lower_bound
-    if lower and not sharded and images < MIN_IMAGES:
-        raise UsageError(
-            f"gate_on lower judges the 95% interval over images, which needs at least "
-            f"{MIN_IMAGES} images; the inputs hold {images}: give more images, or gate on "
-            "the estimate",
-            "gate_on",
-        )
-
-
-def _write(job: RobustnessJob, summary: dict[str, Any], json_path: str | None,
-           plot: Path | None) -> None:  # fmt: skip
-    """``--json`` and ``--plot``, and the same two in the output folder if there is one."""
-    texts = [json_path] if json_path else []
-    plots: list[Path] = [Path(plot)] if plot else []
-    if job.out_dir is not None:
-        texts.append(str(job.out_dir / "robustness.json"))
-        plots.append(job.out_dir / "robustness.png")
-    text = json.dumps(summary, indent=2, allow_nan=False) + "\n"
-    for target in texts:
-        write_json_to(target, text)
-    if plots:
-        from occlude.render import robustness_png
-
-        images = max((r.images for r in job.rows), default=0)
-        from occlude.zoo import describe_model
-
-        clf = job.classifier()  # a model file by its name, not its whole path
-        name = describe_model(Path(clf.name).name, clf.weights)
-        title = (f"{name}: top-1 accuracy under occlusion ({images} images, "
-                 f"{job.repeats} placements each)")  # fmt: skip
-        for png in plots:
-            robustness_png(png, job.rows, title)
-
-
-@dataclass(frozen=True)
-class Gate:
-    """``--min-accuracy A --at F`` judged on the point estimate or the lower bound."""
-
-    min_accuracy: float
-    at: float
-    on: str = "estimate"
-
-    def value(self, row: Row) -> float:
-        return row.accuracy if self.on == "estimate" else row.accuracy_low_images
-
-    def failures(self, rows: list[Row]) -> list[str]:
-        """One line per method that fails; a missing or non-finite value fails."""
-        from occlude.robustness.stats import MIN_IMAGES
-
-        what = "accuracy" if self.on == "estimate" else "accuracy lower bound (95%, images)"
-        few = f" (fewer than {MIN_IMAGES} images)" if self.on != "estimate" else ""
-        return [
-            f"accuracy gate: {r.method} at {self.at}: {what} {_num(self.value(r))}"
-            f"{few if r.images < MIN_IMAGES else ''} < {self.min_accuracy}"
-            for r in rows
-            if abs(r.fraction - self.at) < 1e-9 and not _at_least(self.value(r), self.min_accuracy)
-        ]
-
-
-def result_json(
-    job: RobustnessJob, failed: list[str], gate: Gate | None, failures: list[str]
-) -> dict[str, Any]:
-    from occlude.robustness.stats import MIN_IMAGES, RESAMPLES
-
-    clf = job.classifier()
-    return {
-        "results": [_finite(asdict(r)) for r in job.rows],
-        "model": clf.name,
-        "weights": clf.weights,
-        "methods": list(job.methods),
-        "fractions": list(job.fractions),
-        "fill": job.fill.as_json() if isinstance(job.fill, Fill) else job.fill,
-        "seed": job.seed,
-        "repeats": job.repeats,
-        "intervals": {
-            "level": 0.95,
-            "accuracy_low/high": "Wilson score interval over the n evaluations",
-            "accuracy_low/high_images": f"percentile bootstrap over images ({RESAMPLES} "
-            f"resamples, seeded by --seed); null with fewer than {MIN_IMAGES} images",
-            "min_images": MIN_IMAGES,
-        },
-        "gate": None if gate is None else {
-            "min_accuracy": gate.min_accuracy,
-            "at": gate.at,
-            "on": gate.on,
-            "passed": not failures,
-        },
-        "failed": failed,
-    }  # fmt: skip
-
-
-def _at_least(value: float, threshold: float) -> bool:
-    return math.isfinite(value) and value >= threshold
-
-
-def _num(value: float) -> str:
-    return f"{value:.3f}" if math.isfinite(value) else "none"
-
-
-def _finite(row: dict[str, Any]) -> dict[str, Any]:
-    """NaN (nothing scored) as null, so the JSON stays valid."""
-    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
-
-
-def _interval(low: float, high: float) -> str:
-    return f"[{low:.3f}, {high:.3f}]" if math.isfinite(low) and math.isfinite(high) else "-"
-
-
-def table(rows: list[Row], gate: Gate | None = None) -> str:
-    """The results as a text table, with both 95 % intervals beside each accuracy."""
-    lines = [
-        f"{'method':<16}{'fraction':>9}{'accuracy':>10}  {'95% CI (images)':<17}"
-        f"{'95% CI (evals)':<17}{'mean score':>10}{'n':>7}{'images':>7}"
-    ]
-    for r in rows:
-        lines.append(
-            f"{r.method:<16}{r.fraction:>9.2f}{r.accuracy:>10.3f}  "
-            f"{_interval(r.accuracy_low_images, r.accuracy_high_images):<17}"
-            f"{_interval(r.accuracy_low, r.accuracy_high):<17}"
-            f"{r.mean_true_score:>10.3f}{r.n:>7}{r.images:>7}"
-        )
-    if gate is not None:
-        judged = "the point estimate" if gate.on == "estimate" else "the lower bound (images)"
-        lines.append(f"gate: accuracy at {gate.at} >= {gate.min_accuracy}, judged on {judged}")
-    return "\n".join(lines) + "\n"
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ import json
 import math
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -58,7 +58,8 @@ class AnimationFormat(StrEnum):
 
 
 if TYPE_CHECKING:
-    from occlude.runner import Outcome
+    from occlude.runner import Outcome, Runner
+    from occlude.sensitivity.job import SensitivityJob
     from occlude.sensitivity.options import SensitivityOptions
 
 HELP = """Heatmaps of where a classifier looks, by occluding patches.
@@ -287,16 +288,45 @@ def sensitivity(
     gpus_per_worker: GpusOption = 0.0,
     quiet: QuietOption = False,
 ) -> None:
-    args = dict(locals())
     quiet_warnings(quiet)
-    guarded(lambda: _run(**args))
+
+    def body() -> None:
+        from occlude.inputs import check_target_file
+        from occlude.runner import Runner
+        from occlude.sensitivity.compute import check_compute
+        from occlude.sensitivity.job import SensitivityJob
+        from occlude.zoo import ModelSpec
+
+        opts = _options(class_, patch, stride, fill, batch_size, save_npy, expect_box,
+                        expect_mask, metrics, steps, seed, animate, animate_format,
+                        animate_scale, compute, approx)  # fmt: skip
+        if min_focus is not None and not opts.has_region:
+            raise UsageError("min_focus needs expect_box or expect_mask",
+                             ("min_focus", "expect_box", "expect_mask"))  # fmt: skip
+        spec = ModelSpec(model, weights, preprocess, not unsafe_model, precision, backend,
+                         class_names(names), seed)  # fmt: skip
+        check_compute(opts.compute, opts.approx, spec.precision)
+        if (note := spec.slower_note()) is not None:
+            say(f"occlude: warning: {note}")
+        writes = {"json_path": path} if (path := json_file(json_path)) else {}
+        if path is not None:
+            check_target_file(path, "json_path")
+        job = SensitivityJob(inputs, spec, opts, out, writes, report)
+        runs_on = make_engine(engine, workers, address, gpus_per_worker, len(job.plan().units),
+                              pool_by_default=False)  # fmt: skip
+        runner = Runner(job, engine=runs_on, overwrite=overwrite, fail_fast=fail_fast,
+                        progress=not quiet, label="occluding",
+                        shard=parse_shard(shard))  # fmt: skip
+        _run(job, runner, quiet, json_path, min_focus, report)
+
+    guarded(body)
 
 
 def _options(
     class_: str, patch: list[str] | None, stride: list[str] | None, fill: str, batch_size: int,
     save_npy: bool, expect_box: str | None, expect_mask: Path | None, metrics: bool,
     steps: int, seed: int, animate: bool, animate_format: AnimationFormat,
-    animate_scale: int | None, compute: Compute, approx: float, **_: object,
+    animate_scale: int | None, compute: Compute, approx: float,
 ) -> SensitivityOptions:  # fmt: skip
     from occlude.sensitivity.options import SensitivityOptions, parse_class
 
@@ -327,40 +357,11 @@ def _options(
     )
 
 
-def _run(**args: Any) -> None:
-    from occlude.inputs import check_target_file
-    from occlude.runner import Runner
-    from occlude.sensitivity.job import SensitivityJob
-    from occlude.zoo import ModelSpec
-
-    opts = _options(**args)
-    min_focus, json_path, quiet = args["min_focus"], args["json_path"], args["quiet"]
-    if min_focus is not None and not opts.has_region:
-        raise UsageError("min_focus needs expect_box or expect_mask",
-                         ("min_focus", "expect_box", "expect_mask"))  # fmt: skip
-    spec = ModelSpec(args["model"], args["weights"], args["preprocess"], not args["unsafe_model"],
-                     args["precision"], args["backend"], class_names(args["names"]),
-                     args["seed"])  # fmt: skip
-    from occlude.sensitivity.compute import check_compute
-
-    check_compute(opts.compute, opts.approx, spec.precision)
-    if (note := spec.slower_note()) is not None:
-        say(f"occlude: warning: {note}")
-    writes = {"json_path": path} if (path := json_file(json_path)) else {}
-    if path is not None:
-        check_target_file(path, "json_path")
-    job = SensitivityJob(args["inputs"], spec, opts, args["out"], writes, args["report"])
-    engine = make_engine(
-        args["engine"],
-        args["workers"],
-        args["address"],
-        args["gpus_per_worker"],
-        len(job.plan().units),
-        pool_by_default=False,
-    )
-    runner = Runner(job, engine=engine, overwrite=args["overwrite"], fail_fast=args["fail_fast"],
-                    progress=not quiet, label="occluding",
-                    shard=parse_shard(args["shard"]))  # fmt: skip
+def _run(
+    job: SensitivityJob, runner: Runner, quiet: bool, json_path: str | None,
+    min_focus: float | None, with_report: bool,
+) -> None:  # fmt: skip
+    """Run; ``--json``; the focus gate; ``--report``; the exit code."""
     report = drive(runner, quiet, None if quiet else _log)
     if json_path is not None:
         write_json_to(json_path, json.dumps(report.records, indent=2, allow_nan=False) + "\n")
@@ -372,7 +373,7 @@ def _run(**args: Any) -> None:
         if low:
             gates.append(f"{len(low)} of {len(report.records)} images below --min-focus "
                          f"{min_focus}")  # fmt: skip
-    if args["report"]:
+    if with_report:
         from occlude.report import build_report
 
         page = build_report(job.out_dir, min_focus=min_focus)

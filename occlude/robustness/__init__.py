@@ -1,4 +1,9 @@
-"""Robustness curves: top-1 accuracy as a growing fraction of each image is occluded."""
+"""Robustness curves: top-1 accuracy as a growing fraction of each image is occluded.
+
+``robustness_curve(model, images, labels)`` gives a :class:`RobustnessResult`: its rows,
+:meth:`~RobustnessResult.plot`, :meth:`~RobustnessResult.to_dict` (the command's JSON) and
+:meth:`~RobustnessResult.gate`.
+"""
 
 from occlude.robustness.core import (
     FRACTIONS,
@@ -11,14 +16,18 @@ from occlude.robustness.core import (
     evaluate,
     image_cases,
     jobs_per_image,
-    occlude,
+    occluded,
     resolve_label,
 )
+from occlude.robustness.curve import robustness_curve
 from occlude.robustness.job import RobustnessJob
+from occlude.robustness.summary import Gate, RobustnessResult, table
 
 __all__ = [
     "FRACTIONS",
+    "Gate",
     "RobustnessJob",
+    "RobustnessResult",
     "Row",
     "Sample",
     "aggregate",
@@ -28,6 +37,8 @@ __all__ = [
     "evaluate",
     "image_cases",
     "jobs_per_image",
-    "occlude",
+    "occluded",
     "resolve_label",
+    "robustness_curve",
+    "table",
 ]

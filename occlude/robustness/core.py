@@ -67,7 +67,7 @@ def occluder(method: str) -> Occluder:
     return instance
 
 
-def occlude(
+def occluded(
     image: np.ndarray, method: str, fraction: float, rng: np.random.Generator, fill: Fill
 ) -> np.ndarray:
     """``image`` (H×W×3 uint8) with ``fraction`` of it occluded by ``method``.
@@ -166,7 +166,7 @@ def image_cases(
                 continue
             for r in range(repeats):
                 rng = case_rng(seed, sample.rel, m, f, r)
-                jobs.append(([(m, f, r)], occlude(sample.image, m, f, rng, fill)))
+                jobs.append(([(m, f, r)], occluded(sample.image, m, f, rng, fill)))
     cases: list[Case] = []
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start : start + batch_size]
@@ -257,20 +257,22 @@ def evaluate(
     return aggregate(per_image, methods, fractions, seed)
 
 
-def resolve_label(text: str, n_classes: int, imagenet: bool) -> int:
+def resolve_label(text: str, n_classes: int | None, imagenet: bool) -> int:
     """A label as a class index: ASCII digits, or an ImageNet class name when the model's
-    classes have ImageNet's names (``imagenet``)."""
+    classes have ImageNet's names (``imagenet``). ``n_classes`` None (a ``predict``
+    callable's, unknown before it scores): the range is checked when it does."""
     from occlude.classes import find_imagenet_class, unnamed
 
     value = text.strip()
     index = read_int(value)
     if index is None:
         if not imagenet:
+            why = unnamed(n_classes) if n_classes is not None else "is a callable: give an index"
             raise UsageError(f"label {value!r} is not a class index, and class names need "
-                             f"an ImageNet model; the model {unnamed(n_classes)}",
+                             f"an ImageNet model; the model {why}",
                              ("label", "class_names="))  # fmt: skip
         index = find_imagenet_class(value)
-    if not 0 <= index < n_classes:
+    if index < 0 or (n_classes is not None and index >= n_classes):
         raise UsageError(
             f"label {value!r} is out of range: the model has {n_classes} classes", "label"
         )

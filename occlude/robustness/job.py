@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
 from occlude.errors import OccludeError, UsageError
 from occlude.fill import Fill, parse_fill
-from occlude.imageio import read_rgb
+from occlude.imageio import read_rgb, resize_rgb
 from occlude.inputs import check_out_dir, discover
 from occlude.labels import LabelReader
 from occlude.paths import PathPlan
@@ -29,6 +28,7 @@ from occlude.robustness.core import (
     jobs_per_image,
     resolve_label,
 )
+from occlude.robustness.summary import SUMMARY, Gate, RobustnessResult
 from occlude.runner import Job, Plan, Tick, Unit, UnitResult
 from occlude.runner.events import is_int, is_number
 from occlude.runner.job import Dropped, ProgressFactory, failure_line
@@ -42,19 +42,20 @@ if TYPE_CHECKING:
     from occlude.model import Classifier
 
 ROBUSTNESS_FILLS = ("mean", "noise")
-SUMMARY = ("robustness.json", "robustness.png")
-"""What a run with an output folder also writes there (for ``occlude report``)."""
 
 
 @dataclass
 class RobustnessJob(Job):
-    """Accuracy under growing occlusion over labelled images; :attr:`rows` after the run."""
+    """Accuracy under growing occlusion over labelled images: :attr:`result` after the run,
+    which ``finish`` also writes to ``out_dir`` (``robustness.json``, judged by ``gate``
+    if there is one, and ``robustness.png``). ``model`` may be None when ``clf`` is given
+    (a model already in memory)."""
 
     name = "robustness"
 
     inputs: Sequence[Path]
-    labels: str | Path
-    model: ModelSpec
+    labels: str | Path | Mapping[Path, str]
+    model: ModelSpec | None
     methods: Sequence[str] = ("cutout", "hide-and-seek", "random-erasing")
     fractions: Sequence[float] = FRACTIONS
     fill: Fill | str = "grey"
@@ -64,7 +65,8 @@ class RobustnessJob(Job):
     also_writes: dict[str, Path] = field(default_factory=dict)
     out_dir: Path | None = None
     clf: Classifier | None = field(default=None, repr=False)
-    rows: list[Row] = field(init=False, default_factory=list)
+    gate: Gate | None = None
+    result: RobustnessResult | None = field(init=False, default=None)
     _plan: Plan = field(init=False, repr=False)
     _labels: dict[str, str] = field(init=False, default_factory=dict, repr=False)
     _index: dict[str, int] = field(init=False, default_factory=dict, repr=False)
@@ -81,7 +83,15 @@ class RobustnessJob(Job):
         if self.out_dir is not None:
             self.out_dir = Path(self.out_dir)
             check_out_dir(self.out_dir)
+        if self.model is None and self.clf is None:
+            raise UsageError("give a model", "model")
+        if self.gate is not None:
+            self.gate.check_fractions(self.fractions)
         self._plan = self._make_plan()
+
+    @property
+    def rows(self) -> list[Row]:
+        return self.result.rows if self.result is not None else []
 
     def _make_plan(self) -> Plan:
         found = discover(list(self.inputs))
@@ -92,8 +102,9 @@ class RobustnessJob(Job):
         paths = PathPlan()
         for folder in found.folders:
             paths.read_folder(folder, "input")
-        paths.read(self.model.model_file, "model")
-        paths.read(self.model.weights_file, "weights")
+        if self.model is not None:
+            paths.read(self.model.model_file, "model")
+            paths.read(self.model.weights_file, "weights")
         paths.read(reader.csv, "labels")
         failures = [(shown(p), msg) for p, msg in found.failures]
         units: list[Unit] = []
@@ -126,6 +137,7 @@ class RobustnessJob(Job):
 
     def classifier(self) -> Classifier:
         if self.clf is None:
+            assert self.model is not None
             self.clf = self.model.load()
         return self.clf
 
@@ -156,13 +168,13 @@ class RobustnessJob(Job):
         return {**self.__dict__, "clf": None}
 
     def settings(self, hashes: FileHashes) -> dict[str, Any]:
-        clf = self.classifier()
+        clf, spec = self.classifier(), self.model
         assert isinstance(self.fill, Fill)
         return {
             "model": clf.name,
-            "model_sha256": hashes(self.model.model_file),
+            "model_sha256": hashes(spec.model_file if spec else None),
             "weights": clf.weights,
-            "weights_sha256": hashes(self.model.weights_file),
+            "weights_sha256": hashes(spec.weights_file if spec else None),
             "preprocess": clf.preprocess,
             "backend": clf.backend,
             "precision": clf.precision,
@@ -183,7 +195,11 @@ class RobustnessJob(Job):
         clf = self.classifier()
         try:
             rgb = read_rgb(unit.source.path, result.notes)
-            sample = Sample(unit.source.rel.as_posix(), _resized(rgb, clf.input_size), label)
+            sample = Sample(
+                unit.source.rel.as_posix(),
+                rgb if clf.input_size is None else resize_rgb(rgb, clf.input_size).astype(np.uint8),
+                label,
+            )
             batch = balanced_batch_size(unit.weight, self.batch_size)
             cases = image_cases(sample, clf.predictor(batch), methods=self.methods,
                                 fractions=self.fractions, fill=self.fill, seed=self.seed,
@@ -206,7 +222,19 @@ class RobustnessJob(Job):
         sharded: bool = False,
     ) -> None:
         per_image = [(str(r["rel"]), [_case(c) for c in r["cases"]]) for r in records]
-        self.rows = aggregate(per_image, self.methods, self.fractions, self.seed)
+        rows = aggregate(per_image, self.methods, self.fractions, self.seed)
+        clf = self.classifier()
+        assert isinstance(self.fill, Fill)
+        done = {str(r["rel"]) for r in records}
+        failed = [source for source, _ in self._plan.failures] + [
+            shown(u.source.path) for u in self._plan.units
+            if u.source is not None and u.source.rel.as_posix() not in done
+        ]  # fmt: skip
+        self.result = RobustnessResult(rows, clf.name, clf.weights, tuple(self.methods),
+                                       tuple(self.fractions), self.fill.as_json(), self.seed,
+                                       self.repeats, failed)  # fmt: skip
+        if self.out_dir is not None and not stopped and not sharded:
+            self.result.save(self.out_dir, self.gate)
 
 
 def _case_ok(values: object) -> bool:
@@ -218,10 +246,3 @@ def _case_ok(values: object) -> bool:
 def _case(values: Sequence[Any]) -> Case:
     m, f, r, hit, score = values
     return (str(m), float(f), int(r), bool(hit), float(score))
-
-
-def _resized(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    if rgb.shape[:2] == size:
-        return rgb
-    resized = Image.fromarray(rgb).resize((size[1], size[0]), Image.Resampling.BILINEAR)
-    return np.asarray(resized, dtype=np.uint8)

@@ -8,10 +8,9 @@ the call's images) and compiled functions are kept between calls.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
@@ -19,39 +18,18 @@ import numpy as np
 from occlude.errors import UsageError
 from occlude.imageio import resize_rgb
 from occlude.model.windows import WindowScorer
-from occlude.scoring import Predict, reusable_batch_size
+from occlude.scoring import reusable_batch_size
 from occlude.sensitivity.compute import ComputePlan, check_compute, decide
 from occlude.sensitivity.core import Sweep, sweep_images
 from occlude.sensitivity.options import ClassTarget, SensitivityOptions, parse_class
 from occlude.sensitivity.pictures import Picture, read_images
-from occlude.sensitivity.result import ScoringModel, SensitivityResult
+from occlude.sensitivity.result import SensitivityResult
 from occlude.sensitivity.windows import scale_windows
-from occlude.zoo import ModelSpec
+from occlude.zoo import CallableModel, ModelSpec, any_model
 
 Explained = SensitivityResult | list[SensitivityResult]
 Wanted = tuple[ClassTarget, ...] | int
 """One image's classes: explicit targets, or the ``k`` best of the plain image."""
-
-
-@dataclass
-class CallableModel:
-    """A ``predict(batch) -> scores`` callable as a model: images at their own size,
-    preprocessing and batching its own business, no class names."""
-
-    predict: Predict
-    name: str = "predict"
-    weights: str | None = None
-    preprocess: str = "none"
-    precision: str = "float32"
-    backend: str | None = None
-    input_size: tuple[int, int] | None = None
-    n_classes: int | None = None
-
-    def class_name(self, index: int) -> str | None:
-        return None
-
-    def predictor(self, batch_size: int) -> Predict:
-        return self.predict
 
 
 class OcclusionSensitivity:
@@ -101,7 +79,8 @@ class OcclusionSensitivity:
                                      batch_size=batch_size, compute=compute,
                                      approx=approx)  # fmt: skip
         check_compute(compute, approx, precision)
-        loaded, spec = _load(model, preprocess, precision, weights, safe)
+        loaded, spec = any_model(model, preprocess=preprocess, precision=precision,
+                                  weights=weights, safe=safe)  # fmt: skip
         if isinstance(loaded, CallableModel) and (compute == "incremental" or approx < 1.0):
             raise UsageError("compute incremental and approx need a Keras model; a callable "
                              "is scored on whole copies", ("compute", "approx"))  # fmt: skip
@@ -325,30 +304,3 @@ def _same_size(images: Sequence[np.ndarray]) -> list[list[int]]:
     for i, image in enumerate(images):
         groups.setdefault(image.shape, []).append(i)
     return list(groups.values())
-
-
-def _load(
-    model: Any, preprocess: str | None, precision: str, weights: str | None, safe: bool
-) -> tuple[ScoringModel, ModelSpec | None]:
-    if isinstance(model, (str, os.PathLike)):
-        spec = ModelSpec(os.fspath(model), weights, preprocess, safe, precision)
-        return spec.load(), spec
-    keras = __import__("sys").modules.get("keras")
-    if keras is not None and isinstance(model, keras.Model):
-        if weights is not None:
-            raise UsageError("weights applies to a model name or file; a keras.Model has its "
-                             "own", "weights")  # fmt: skip
-        from occlude.model import wrap_model
-
-        return wrap_model(model, preprocess, precision), None
-    if callable(model):
-        if preprocess is not None or weights is not None or precision != "float32":
-            raise UsageError(
-                "preprocess, weights and precision apply to Keras models; a callable does its own",
-                ("preprocess", "weights", "precision"),
-            )
-        name = getattr(model, "__name__", type(model).__name__)
-        return CallableModel(model, str(name)), None
-    raise UsageError(f"model must be a keras.Model, a keras.applications name, a model file "
-                     f"or a predict(batch) -> scores callable; received {type(model).__name__}",
-                     "model")  # fmt: skip

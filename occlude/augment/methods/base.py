@@ -59,6 +59,30 @@ class Augmented:
             out["noise_seed"] = self.fill.seed
         return out
 
+    @property
+    def label_weights(self) -> tuple[float, float]:
+        """How much of the label is the source's and how much the partner's: ``(lam, 1 -
+        lam)`` for the mixing methods, ``(1.0, 0.0)`` otherwise."""
+        lam = float(getattr(self.params, "lam", 1.0))
+        return lam, 1.0 - lam
+
+    def fill_json(self) -> str | list[float] | None:
+        """The manifest's ``fill``: ``noise``, the RGB colour painted, or None."""
+        if self.fill is None:
+            return None
+        if isinstance(self.fill, F.Noise):
+            return "noise"
+        return [float(v) for v in self.fill]
+
+    def record(self, method: str, source: str, partner: str | None = None) -> dict[str, Any]:
+        """What :func:`~occlude.augment.replay` needs to rebuild this output from the files
+        ``source`` (and ``partner``, for the mixing methods): a manifest record's core."""
+        out: dict[str, Any] = {"method": method, "source": source, "partner": partner,
+                               "params": self.params_dict()}  # fmt: skip
+        if not _mixing(method):
+            out["fill"] = self.fill_json() if self.params.applied else None
+        return out
+
 
 P = TypeVar("P")
 
@@ -227,3 +251,9 @@ class Mixer(Method):
     @abstractmethod
     def mix(self, image: np.ndarray, params: Params, partner: np.ndarray) -> np.ndarray:
         """Mix ``partner`` into ``image`` as ``params`` say (pure)."""
+
+
+def _mixing(method: str) -> bool:
+    from occlude.augment.methods import method_class
+
+    return method_class(method).mixing
