@@ -11,7 +11,7 @@ rounds and batches), with random maps.
 
 Semantics: what each layer actually does, measured on small images (applied rate, the
 fill's distribution, CutMix's label error, masks, integer labels, reproducibility under a
-parallel map): the figures of the README's comparison table.
+parallel map): the figures of the docs' comparison table (docs/training.md).
 
     python bench/bench_layers.py [--rounds 5] [--steps 20] [--only speed|semantics]
 """

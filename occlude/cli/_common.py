@@ -275,7 +275,7 @@ PrecisionOption = Annotated[
         "--precision",
         metavar="float32|bfloat16|float16",
         help="Compute in reduced precision (mixed: float32 weights). Approximate: faster on "
-        "some models and CPUs, at a measured cost in fidelity (see the README).",
+        "some models and CPUs, at a measured cost in fidelity (docs: performance).",
         rich_help_panel=COMPUTE,
     ),
 ]

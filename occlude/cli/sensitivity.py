@@ -235,7 +235,7 @@ def sensitivity(
             **number(0, 1),
             metavar="TAU",
             help="Approximate: cap each layer's recomputed region at TAU of its size (1 is "
-            "exact). Faster, at a measured cost in fidelity (see the README).",
+            "exact). Faster, at a measured cost in fidelity (docs: performance).",
             rich_help_panel=COMPUTE,
         ),
     ] = 1.0,

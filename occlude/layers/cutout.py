@@ -55,7 +55,7 @@ class Cutout(OccludingLayer):
         prob: probability that an image is occluded.
         ignore_class: if set, written into occluded pixels of ``segmentation_masks``.
         value_range: the images' (low, high); fills are scaled to it.
-        seed: int for reproducible draws (see the README), None for fresh ones.
+        seed: int for reproducible draws (docs/training.md), None for fresh ones.
         data_format: ``'channels_last'`` (B, H, W, C) or ``'channels_first'`` (B, C, H, W);
             None: Keras's ``image_data_format()``. The draws are the same for both.
     """

@@ -1,6 +1,6 @@
 """Batched, streamed, multi-scale occlusion sensitivity for any ``predict`` callable.
 
-The contract (see the README): for target class ``c``, every window of every patch
+The contract (docs/contract.md): for target class ``c``, every window of every patch
 size is set to the fill value in pixel space; the per-scale map at a pixel is the mean,
 over the windows covering it, of ``base score - occluded score``; the multi-scale map
 is the mean of the per-scale maps. Positive values mark regions that support ``c``.
