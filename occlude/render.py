@@ -288,8 +288,13 @@ def robustness_png(rows: Sequence[Row], title: str) -> bytes:
     top.set_ylim(-0.02, 1.02)
     top.grid(alpha=0.3)
     top.tick_params(labelbottom=False)
+    banded = any(np.isfinite(r.accuracy_low_images) for r in rows)
+    from occlude.robustness.stats import MIN_IMAGES
+
+    caption = ("band: 95% interval\nover images" if banded
+               else f"no band: an interval\nneeds {MIN_IMAGES} images")  # fmt: skip
     top.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9,
-               title="band: 95% interval\nover images", title_fontsize=8)  # fmt: skip
+               title=caption, title_fontsize=8)  # fmt: skip
     top.set_title(title, fontsize=9)
     bottom.set_xlabel("occluded fraction of the image")
     bottom.set_ylabel("mean true-class score")
