@@ -133,7 +133,7 @@ def test_repeats_in_a_list_of_rows_are_refused(command, args, message, tmp_path,
 
 
 def test_one_patch_with_two_strides_is_two_scales() -> None:
-    from occlude.sensitivity.core import check_scales
+    from occlude.sensitivity.windows import check_scales
 
     assert check_scales([16, 16], [8, 16]) == ((16, 16), (8, 16))
 

@@ -56,7 +56,7 @@ def titles(monkeypatch) -> list[str]:
 
     spy(render, "heatmap_png", 3)
     spy(render, "contact_sheet_png", 3)
-    spy(render, "robustness_png", 2)
+    spy(render, "robustness_png", 1)
     spy(animation, "animate_sweep", None)
     return seen
 

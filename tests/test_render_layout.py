@@ -33,11 +33,12 @@ def margins(png: Path, width: int = 3) -> int:
 @pytest.mark.parametrize("scale", [3e-5, 3e-4, 0.05])
 def test_the_robustness_plot_keeps_its_labels_inside(tmp_path, monkeypatch, scale) -> None:
     figures: list[Any] = []
-    save = render._save
+    encode = render.png_bytes
     monkeypatch.setattr(
-        render, "_save", lambda fig, *a, **k: (figures.append(fig), save(fig, *a, **k))
+        render, "png_bytes", lambda fig, *a, **k: (figures.append(fig), encode(fig, *a, **k))[1]
     )
-    render.robustness_png(tmp_path / "r.png", rows(scale), "model: top-1 accuracy under occlusion")
+    png = render.robustness_png(rows(scale), "model: top-1 accuracy under occlusion")
+    (tmp_path / "r.png").write_bytes(png)
     (fig,) = figures
     renderer = fig.canvas.get_renderer()
     assert fig.axes[1].get_ylabel() == "mean true-class score"
