@@ -119,6 +119,7 @@ def test_the_file_opens_and_stays_small(sweep, tmp_path, fmt) -> None:  # type: 
     assert path.stat().st_size < 2_000_000
 
 
+@pytest.mark.slow
 def test_the_cli_writes_records_and_resumes_the_animation(model_file, tmp_path) -> None:
     img = tmp_path / "red.png"
     Image.fromarray(red_image((32, 48), (4, 6, 20, 30))).save(img)

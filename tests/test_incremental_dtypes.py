@@ -75,6 +75,7 @@ def sweep(capsys, files: Path, name: str, out: Path, inputs: Path, *args: str): 
     return records, maps, res.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(KINDS))
 def test_cli_maps_equal_full_whatever_the_mode_and_the_run(
     name: str, files: Path, tmp_path: Path, capsys, monkeypatch

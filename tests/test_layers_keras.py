@@ -104,6 +104,7 @@ def test_seeded_layers_are_reproducible_under_parallel_maps_and_across_processes
     assert there[-1] == here
 
 
+@pytest.mark.slow
 def test_seeded_draws_change_across_epochs_when_the_data_is_reshuffled() -> None:
     """Keys come from the seed and the batch, so a seeded reshuffle (deterministic, and
     different each epoch) gives each image new draws every epoch, the same in every run."""

@@ -171,6 +171,7 @@ def test_class_indices_out_of_range_are_refused_eagerly(make: Callable[..., Any]
     np.testing.assert_allclose(np.asarray(out["labels"]).sum(axis=1), 1.0, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_class_indices_out_of_range_stop_a_tf_data_pipeline() -> None:
     """Inside tf.data the values exist only when the pipeline runs: an assertion there stops
     it with the layer's message (clipping would train on wrong labels; all-zero rows on
@@ -239,6 +240,7 @@ def test_labels_of_another_batch_size_are_refused(make: Callable[..., Any]) -> N
         make()(mixed(None, np.float32(1)))
 
 
+@pytest.mark.slow
 def test_batch_sizes_known_only_in_tf_data_are_checked_there() -> None:
     rng = np.random.default_rng(5)
     data = {
@@ -298,6 +300,7 @@ def test_data_format_defaults_to_keras_setting_and_is_saved(channels_first: None
         clone(np.zeros((8, 8), "float32"))
 
 
+@pytest.mark.slow
 def test_channels_first_in_tf_data_with_saliency() -> None:
     rng = np.random.default_rng(6)
     images = rng.uniform(0, 255, (6, 3, 10, 12)).astype("float32")

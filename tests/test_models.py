@@ -179,6 +179,7 @@ def test_offline_the_default_model_says_how_to_run_without_a_network(offline_run
     assert not (work / "out" / "img.png").exists()
 
 
+@pytest.mark.slow
 def test_offline_the_error_is_the_only_line(offline_run) -> None:
     done, _ = offline_run
     assert len(done.stderr.splitlines()) == 1, done.stderr
