@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -28,9 +28,6 @@ from occlude.robustness.core import (
 )
 from occlude.robustness.summary import RobustnessResult
 from occlude.zoo import ModelSpec, any_model
-
-if TYPE_CHECKING:
-    pass
 
 METHODS = ("cutout", "hide-and-seek", "random-erasing")
 Label = int | str
