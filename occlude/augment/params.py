@@ -15,10 +15,10 @@ import math
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeAlias
 
+from occlude.box import Box as Box
+from occlude.box import boxes_from as boxes_from
+from occlude.box import boxes_json as boxes_json
 from occlude.errors import UsageError
-
-Box: TypeAlias = tuple[int, int, int, int]
-"""``(x0, y0, x1, y1)``: columns ``x0..x1-1`` and rows ``y0..y1-1``."""
 
 Cell: TypeAlias = tuple[int, int]
 """``(row, col)`` of a Hide-and-Seek grid cell."""
@@ -34,31 +34,15 @@ class Params(Protocol):
 
 
 def box_area(box: Box) -> int:
-    """Pixels inside ``box`` (0 for an empty box)."""
-    x0, y0, x1, y1 = box
-    return max(0, x1 - x0) * max(0, y1 - y0)
-
-
-def boxes_json(boxes: Sequence[Box]) -> list[list[int]]:
-    return [list(b) for b in boxes]
-
-
-def boxes_from(data: Any) -> tuple[Box, ...]:
-    """Boxes from a manifest list of ``[x0, y0, x1, y1]``."""
-    return tuple((int(b[0]), int(b[1]), int(b[2]), int(b[3])) for b in data)
+    return Box.of(box).area
 
 
 def clip_box(x0: int, y0: int, x1: int, y1: int, shape: tuple[int, int]) -> Box:
-    """The part of a box inside an image of ``shape`` (may be empty, never inverted)."""
-    h, w = shape
-    cx0, cy0 = min(max(x0, 0), w), min(max(y0, 0), h)
-    return (cx0, cy0, max(cx0, min(x1, w)), max(cy0, min(y1, h)))
+    return Box(x0, y0, x1, y1).clip(shape)
 
 
 def centred_box(cx: int, cy: int, width: int, height: int, shape: tuple[int, int]) -> Box:
-    """A ``width`` x ``height`` box whose centre pixel is ``(cx, cy)``, clipped."""
-    x0, y0 = cx - width // 2, cy - height // 2
-    return clip_box(x0, y0, x0 + width, y0 + height, shape)
+    return Box.centred(cx, cy, width, height, shape)
 
 
 def coin(rng: Any, prob: float) -> bool:

@@ -76,7 +76,7 @@ def grid_cells(shape: Sequence[int], grid: int) -> list[Box]:
     h, w = int(shape[0]), int(shape[1])
     ys = [i * h // grid for i in range(grid + 1)]
     xs = [j * w // grid for j in range(grid + 1)]
-    return [(xs[c], ys[r], xs[c + 1], ys[r + 1]) for r in range(grid) for c in range(grid)]
+    return [Box(xs[c], ys[r], xs[c + 1], ys[r + 1]) for r in range(grid) for c in range(grid)]
 
 
 def source_weight(

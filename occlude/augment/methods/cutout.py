@@ -92,7 +92,7 @@ def square_inside(rng: np.random.Generator, shape: tuple[int, int], fraction: fl
     side = min(h, w, round(math.sqrt(fraction * h * w)))
     y0 = int(rng.integers(0, h - side + 1))
     x0 = int(rng.integers(0, w - side + 1))
-    return (x0, y0, x0 + side, y0 + side)
+    return Box(x0, y0, x0 + side, y0 + side)
 
 
 @dataclass(frozen=True)

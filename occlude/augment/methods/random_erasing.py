@@ -73,7 +73,7 @@ def place(rng: np.random.Generator, shape: tuple[int, int], eh: int, ew: int) ->
     """An ``eh`` x ``ew`` box with its top-left corner uniform where it fits."""
     y0 = int(rng.integers(0, shape[0] - eh + 1))
     x0 = int(rng.integers(0, shape[1] - ew + 1))
-    return (x0, y0, x0 + ew, y0 + eh)
+    return Box(x0, y0, x0 + ew, y0 + eh)
 
 
 def sample_random_erasing(
