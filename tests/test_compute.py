@@ -152,7 +152,7 @@ def test_python_incremental_true_matches_full(models: Path) -> None:
 
 
 class _Scorer:
-    """A stand-in for WindowScorer: 10 graph nodes, half the multiply-adds at every scale."""
+    """A stand-in for IncrementalScorer: 10 graph nodes, half the multiply-adds at every scale."""
 
     engine = SimpleNamespace(fallback=None, specs=[None] * 10)
 

@@ -13,6 +13,6 @@ Importing this package loads neither Keras nor TensorFlow; they load on first us
 from __future__ import annotations
 
 from occlude.incremental.engine import Estimate, IncrementalModel, Session
-from occlude.incremental.plan import SWITCH_THRESHOLD, WORTH_IT, Plan
+from occlude.incremental.plan import SWITCH_THRESHOLD, WORTH_IT, TilePlan
 
-__all__ = ["SWITCH_THRESHOLD", "WORTH_IT", "Estimate", "IncrementalModel", "Plan", "Session"]
+__all__ = ["SWITCH_THRESHOLD", "WORTH_IT", "Estimate", "IncrementalModel", "Session", "TilePlan"]

@@ -19,7 +19,7 @@ from occlude.incremental.graph import GraphError, build_graph, check_size, whole
 from occlude.incremental.plan import (
     SWITCH_THRESHOLD,
     WORTH_IT,
-    Plan,
+    TilePlan,
     cache_nodes,
     group_boxes,
     make_plan,
@@ -95,7 +95,7 @@ class IncrementalModel:
         self.specs = [n.spec for n in self.nodes]
         self.channels = int(self.nodes[0].meta.get("channels") or 3)
         self._cache_nodes = cache_nodes(self.specs)
-        self._plans: dict[tuple[int, int], Plan] = {}
+        self._plans: dict[tuple[int, int], TilePlan] = {}
         self._steps: dict[tuple[int, int], Callable[..., Any]] = {}
         self._sizes: dict[tuple[int, int], set[int]] = {}
         self._clean: Callable[..., Any] | None = None
@@ -104,7 +104,7 @@ class IncrementalModel:
         """(layer name, reason) of every node computed in full whatever the patch."""
         return [(s.name, s.rule.reason) for s in self.specs if isinstance(s.rule, Opaque)]
 
-    def plan(self, patch: tuple[int, int]) -> Plan:
+    def plan(self, patch: tuple[int, int]) -> TilePlan:
         """The tiles for patches of (height, width) pixels (clipped to the image)."""
         key = self._patch(patch)
         if key not in self._plans:
@@ -241,7 +241,7 @@ def batches(
     return out
 
 
-def tile_positions(engine: IncrementalModel, plan: Plan, boxes: np.ndarray) -> np.ndarray:
+def tile_positions(engine: IncrementalModel, plan: TilePlan, boxes: np.ndarray) -> np.ndarray:
     """(nodes, N, 2) int32 tile starts of every tiled node for each box (0 elsewhere)."""
     pos = np.zeros((len(engine.specs), len(boxes), 2), dtype=np.int32)
     for axis in (0, 1):

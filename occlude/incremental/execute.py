@@ -17,7 +17,7 @@ from typing import Any
 
 from occlude.incremental.graph import Node
 from occlude.incremental.layers import run_window
-from occlude.incremental.plan import Plan
+from occlude.incremental.plan import TilePlan
 from occlude.incremental.regions import Merge, Pointwise, Window
 
 
@@ -95,7 +95,7 @@ def run_full(nodes: Sequence[Node], x: Any, keep: Sequence[int]) -> tuple[Any, l
     return values[len(nodes) - 1], [values[i] for i in keep]
 
 
-def make_step(nodes: Sequence[Node], plan: Plan) -> Callable[[list[Any], Any, Any], Any]:
+def make_step(nodes: Sequence[Node], plan: TilePlan) -> Callable[[list[Any], Any, Any], Any]:
     """``step(caches, input_tile, pos) -> scores (B, K)`` for the batches of one plan.
 
     ``caches`` follow ``plan.cached``; ``input_tile`` is (B, ph, pw, C), the copies'

@@ -34,7 +34,7 @@ WORTH_IT = 0.75
 
 
 @dataclass(frozen=True)
-class Plan:
+class TilePlan:
     """How one patch size is computed: a tile per incrementally computed node.
 
     ``tiles[i]`` is node ``i``'s fixed (height, width) tile, or ``None`` where the copies
@@ -115,7 +115,7 @@ def make_plan(
     patch: tuple[int, int],
     threshold: float = SWITCH_THRESHOLD,
     tau: float = 1.0,
-) -> Plan:
+) -> TilePlan:
     """The tiles for patches of ``patch`` = (height, width) pixels anywhere in the image.
 
     A node's tile is the longest changed interval over every box that fits the patch, per
@@ -166,7 +166,7 @@ def make_plan(
             or any(tiles[j] is None for j in users[i])
         )
     )
-    return Plan(
+    return TilePlan(
         patch=patch,
         tau=tau,
         tiles=tuple(tiles),

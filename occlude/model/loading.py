@@ -80,12 +80,12 @@ class Classifier:
         return set(self._predictors)
 
     def window_scorer(self, batch_size: int = 32, approx: float = 1.0) -> Any:
-        """A :class:`~occlude.model.windows.WindowScorer` for ``occlusion_sensitivity``'s
-        ``scorer``: windows recomputed only where a patch changes them (``approx`` < 1
-        caps the regions)."""
-        from occlude.model.windows import WindowScorer
+        """An :class:`~occlude.model.incremental_scorer.IncrementalScorer` for
+        ``occlusion_sensitivity``'s ``scorer``: windows recomputed only where a patch changes
+        them (``approx`` < 1 caps the regions)."""
+        from occlude.model.incremental_scorer import IncrementalScorer
 
-        return WindowScorer(self, batch_size, approx)
+        return IncrementalScorer(self, batch_size, approx)
 
     @property
     def backend(self) -> str:

@@ -78,7 +78,7 @@ def decide(
 ) -> ComputePlan:
     """The plan for a sweep of ``windows`` (``{patch size: windows}``) over ``images``
     images (all of the run's inputs, so shards and reruns decide alike) with a model's
-    ``scorer`` (:class:`occlude.model.windows.WindowScorer`).
+    ``scorer`` (:class:`occlude.model.incremental_scorer.IncrementalScorer`).
 
     A model that does not compute in float32 (``precision``, as the classifier records it)
     or that the engine runs whole (``fallback``: e.g. a ``uint8`` input) runs full: the

@@ -92,8 +92,9 @@ def occlusion_sensitivity(
         fill: what occluded pixels become (``grey``, ``black``, ``mean``, ``blur``, ...).
         batch_size: images per ``predict`` call; the result does not depend on it.
         on_progress: called with the number of images evaluated after each batch.
-        scorer: scores windows incrementally (:class:`occlude.model.windows.WindowScorer`,
-            e.g. ``clf.window_scorer(32)``) for the patch sizes listed in ``incremental``
+        scorer: scores windows incrementally (a :class:`WindowScorer`, e.g.
+            :class:`occlude.model.incremental_scorer.IncrementalScorer` from
+            ``clf.window_scorer(32)``) for the patch sizes listed in ``incremental``
             (``True``: all of them); the other scales use ``predict``, and so do all of
             them when the scorer ``runs_whole`` (a model that does not compute in
             float32, or that the engine cannot walk).

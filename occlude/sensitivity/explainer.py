@@ -17,7 +17,7 @@ import numpy as np
 
 from occlude.errors import UsageError
 from occlude.imageio import resize_rgb
-from occlude.model.windows import WindowScorer
+from occlude.model.incremental_scorer import IncrementalScorer
 from occlude.scoring import reusable_batch_size
 from occlude.sensitivity.compute import ComputePlan, check_compute, decide
 from occlude.sensitivity.core import Sweep, sweep_images
@@ -97,9 +97,9 @@ class OcclusionSensitivity:
         self.model: Any = model
         self.options = options
         self._spec = spec
-        self._scorer: WindowScorer | None = None
+        self._scorer: IncrementalScorer | None = None
         if not isinstance(model, CallableModel):
-            self._scorer = WindowScorer(model, options.batch_size, options.approx)
+            self._scorer = IncrementalScorer(model, options.batch_size, options.approx)
         self._plans: dict[int, ComputePlan] = {}
         self._settings: dict[str, Any] | None = None
         self._noted = False

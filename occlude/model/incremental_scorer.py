@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class WindowScorer:
+class IncrementalScorer:
     """Scores occluded windows of one classifier from cached clean activations."""
 
     clf: Classifier
@@ -64,7 +64,7 @@ class WindowScorer:
 class ScoringSession:
     """The engine's session for one image, in pixel space."""
 
-    scorer: WindowScorer
+    scorer: IncrementalScorer
     session: Any
 
     @property
