@@ -44,7 +44,7 @@ def photo(name: str, size: int = 224) -> np.ndarray:
 
 def sweep_map(boxes: np.ndarray, drops: np.ndarray, size: int = 224) -> np.ndarray:
     sums, counts = np.zeros((size, size)), np.zeros((size, size))
-    for (y0, x0, y1, x1), d in zip(boxes, drops, strict=True):
+    for (x0, y0, x1, y1), d in zip(boxes, drops, strict=True):
         sums[y0:y1, x0:x1] += d
         counts[y0:y1, x0:x1] += 1
     return sums / np.maximum(counts, 1)

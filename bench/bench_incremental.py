@@ -97,7 +97,7 @@ def full_runner(model, batch: int):  # type: ignore[no-untyped-def]
             chunk = np.repeat(x[None], size, axis=0)
             for j in range(start, min(start + size, jobs)):
                 if j > 0:
-                    y0, x0, y1, x1 = boxes[j - 1]
+                    x0, y0, x1, y1 = boxes[j - 1]
                     chunk[j - start, y0:y1, x0:x1] = fill[y0:y1, x0:x1]
             out.append(forward(size)(tf.constant(chunk)).numpy()[: min(size, jobs - start)])
         return np.concatenate(out)[1:]

@@ -42,9 +42,10 @@ def randomize(model: Any, seed: int = 0, temper: float = 1.0) -> Any:
 
 
 def occluded(x: np.ndarray, fill: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """The copies, built the obvious way: x with fill pasted over each box."""
+    """The copies, built the obvious way: x with fill pasted over each box (rows
+    ``[x0, y0, x1, y1]``)."""
     copies = np.repeat(x[None], len(boxes), axis=0)
-    for k, (y0, x0, y1, x1) in enumerate(boxes):
+    for k, (x0, y0, x1, y1) in enumerate(boxes):
         copies[k, y0:y1, x0:x1] = fill[y0:y1, x0:x1]
     return copies
 
@@ -64,7 +65,7 @@ def sweep_map(height: int, width: int, boxes: np.ndarray, drops: np.ndarray) -> 
     """Mean score drop over the windows covering each pixel (the sensitivity contract)."""
     sums = np.zeros((height, width))
     counts = np.zeros((height, width))
-    for (y0, x0, y1, x1), d in zip(boxes, drops, strict=True):
+    for (x0, y0, x1, y1), d in zip(boxes, drops, strict=True):
         sums[y0:y1, x0:x1] += d
         counts[y0:y1, x0:x1] += 1
     return sums / np.maximum(counts, 1)
@@ -75,7 +76,7 @@ def border_and_interior(
 ) -> np.ndarray:
     """Every window touching the border plus a few interior ones (spread over the image)."""
     border = (
-        (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == height) | (boxes[:, 3] == width)
+        (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == width) | (boxes[:, 3] == height)
     )
     inner = np.flatnonzero(~border)
     pick = inner[np.linspace(0, len(inner) - 1, min(interior, len(inner))).astype(int)]

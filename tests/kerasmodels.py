@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from occlude.box import Box
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -35,10 +37,9 @@ def red_detector(path: Path, size: tuple[int, int] = (32, 48)) -> Path:
 
 
 def red_image(size: tuple[int, int], box: tuple[int, int, int, int] | None) -> np.ndarray:
-    """A grey-noise image (uint8) with an optional red box (y0, x0, y1, x1)."""
+    """A grey-noise image (uint8) with an optional red ``Box`` (x0, y0, x1, y1)."""
     rng = np.random.default_rng(sum(size))
     image = rng.uniform(100, 140, (*size, 3)).astype(np.uint8)
     if box is not None:
-        y0, x0, y1, x1 = box
-        image[y0:y1, x0:x1] = (240, 20, 20)
+        image[Box.of(box).slices()] = (240, 20, 20)
     return image

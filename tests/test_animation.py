@@ -59,7 +59,7 @@ def test_the_window_is_shown_filled_as_the_model_saw_it(sweep) -> None:  # type:
     anim = A.animate_sweep(image, result, "black", patch=12)
     scale = A.PANEL / 36  # the longer side is drawn PANEL px wide
     for frame, index in zip(anim.frames[:-1], anim.indices[:-1], strict=True):
-        y0, x0, y1, x1 = result.boxes[1][index]
+        x0, y0, x1, y1 = result.boxes[1][index]
         cy = 34 + round((y0 + y1) / 2 * scale)
         cx = 8 + round((x0 + x1) / 2 * scale)
         assert frame.getpixel((cx, cy)) == (0, 0, 0)
@@ -122,7 +122,7 @@ def test_the_file_opens_and_stays_small(sweep, tmp_path, fmt) -> None:  # type: 
 @pytest.mark.slow
 def test_the_cli_writes_records_and_resumes_the_animation(model_file, tmp_path) -> None:
     img = tmp_path / "red.png"
-    Image.fromarray(red_image((32, 48), (4, 6, 20, 30))).save(img)
+    Image.fromarray(red_image((32, 48), (6, 4, 30, 20))).save(img)
     out = tmp_path / "out"
     args = ["sensitivity", str(img), "-m", str(model_file), "-p", "2,8", "--animate", "-o",
             str(out), "--json", "-"]  # fmt: skip

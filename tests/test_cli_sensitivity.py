@@ -26,8 +26,8 @@ def images(tmp_path: Path) -> Path:
     """A folder: top.png (red object top-left), sub/low.PNG (bottom-right), sub/none.jpg."""
     root = tmp_path / "imgs"
     (root / "sub").mkdir(parents=True)
-    Image.fromarray(red_image((64, 96), (4, 8, 20, 28))).save(root / "top.png")
-    Image.fromarray(red_image((32, 48), (20, 32, 30, 46))).save(root / "sub" / "low.PNG")
+    Image.fromarray(red_image((64, 96), (8, 4, 28, 20))).save(root / "top.png")
+    Image.fromarray(red_image((32, 48), (32, 20, 46, 30))).save(root / "sub" / "low.PNG")
     Image.fromarray(red_image((40, 40), None)).save(root / "sub" / "none.jpg", quality=95)
     (root / "notes.txt").write_text("not an image")
     return root

@@ -28,8 +28,8 @@ BOX = (8, 4, 28, 20)
 def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three images of different sizes: a red object top-left, one bottom-right, none."""
     root = tmp_path_factory.mktemp("photos")
-    Image.fromarray(red_image((64, 96), (4, 8, 20, 28))).save(root / "kite.png")
-    Image.fromarray(red_image((45, 30), (25, 15, 40, 28))).save(root / "stop.png")
+    Image.fromarray(red_image((64, 96), (8, 4, 28, 20))).save(root / "kite.png")
+    Image.fromarray(red_image((45, 30), (15, 25, 28, 40))).save(root / "stop.png")
     Image.fromarray(red_image((40, 40), None)).save(root / "field.jpg", quality=95)
     return root
 
@@ -89,7 +89,7 @@ def test_a_list_equals_separate_calls(explainer: OcclusionSensitivity, photos: P
 def test_windows_of_several_images_share_model_calls() -> None:
     model, calls = counted(redness)
     explainer = OcclusionSensitivity(model, patch_sizes=[8])  # 4 windows in a 16x16 image
-    images = [red_image((16, 16), (0, 0, 6, 6 + i)) for i in range(3)]
+    images = [red_image((16, 16), (0, 0, 6 + i, 6)) for i in range(3)]
     results = explainer.explain(images)
     assert calls == [15]  # 3 images x (4 windows + the plain image): one batch
     calls.clear()
@@ -105,7 +105,7 @@ def test_windows_of_several_images_share_model_calls() -> None:
 def test_several_targets_cost_no_extra_model_calls() -> None:
     model, calls = counted(redness)
     explainer = OcclusionSensitivity(model, patch_sizes=[4, 8])
-    image = red_image((16, 16), (2, 2, 7, 9))
+    image = red_image((16, 16), (2, 2, 9, 7))
     one = explainer.explain(image, targets=0)
     spent = list(calls)
     calls.clear()
@@ -204,7 +204,7 @@ def test_results_draw_themselves(explainer: OcclusionSensitivity, photos: Path, 
 
 def test_save_never_writes_onto_its_input(explainer: OcclusionSensitivity, tmp_path) -> None:
     photo = tmp_path / "kite.png"
-    Image.fromarray(red_image((64, 96), (4, 8, 20, 28))).save(photo)
+    Image.fromarray(red_image((64, 96), (8, 4, 28, 20))).save(photo)
     before = photo.read_bytes()
     result = explainer.explain(photo)
     with pytest.raises(UsageError, match="output would overwrite the input"):

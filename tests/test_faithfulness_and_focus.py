@@ -29,7 +29,7 @@ from occlude.sensitivity.outputs import image_focus
 def photo(tmp_path: Path) -> Path:
     """64x96 image, red object at x 8..28, y 4..20 (original pixels)."""
     path = tmp_path / "obj.png"
-    Image.fromarray(red_image((64, 96), (4, 8, 20, 28))).save(path)
+    Image.fromarray(red_image((64, 96), (8, 4, 28, 20))).save(path)
     return path
 
 

@@ -37,8 +37,8 @@ def test_bad_images_and_boxes_name_the_parameter(model) -> None:
     session = inc.session(x)
     with pytest.raises(UsageError, match="x_fill"):
         session.score(x[:5], np.array([[0, 0, 2, 2]]))
-    with pytest.raises(UsageError, match=r"boxes .*received \[0, 0, 20, 2\]"):
-        session.score(x, np.array([[0, 0, 20, 2]]))
+    with pytest.raises(UsageError, match=r"boxes .*received \[0, 0, 2, 20\]"):
+        session.score(x, np.array([[0, 0, 2, 20]]))
     with pytest.raises(UsageError, match="boxes must be an"):
         session.score(x, np.array([[0.0, 0.0, 2.0, 2.0]]))
     with pytest.raises(UsageError, match="patch"):

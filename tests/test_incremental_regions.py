@@ -33,8 +33,8 @@ STACK = [
 
 
 def rects(specs: list[Spec], box: tuple[int, int, int, int], tau: float = 1.0) -> list:
-    """Changed rectangle (y0, x0, y1, x1) of every node for one box, None where full."""
-    y0, x0, y1, x1 = box
+    """Changed rectangle (x0, y0, x1, y1) of every node for one box, None where full."""
+    x0, y0, x1, y1 = box
     ry = propagate_axis(specs, 0, np.array([y0]), np.array([y1]), tau)
     rx = propagate_axis(specs, 1, np.array([x0]), np.array([x1]), tau)
     out = []
@@ -42,17 +42,17 @@ def rects(specs: list[Spec], box: tuple[int, int, int, int], tau: float = 1.0) -
         if ry.a[i] is None or rx.a[i] is None:
             out.append(None)
         else:
-            out.append((int(ry.a[i][0]), int(rx.a[i][0]), int(ry.b[i][0]), int(rx.b[i][0])))
+            out.append((int(rx.a[i][0]), int(ry.a[i][0]), int(rx.b[i][0]), int(ry.b[i][0])))
     return out
 
 
 def test_stack_rectangles_are_the_hand_computed_ones() -> None:
-    assert rects(STACK, (4, 0, 6, 3)) == [
-        (4, 0, 6, 3),
-        (1, 0, 3, 2),  # output o reads rows [2o, 2o + 3): o = 1, 2 read row 4 or 5
-        (1, 0, 3, 2),
-        (0, 0, 4, 3),  # one more pixel each side, clipped at 0
-        (0, 0, 4, 3),  # the union of bn's and c2's
+    assert rects(STACK, (0, 4, 3, 6)) == [
+        (0, 4, 3, 6),
+        (0, 1, 2, 3),  # output o reads rows [2o, 2o + 3): o = 1, 2 read row 4 or 5
+        (0, 1, 2, 3),
+        (0, 0, 3, 4),  # one more pixel each side, clipped at 0
+        (0, 0, 3, 4),  # the union of bn's and c2's
         None,
     ]
 

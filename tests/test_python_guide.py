@@ -30,8 +30,8 @@ def stand_ins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     red_detector(tmp_path / "classifier.keras")
     photos = tmp_path / "photos"
     photos.mkdir()
-    Image.fromarray(red_image((64, 96), (4, 8, 20, 28))).save(photos / "kite.png")
-    Image.fromarray(red_image((90, 60), (50, 30, 80, 52))).save(photos / "stop.jpg", quality=95)
+    Image.fromarray(red_image((64, 96), (8, 4, 28, 20))).save(photos / "kite.png")
+    Image.fromarray(red_image((90, 60), (30, 50, 52, 80))).save(photos / "stop.jpg", quality=95)
     Image.fromarray(red_image((40, 40), None)).save(photos / "field.png")
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -151,11 +151,11 @@ def real_run(root: Path, model_file: Path) -> Path:
     for folder in (images / "sub", labelled / "0", labelled / "1"):
         folder.mkdir(parents=True, exist_ok=True)
     pictures = {
-        images / "top.png": red_image((64, 96), (2, 4, 30, 44)),
-        images / "mid.png": red_image((64, 96), (20, 30, 44, 66)),
-        images / "sub" / "low.png": red_image((64, 96), (40, 60, 62, 94)),
+        images / "top.png": red_image((64, 96), (4, 2, 44, 30)),
+        images / "mid.png": red_image((64, 96), (30, 20, 66, 44)),
+        images / "sub" / "low.png": red_image((64, 96), (60, 40, 94, 62)),
         images / "sub" / "none.jpg": red_image((40, 40), None),
-        labelled / "0" / "red.png": red_image((32, 48), (4, 8, 28, 40)),
+        labelled / "0" / "red.png": red_image((32, 48), (8, 4, 40, 28)),
         labelled / "1" / "grey.png": red_image((32, 48), None),
     }
     for path, pixels in pictures.items():

@@ -202,7 +202,7 @@ def dataset(tmp_path: Path) -> Path:
     """Folders 0/ (a large red object) and 1/ (no red), and labels.csv saying the same."""
     root = tmp_path / "data"
     rows = ["path,label"]
-    for label, box in (("0", (4, 6, 28, 42)), ("1", None)):
+    for label, box in (("0", (6, 4, 42, 28)), ("1", None)):
         (root / label).mkdir(parents=True)
         for i in range(3):
             Image.fromarray(red_image((32 + i, 48), box)).save(root / label / f"{i}.png")

@@ -27,7 +27,7 @@ FLAGS = ["--methods", "cutout,hide-and-seek", "--fractions", "0,0.5,0.9", "--rep
 
 def _images(root: Path, per_class: int) -> Path:
     """Folders 0/ (a large red object) and 1/ (no red); file names unique across them."""
-    for label, box in (("0", (4, 6, 28, 42)), ("1", None)):
+    for label, box in (("0", (6, 4, 42, 28)), ("1", None)):
         (root / label).mkdir(parents=True)
         for i in range(per_class):
             Image.fromarray(red_image((32 + i, 48), box)).save(root / label / f"{label}-{i}.png")

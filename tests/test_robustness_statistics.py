@@ -32,7 +32,7 @@ def red_share(batch: np.ndarray) -> np.ndarray:
 def samples() -> list[Sample]:
     out = []
     for i in range(6):
-        box = (4 + i, 6, 22 + i, 30) if i % 3 else None
+        box = (6, 4 + i, 30, 22 + i) if i % 3 else None
         out.append(Sample(f"img{i}.png", red_image((32, 40), box), 0 if box else 1))
     return out
 

@@ -44,7 +44,7 @@ def files(folder: Path) -> dict[str, str]:
 def data(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     for i in range(9):
-        box = (2 + i, 4, 18 + i, 30) if i % 2 else None
+        box = (4, 2 + i, 30, 18 + i) if i % 2 else None
         path = root / f"c{i % 3}" / f"img{i}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(red_image((32 + 2 * i, 48), box)).save(path)
@@ -109,7 +109,7 @@ def test_robustness_shards_combine_into_one_table_and_gate(model_file, tmp_path:
     for i in range(8):
         folder = tmp_path / "imgs" / ("0" if i % 2 else "1")
         folder.mkdir(parents=True, exist_ok=True)
-        box = (3, 5, 25, 40) if i % 2 else None
+        box = (5, 3, 40, 25) if i % 2 else None
         Image.fromarray(red_image((32, 48), box)).save(folder / f"i{i}.png")
     common = ["robustness", tmp_path / "imgs", "--labels", "folders", "-m", model_file,
               "--fractions", "0,0.3", "--repeats", "2"]  # fmt: skip

@@ -31,7 +31,7 @@ def pixel_model(*terms: tuple[int, int, float]):  # type: ignore[no-untyped-def]
     return predict
 
 
-def region_mean_model(y0: int, x0: int, y1: int, x1: int):  # type: ignore[no-untyped-def]
+def region_mean_model(x0: int, y0: int, x1: int, y1: int):  # type: ignore[no-untyped-def]
     def predict(batch: np.ndarray) -> np.ndarray:
         s = batch[:, y0:y1, x0:x1, :].astype(np.float64).mean(axis=(1, 2, 3))
         return np.stack([s, 1.0 - s / 255.0], axis=1)
@@ -62,7 +62,7 @@ def test_seed_grid_is_six_by_six_and_covers_every_pixel_once() -> None:
 @pytest.mark.parametrize(("h", "w", "p", "s"), [(7, 5, 3, 2), (9, 4, 4, 3), (5, 13, 6, 1)])
 def test_every_pixel_is_covered_and_windows_stay_inside(h: int, w: int, p: int, s: int) -> None:
     boxes = window_boxes(h, w, p, s)
-    for y0, x0, y1, x1 in boxes:
+    for x0, y0, x1, y1 in boxes:
         assert 0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w
         assert y1 - y0 == min(p, h - y0) and x1 - x0 == min(p, w - x0)
     assert coverage(h, w, boxes).min() >= 1
@@ -139,7 +139,7 @@ def test_windows_are_clipped_at_the_edges() -> None:
     expected[3:, 3:] = 10.0
     np.testing.assert_array_equal(result.map, expected)
     assert result.windows == 4
-    assert result.boxes[0].tolist() == [[0, 0, 3, 3], [0, 3, 3, 5], [3, 0, 5, 3], [3, 3, 5, 5]]
+    assert result.boxes[0].tolist() == [[0, 0, 3, 3], [3, 0, 5, 3], [0, 3, 3, 5], [3, 3, 5, 5]]
 
 
 def test_patch_larger_than_the_image_on_one_axis() -> None:

@@ -328,6 +328,7 @@ def _options(
     steps: int, seed: int, animate: bool, animate_format: AnimationFormat,
     animate_scale: int | None, compute: Compute, approx: float,
 ) -> SensitivityOptions:  # fmt: skip
+    from occlude.box import Box
     from occlude.sensitivity.options import SensitivityOptions, parse_class
 
     box = None
@@ -336,7 +337,7 @@ def _options(
         if len(coords) != 4:
             raise UsageError(f"expect_box needs x0,y0,x1,y1; received {expect_box!r}",
                              "expect_box")  # fmt: skip
-        box = (coords[0], coords[1], coords[2], coords[3])
+        box = Box.of(coords)
     return SensitivityOptions(
         target=parse_class(class_),
         patch_sizes=tuple(split_ints(patch, "patch_sizes")),

@@ -174,7 +174,8 @@ class Session:
     def score(self, x_fill: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Scores (N, K) float32 of the copies with ``x_fill`` pasted over each box.
 
-        ``boxes`` (N, 4) are ``[y0, x0, y1, x1]``, end-exclusive, inside the image; copy
+        ``boxes`` (N, 4) are :class:`~occlude.box.Box` rows ``[x0, y0, x1, y1]``,
+        end-exclusive, inside the image; copy
         ``n`` is ``x_clean`` with ``x_clean[y0:y1, x0:x1] = x_fill[y0:y1, x0:x1]``.
         """
         engine = self.engine
@@ -244,9 +245,9 @@ def batches(
 def tile_positions(engine: IncrementalModel, plan: TilePlan, boxes: np.ndarray) -> np.ndarray:
     """(nodes, N, 2) int32 tile starts of every tiled node for each box (0 elsewhere)."""
     pos = np.zeros((len(engine.specs), len(boxes), 2), dtype=np.int32)
-    for axis in (0, 1):
+    for axis in (0, 1):  # rows (y) then columns (x); a box's y is column 1, its x column 0
         regions = propagate_axis(
-            engine.specs, axis, boxes[:, axis], boxes[:, axis + 2], tau=engine.tau
+            engine.specs, axis, boxes[:, 1 - axis], boxes[:, 3 - axis], tau=engine.tau
         )
         for i, tile in enumerate(plan.tiles):
             size, a = engine.specs[i].size, regions.a[i]
@@ -265,7 +266,7 @@ def input_tiles(
     """The copies' pixels (B, th, tw, C) over their input tiles (boxes lie inside them)."""
     th, tw = tile
     out = np.empty((len(boxes), th, tw, clean.shape[2]), dtype=np.float32)
-    for k, ((y0, x0, y1, x1), (ty, tx)) in enumerate(zip(boxes, starts, strict=True)):
+    for k, ((x0, y0, x1, y1), (ty, tx)) in enumerate(zip(boxes, starts, strict=True)):
         out[k] = clean[ty : ty + th, tx : tx + tw]
         out[k, y0 - ty : y1 - ty, x0 - tx : x1 - tx] = fill[y0:y1, x0:x1]
     return out
@@ -275,7 +276,7 @@ def _check_boxes(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     arr = np.asarray(boxes)
     if arr.ndim != 2 or arr.shape[1] != 4 or not np.issubdtype(arr.dtype, np.integer):
         raise UsageError(
-            f"boxes must be an (N, 4) integer array of [y0, x0, y1, x1]; received "
+            f"boxes must be an (N, 4) integer array of [x0, y0, x1, y1]; received "
             f"{arr.dtype} array of shape {arr.shape}"
         )
     arr = arr.astype(np.int64)
@@ -283,8 +284,8 @@ def _check_boxes(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     bad = (
         (arr[:, 0] < 0)
         | (arr[:, 1] < 0)
-        | (arr[:, 2] > height)
-        | (arr[:, 3] > width)
+        | (arr[:, 2] > width)
+        | (arr[:, 3] > height)
         | (arr[:, 2] <= arr[:, 0])
         | (arr[:, 3] <= arr[:, 1])
     )

@@ -227,17 +227,18 @@ def _tile(
 def group_boxes(
     boxes: np.ndarray, merge_ratio: float = 4.0
 ) -> list[tuple[tuple[int, int], np.ndarray]]:
-    """Group boxes by the tile shape that serves them: ``[(shape, indices), ...]``.
+    """Group boxes (rows ``[x0, y0, x1, y1]``) by the (height, width) of the tile that
+    serves them: ``[(shape, indices), ...]``.
 
     Each distinct (height, width) is a group, except that a smaller shape joins the
     smallest larger group that contains it within ``merge_ratio`` of its area (the
     clipped border windows of a scale join its full-size windows), so a sweep compiles
     one function per scale.
 
-    >>> [(s, i.tolist()) for s, i in group_boxes(np.array([[0, 0, 4, 4], [0, 6, 4, 8]]))]
+    >>> [(s, i.tolist()) for s, i in group_boxes(np.array([[0, 0, 4, 4], [6, 0, 8, 4]]))]
     [((4, 4), [0, 1])]
     """
-    hw = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1)
+    hw = np.stack([boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]], axis=1)
     shapes = sorted({(int(h), int(w)) for h, w in hw}, key=lambda s: (-s[0] * s[1], s))
     roots: list[tuple[int, int]] = []
     target: dict[tuple[int, int], tuple[int, int]] = {}

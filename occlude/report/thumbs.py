@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from occlude.box import Box
 from occlude.errors import InputError
 from occlude.imageio import open_image, save_image
 from occlude.text import shown
@@ -65,8 +66,8 @@ MIN_MAP_SIDE = 16
 """A block smaller than this is not taken for the map (the whole figure is shown)."""
 
 
-def map_box(figure: Image.Image) -> tuple[int, int, int, int] | None:
-    """The map's box ``(left, top, right, bottom)`` in a heatmap figure, or None.
+def map_box(figure: Image.Image) -> Box | None:
+    """The map's box in a heatmap figure (Pillow's ``(left, top, right, bottom)``), or None.
 
     The map is the figure's largest solid block of ink: a band of rows that each hold one
     unbroken run of non-white pixels, all starting at the same column and as long. The map
@@ -78,7 +79,7 @@ def map_box(figure: Image.Image) -> tuple[int, int, int, int] | None:
     >>> figure.paste(90, (5, 10, 45, 35))  # the map
     >>> figure.paste(0, (50, 12, 54, 33))  # the colour bar
     >>> map_box(figure)
-    (5, 10, 45, 35)
+    Box(x0=5, y0=10, x1=45, y1=35)
     """
     ink = np.asarray(figure.convert("L")) < 250
     padded = np.pad(ink, ((0, 0), (1, 1))).astype(np.int8)
@@ -89,7 +90,7 @@ def map_box(figure: Image.Image) -> tuple[int, int, int, int] | None:
         return None
     lengths = ends - starts
     long = lengths >= lengths.max() // 2
-    best: tuple[int, int, int, int] | None = None
+    best: Box | None = None
     for left in np.unique(starts[long]).tolist():
         near = long & (np.abs(starts - left) <= 1)
         width = int(np.median(lengths[near]))  # a label that touches a row does not count
@@ -97,9 +98,9 @@ def map_box(figure: Image.Image) -> tuple[int, int, int, int] | None:
         top = int(band[0])
         bottom = top + int(np.argmax(np.diff(np.append(band, -1)) != 1)) + 1  # unbroken
         if min(width, bottom - top) >= MIN_MAP_SIDE and (
-            best is None or width * (bottom - top) > (best[2] - best[0]) * (best[3] - best[1])
+            best is None or width * (bottom - top) > best.area
         ):
-            best = (left, top, left + width, bottom)
+            best = Box(left, top, left + width, bottom)
     return best
 
 

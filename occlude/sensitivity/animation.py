@@ -122,7 +122,7 @@ def animate_sweep(
     values: list[float | None] = []
     for index in shown:
         while done <= index:
-            y0, x0, y1, x1 = boxes[done]
+            x0, y0, x1, y1 = boxes[done]
             sums[y0:y1, x0:x1] += drops[done]
             counts[y0:y1, x0:x1] += 1
             done += 1
@@ -197,7 +197,7 @@ class _Canvas:
     ) -> None:  # fmt: skip
         photo = self.image.copy()
         if box is not None:
-            y0, x0, y1, x1 = box
+            x0, y0, x1, y1 = box
             photo[y0:y1, x0:x1] = filled[y0:y1, x0:x1]
         photo_img = Image.fromarray(np.clip(np.rint(photo), 0, 255).astype(np.uint8))
         out.paste(photo_img.resize(self.size, Image.Resampling.BILINEAR), (self.left, self.top))
@@ -208,7 +208,7 @@ class _Canvas:
         out.paste(Image.fromarray(layer).resize(self.size, Image.Resampling.NEAREST),
                   (right, self.top))  # fmt: skip
         if box is not None:
-            y0, x0, y1, x1 = (round(v * self.scale) for v in box)
+            x0, y0, x1, y1 = (round(v * self.scale) for v in box)
             for left in (self.left, right):
                 draw.rectangle((left + x0, self.top + y0, left + x1 - 1, self.top + y1 - 1),
                                outline=(20, 20, 20))  # fmt: skip

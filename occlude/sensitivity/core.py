@@ -29,7 +29,7 @@ class Sweep:
     """One image's maps for one class (float32, H×W at the model's input size) and what
     produced them: what :func:`occlusion_sensitivity` returns.
 
-    ``boxes[i]`` are scale i's windows (``[y0, x0, y1, x1]``, in sweep order) and
+    ``boxes[i]`` are scale i's windows (rows ``[x0, y0, x1, y1]``, in sweep order) and
     ``scores[i]`` the target class's score with each of them occluded.
     """
 
@@ -287,7 +287,7 @@ def _score_copies(
             i, w = divmod(k, per)
             batch[k - start] = imgs[i]
             if w >= base:
-                y0, x0, y1, x1 = boxes[w - base]
+                x0, y0, x1, y1 = boxes[w - base]
                 batch[k - start, y0:y1, x0:x1] = fills[i][y0:y1, x0:x1]
         scores = score_batch(predict, batch)
         for k in range(start, stop):
@@ -315,7 +315,7 @@ def assemble(
     scale_maps = []
     for b, sc in zip(boxes, scores, strict=True):
         sums = np.zeros(shape, dtype=np.float64)
-        for (y0, x0, y1, x1), score in zip(b, sc, strict=True):
+        for (x0, y0, x1, y1), score in zip(b, sc, strict=True):
             sums[y0:y1, x0:x1] += base - float(score)
         scale_maps.append((sums / coverage(*shape, b)).astype(np.float32))
     combined = np.stack(scale_maps).astype(np.float64).mean(axis=0).astype(np.float32)

@@ -9,10 +9,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from occlude.box import Box
 from occlude.errors import UsageError
 from occlude.scoring import Predict, score_batch
 
@@ -34,13 +37,23 @@ def focus(values: np.ndarray, region: np.ndarray) -> float:
     return float(positive[region.astype(bool)].sum() / total)
 
 
-def box_region(shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
-    """Boolean H×W mask of ``box`` = (x0, y0, x1, y1), end-exclusive, clipped to the image."""
-    x0, y0, x1, y1 = box
-    if x1 <= x0 or y1 <= y0:
-        raise UsageError(f"expect_box needs x0 < x1 and y0 < y1; received {box}", "expect_box")
+def check_box(values: Sequence[Any], param: str = "expect_box") -> Box:
+    """``values`` (x0, y0, x1, y1) as a :class:`~occlude.box.Box`, refused (naming
+    ``param``) unless x0 < x1 and y0 < y1.
+
+    >>> check_box([1, 2, 5, 4])
+    Box(x0=1, y0=2, x1=5, y1=4)
+    """
+    box = Box.of(values)
+    if box.x1 <= box.x0 or box.y1 <= box.y0:
+        raise UsageError(f"{param} needs x0 < x1 and y0 < y1; received {tuple(box)}", param)
+    return box
+
+
+def box_region(shape: tuple[int, int], box: Box) -> np.ndarray:
+    """Boolean H×W mask of ``box``, end-exclusive, clipped to the image."""
     mask = np.zeros(shape, dtype=bool)
-    mask[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = True
+    mask[check_box(box).clip(shape).slices()] = True
     return mask
 
 

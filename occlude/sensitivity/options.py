@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from occlude.box import Box
 from occlude.classes import IMAGENET_CLASSES, find_imagenet_class, unnamed
 from occlude.errors import UsageError
 from occlude.fill import Fill, parse_fill
 from occlude.sensitivity.core import SENSITIVITY_FILLS
+from occlude.sensitivity.metrics import check_box
 from occlude.sensitivity.windows import check_scales
 from occlude.text import shown
 from occlude.values import read_int
@@ -74,7 +76,7 @@ class SensitivityOptions:
     fill: Fill = field(default_factory=lambda: parse_fill("grey"))
     batch_size: int = 32
     save_npy: bool = False
-    expect_box: tuple[int, int, int, int] | None = None
+    expect_box: Box | None = None
     expect_mask: Path | None = None
     metrics: bool = False
     steps: int = 20
@@ -100,12 +102,7 @@ class SensitivityOptions:
         if self.steps < 1:
             raise UsageError(f"steps must be at least 1; received {self.steps}", "steps")
         if self.expect_box is not None:
-            x0, y0, x1, y1 = self.expect_box
-            if x1 <= x0 or y1 <= y0:
-                raise UsageError(
-                    f"expect_box needs x0 < x1 and y0 < y1; received {self.expect_box}",
-                    "expect_box",
-                )
+            object.__setattr__(self, "expect_box", check_box(self.expect_box, "expect_box"))
         if self.expect_box is not None and self.expect_mask is not None:
             raise UsageError("give expect_box or expect_mask, not both",
                              ("expect_box", "expect_mask"))  # fmt: skip

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from occlude.box import Box
 from occlude.errors import InputError, UsageError
 from occlude.imageio import open_image, resize_map, write_atomic, write_bytes
 from occlude.inputs import InputImage
@@ -43,10 +44,10 @@ def output_paths(item: InputImage, out_dir: Path, opts: SensitivityOptions) -> d
 
 def expected_region(
     shape: tuple[int, int],
-    box: tuple[int, int, int, int] | None = None,
+    box: Box | None = None,
     mask: Path | np.ndarray | None = None,
 ) -> np.ndarray:
-    """The expected region as an H×W boolean mask at ``shape``: a box (x0, y0, x1, y1),
+    """The expected region as an H×W boolean mask at ``shape``: a box,
     or a mask (an image file or an array, non-zero inside) resized to ``shape``."""
     if box is not None:
         return box_region(shape, box)
@@ -73,7 +74,7 @@ def image_focus(values: np.ndarray, shape: tuple[int, int], opts: SensitivityOpt
 def region_focus(
     values: np.ndarray,
     shape: tuple[int, int],
-    box: tuple[int, int, int, int] | None = None,
+    box: Box | None = None,
     mask: Path | np.ndarray | None = None,
 ) -> float:
     """Focus of a model-size map on a box or mask given at the original ``shape``,
@@ -84,7 +85,7 @@ def region_focus(
     full = resize_map(values, (size[1], size[0]))
     if box is not None and scale < 1.0:
         x0, y0, x1, y1 = box
-        box = (
+        box = Box(
             math.floor(x0 * scale),
             math.floor(y0 * scale),
             max(math.ceil(x1 * scale), math.floor(x0 * scale) + 1),

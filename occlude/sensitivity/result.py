@@ -17,21 +17,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from occlude.box import Box
 from occlude.errors import UsageError
 from occlude.inputs import InputImage, check_out_dir
 from occlude.paths import PathPlan
 from occlude.scoring import Predict
 from occlude.sensitivity import outputs as O
 from occlude.sensitivity.core import Sweep, fill_pixels
-from occlude.sensitivity.metrics import Curves, deletion_insertion
+from occlude.sensitivity.metrics import Curves, check_box, deletion_insertion
 from occlude.sensitivity.options import SensitivityOptions
 from occlude.text import shown
 from occlude.zoo import describe_model
 
 if TYPE_CHECKING:
     from occlude.sensitivity.animation import SweepAnimation
-
-Box = tuple[int, int, int, int]
 
 
 class ScoringModel(Protocol):
@@ -149,9 +148,10 @@ class SensitivityResult(Sweep):
     # --- numbers for CI ------------------------------------------------------------------
 
     def focus(self, region: Box | np.ndarray | Path | str) -> float:
-        """The share of the map's positive part inside ``region``: a box (x0, y0, x1, y1)
-        in the original image's pixels (end-exclusive), or a mask (an H×W array or an image
-        file, non-zero inside, resized to the original image). 1 is all of it, 0 none."""
+        """The share of the map's positive part inside ``region``: a :class:`~occlude.box.Box`
+        (or four numbers x0, y0, x1, y1) in the original image's pixels (end-exclusive), or
+        a mask (an H×W array or an image file, non-zero inside, resized to the original
+        image). 1 is all of it, 0 none."""
         shape = (self.original.shape[0], self.original.shape[1])
         if isinstance(region, (str, os.PathLike)):
             return O.region_focus(self.map, shape, mask=Path(region))
@@ -161,11 +161,7 @@ class SensitivityResult(Sweep):
         if values.shape != (4,) or not np.issubdtype(values.dtype, np.number):
             raise UsageError(f"region must be a box (x0, y0, x1, y1) or an H×W mask; received "
                              f"shape {values.shape}", "region")  # fmt: skip
-        x0, y0, x1, y1 = (int(v) for v in values)
-        if x1 <= x0 or y1 <= y0:
-            raise UsageError(f"region needs x0 < x1 and y0 < y1; received {tuple(values)}",
-                             "region")  # fmt: skip
-        return O.region_focus(self.map, shape, box=(x0, y0, x1, y1))
+        return O.region_focus(self.map, shape, box=check_box(values.tolist(), "region"))
 
     def deletion_insertion(self, *, steps: int | None = None, seed: int | None = None) -> Curves:
         """Deletion and insertion curves (RISE) of the map's pixel order and of a random
@@ -265,7 +261,7 @@ class SensitivityResult(Sweep):
         if options.get("expect_mask") is not None:
             options["expect_mask"] = Path(options["expect_mask"])
         if options.get("expect_box") is not None:
-            options["expect_box"] = tuple(int(v) for v in options["expect_box"])
+            options["expect_box"] = Box.of(options["expect_box"])
         return replace(self, options=replace(self.options, **options))
 
     def _paths(self, out_dir: Path) -> dict[str, Path]:

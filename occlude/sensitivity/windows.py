@@ -37,20 +37,25 @@ def axis_starts(length: int, patch: int, stride: int) -> list[int]:
 
 
 def window_boxes(height: int, width: int, patch: int, stride: int) -> np.ndarray:
-    """All windows of one scale as an (N, 4) int array of ``[y0, x0, y1, x1]``, row-major.
+    """All windows of one scale as an (N, 4) int array whose rows are
+    :class:`~occlude.box.Box` es ``[x0, y0, x1, y1]``, in row-major order (left to right,
+    then top to bottom).
 
     Ends are exclusive and clipped to the image.
+
+    >>> window_boxes(3, 5, 3, 3).tolist()
+    [[0, 0, 3, 3], [3, 0, 5, 3]]
     """
     ys = axis_starts(height, patch, stride)
     xs = axis_starts(width, patch, stride)
-    boxes = [(y, x, min(y + patch, height), min(x + patch, width)) for y in ys for x in xs]
+    boxes = [(x, y, min(x + patch, width), min(y + patch, height)) for y in ys for x in xs]
     return np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
 
 
 def coverage(height: int, width: int, boxes: np.ndarray) -> np.ndarray:
     """How many windows cover each pixel (H×W int array)."""
     counts = np.zeros((height, width), dtype=np.int64)
-    for y0, x0, y1, x1 in boxes:
+    for x0, y0, x1, y1 in boxes:
         counts[y0:y1, x0:x1] += 1
     return counts
 

@@ -46,7 +46,7 @@ def _check(model, size, patch, stride, batch):
     boxes = window_boxes(*size, patch, stride)
     got = IncrementalModel(model, batch_size=batch).session(x).score(fill, boxes)
     copies = np.repeat(x[None], len(boxes), axis=0)
-    for k, (y0, x0, y1, x1) in enumerate(boxes):
+    for k, (x0, y0, x1, y1) in enumerate(boxes):
         copies[k, y0:y1, x0:x1] = fill[y0:y1, x0:x1]
     want = np.concatenate(
         [
