@@ -98,7 +98,7 @@ def test_any_batch_size_and_mixed_box_sizes(batch_size: int) -> None:
     inc = IncrementalModel(model, batch_size=batch_size)
     x = pattern_image(*size, seed=3)
     boxes = np.concatenate(
-        [window_boxes(*size, 3, 2), window_boxes(*size, 6, 6), [[0, 0, 17, 13], [5, 4, 6, 5]]]
+        [window_boxes(*size, 3, 2), window_boxes(*size, 6, 6), [[0, 0, 13, 17], [4, 5, 5, 6]]]
     )
     assert_exact(model, inc, x, fills(x)["blur"], boxes)
 
