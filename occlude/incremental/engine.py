@@ -10,9 +10,12 @@ import numpy as np
 
 from occlude.errors import UsageError
 from occlude.incremental.execute import (
+    Gather,
     cache_table,
     compile_fn,
+    gather_indices,
     make_step,
+    plan_gathers,
     run_full,
 )
 from occlude.incremental.graph import GraphError, build_graph, check_size, whole_model_graph
@@ -97,6 +100,7 @@ class IncrementalModel:
         self._cache_nodes = cache_nodes(self.specs)
         self._plans: dict[tuple[int, int], Plan] = {}
         self._steps: dict[tuple[int, int], Callable[..., Any]] = {}
+        self._gathers: dict[tuple[int, int], tuple[Gather, ...]] = {}
         self._sizes: dict[tuple[int, int], set[int]] = {}
         self._clean: Callable[..., Any] | None = None
 
@@ -151,7 +155,9 @@ class IncrementalModel:
 
     def _step(self, shape: tuple[int, int]) -> Callable[..., Any]:
         if shape not in self._steps:
-            self._steps[shape] = compile_fn(make_step(self.nodes, self.plan(shape)))
+            plan = self.plan(shape)
+            self._gathers[shape] = plan_gathers(self.specs, plan)
+            self._steps[shape] = compile_fn(make_step(self.nodes, plan))
         return self._steps[shape]
 
 
@@ -206,10 +212,12 @@ class Session:
             chunk = np.arange(start, stop)
             padded = np.concatenate([chunk, np.full(size - len(chunk), chunk[-1])])
             tile = input_tiles(self.x_clean, fill, boxes[padded], pos[0, padded], plan.patch)
+            index = gather_indices(engine._gathers[plan.patch], engine.specs, plan, pos[:, padded])
             scores = step(
                 caches,
                 ops.convert_to_tensor(tile),
                 ops.convert_to_tensor(pos[:, padded]),
+                [ops.convert_to_tensor(rows) for rows in index],
             )
             out.append(np.asarray(ops.convert_to_numpy(scores))[: len(chunk)])
         return np.concatenate(out)
