@@ -18,7 +18,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from occlude.errors import EXIT_FAILED, EXIT_INTERRUPTED
 
-    os.environ.setdefault("OCCLUDE_COMPILE_CACHE", "1")  # JAX's, off with OCCLUDE_NO_COMPILE_CACHE=1
+    # JAX's compilation cache, on for the command line (OCCLUDE_NO_COMPILE_CACHE=1: off)
+    os.environ.setdefault("OCCLUDE_COMPILE_CACHE", "1")
     try:
         code = _dispatch(argv)
         sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
