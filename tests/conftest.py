@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from kerasmodels import red_detector
+
+# Tests never write JAX's compilation cache into the user's home (tests/test_compile_cache.py
+# turns it on in a folder of its own).
+os.environ.setdefault("OCCLUDE_NO_COMPILE_CACHE", "1")
 
 
 @pytest.fixture(scope="session")

@@ -171,11 +171,11 @@ def test_auto_runs_a_scale_incrementally_once_the_run_repays_its_compilation(
     from occlude.sensitivity.compute import COMPILE_MACS, decide
 
     # saving: images x windows x 0.5 x 1e9 multiply-adds; cost: COMPILE_MACS x 10 nodes
-    assert COMPILE_MACS == 2e9  # so a scale pays from images x windows >= 40 on
-    plan = decide(mode, 1.0, "float32", _Scorer(), {8: 30, 16: 10}, "m", images=images)
+    assert COMPILE_MACS == 0.8e9  # so a scale pays from images x windows >= 16 on
+    plan = decide(mode, 1.0, "float32", _Scorer(), {8: 12, 16: 4}, "m", images=images)
     assert plan.incremental == chosen
-    assert plan.macs_fraction([8, 16], [30, 10]) == pytest.approx(
-        sum((0.5 if p in chosen else 1.0) * n for p, n in ((8, 30), (16, 10))) / 40
+    assert plan.macs_fraction([8, 16], [12, 4]) == pytest.approx(
+        sum((0.5 if p in chosen else 1.0) * n for p, n in ((8, 12), (16, 4))) / 16
     )
 
 

@@ -14,8 +14,12 @@ from typing import Any
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; usage errors become one line, ``occlude: error: ...``, exit 2."""
+    import os
+
     from occlude.errors import EXIT_FAILED, EXIT_INTERRUPTED
 
+    # JAX's compilation cache, on for the command line (OCCLUDE_NO_COMPILE_CACHE=1: off)
+    os.environ.setdefault("OCCLUDE_COMPILE_CACHE", "1")
     try:
         code = _dispatch(argv)
         sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below

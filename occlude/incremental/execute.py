@@ -13,12 +13,15 @@ A cache is the clean output flattened to (H * W + 2, C), with a row of zeros and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from occlude.incremental.graph import Node
-from occlude.incremental.layers import run_window
+from occlude.incremental.layers import needs_starts, run_window
 from occlude.incremental.plan import TilePlan
-from occlude.incremental.regions import Merge, Pointwise, Window
+from occlude.incremental.regions import Merge, Pointwise, Spec, Window
 
 
 def cache_table(output: Any) -> Any:
@@ -33,58 +36,89 @@ def cache_table(output: Any) -> Any:
     return ops.concatenate([flat, pads], axis=0)
 
 
-def gather_window(
-    cache: Any,
-    size: tuple[int, int],
-    tile: Any,
-    tile_pos: Any,
-    start: Any,
-    length: tuple[int, int],
-    fill: str = "zero",
-) -> Any:
-    """Windows (B, lh, lw, C) of each copy's map at ``start`` (B, 2): tile over cache.
+@dataclass(frozen=True)
+class Gather:
+    """One window a batch reads from a node ``source`` (its tile over its clean cache).
 
-    Pixels inside a copy's tile come from the tile, other pixels inside the map from the
-    cache, and pixels outside the map are 0 (``fill="zero"``) or -inf (``"min"``).
+    Copy ``n``'s window starts at ``pos[node, n] * stride - pad`` and is ``length`` pixels;
+    a window that is the whole map (``stride`` and ``pad`` 0) makes the node's full copies.
+    Outside the map it reads 0 (``fill="zero"``) or -inf (``"min"``).
     """
+
+    node: int
+    source: int
+    stride: tuple[int, int]
+    pad: tuple[int, int]
+    length: tuple[int, int]
+    fill: str = "zero"
+
+
+def plan_gathers(specs: Sequence[Spec], plan: TilePlan) -> tuple[Gather, ...]:
+    """Every window :func:`make_step`'s step reads, in the order it reads them."""
+    out: list[Gather] = []
+    whole: set[int] = set()
+
+    def materialize(j: int) -> None:
+        size = specs[j].size
+        if plan.tiles[j] is not None and j not in whole and size is not None:
+            whole.add(j)
+            out.append(Gather(j, j, (0, 0), (0, 0), size))
+
+    for i in range(1, len(specs)):
+        spec, tile = specs[i], plan.tiles[i]
+        if tile is None:
+            for j in spec.inputs:
+                materialize(j)
+        elif isinstance(spec.rule, Window) and not plan.inplace[i][0]:
+            rule = spec.rule
+            length = tuple((tile[a] - 1) * rule.stride[a] + rule.span(a) for a in (0, 1))
+            out.append(Gather(i, spec.inputs[0], rule.stride, rule.pad, length, rule.fill))  # type: ignore[arg-type]
+        elif isinstance(spec.rule, Merge):
+            for j, same in zip(spec.inputs, plan.inplace[i], strict=True):
+                if not same:
+                    out.append(Gather(i, j, (1, 1), (0, 0), tile))
+    materialize(len(specs) - 1)
+    return tuple(out)
+
+
+def gather_indices(
+    gathers: Sequence[Gather], specs: Sequence[Spec], plan: TilePlan, pos: np.ndarray
+) -> list[np.ndarray]:
+    """Per gather, the (B, lh, lw) int32 rows of ``[source's tiles; its cache]`` that make
+    each copy's window: computed on the host, so the compiled step only takes them.
+
+    ``pos`` (nodes, B, 2) holds the tiled nodes' tile starts. The tiles' B * th * tw rows
+    come first, then the cache's H * W rows and its row of zeros and row of -inf.
+    """
+    out = []
+    batch = pos.shape[1]
+    for g in gathers:
+        height, width = specs[g.source].size  # type: ignore[misc]
+        th, tw = plan.tiles[g.source]  # type: ignore[misc]
+        start = pos[g.node] * np.asarray(g.stride) - np.asarray(g.pad)
+        rows = start[:, 0:1] + np.arange(g.length[0])[None, :]
+        cols = start[:, 1:2] + np.arange(g.length[1])[None, :]
+        inside = ((rows >= 0) & (rows < height))[:, :, None] & ((cols >= 0) & (cols < width))[
+            :, None, :
+        ]
+        pad_row = height * width + (1 if g.fill == "min" else 0)
+        clean = np.where(inside, rows[:, :, None] * width + cols[:, None, :], pad_row)
+        tr = rows - pos[g.source, :, 0:1]
+        tc = cols - pos[g.source, :, 1:2]
+        in_tile = ((tr >= 0) & (tr < th))[:, :, None] & ((tc >= 0) & (tc < tw))[:, None, :]
+        first = np.arange(batch)[:, None, None] * (th * tw)
+        changed = first + tr[:, :, None] * tw + tc[:, None, :]
+        out.append(np.where(in_tile, changed, clean + batch * th * tw).astype(np.int32))
+    return out
+
+
+def take_window(cache: Any, tile: Any, index: Any) -> Any:
+    """Windows (B, lh, lw, C) read at ``index`` (:func:`gather_indices`) from a node's
+    tiles (B, th, tw, C) over its cache (H * W + 2, C)."""
     from keras import ops
 
-    height, width = size
-    batch, th, tw, channels = tile.shape
-    rows = start[:, 0:1] + ops.arange(length[0], dtype="int32")[None, :]
-    cols = start[:, 1:2] + ops.arange(length[1], dtype="int32")[None, :]
-    inside = ((rows >= 0) & (rows < height))[:, :, None] & ((cols >= 0) & (cols < width))[
-        :, None, :
-    ]
-    pad_row = height * width + (1 if fill == "min" else 0)
-    flat = rows[:, :, None] * width + cols[:, None, :]
-    clean = ops.take(cache, ops.where(inside, flat, pad_row), axis=0)
-    tr = rows - tile_pos[:, 0:1]
-    tc = cols - tile_pos[:, 1:2]
-    in_tile = ((tr >= 0) & (tr < th))[:, :, None] & ((tc >= 0) & (tc < tw))[:, None, :]
-    first = ops.arange(batch, dtype="int32")[:, None, None] * (th * tw)
-    index = first + ops.clip(tr, 0, th - 1)[:, :, None] * tw + ops.clip(tc, 0, tw - 1)[:, None, :]
-    changed = ops.take(ops.reshape(tile, (-1, channels)), index, axis=0)
-    return ops.where(in_tile[..., None], changed, clean)
-
-
-def materialize(cache: Any, size: tuple[int, int], tile: Any, tile_pos: Any) -> Any:
-    """Each copy's whole map (B, H, W, C): its tile pasted into the clean map."""
-    from keras import ops
-
-    height, width = size
-    batch, th, tw, channels = tile.shape
-    base = ops.reshape(cache[: height * width], (1, height, width, channels))
-    base = ops.broadcast_to(base, (batch, height, width, channels))
-    b = ops.broadcast_to(ops.arange(batch, dtype="int32")[:, None, None], (batch, th, tw))
-    r = ops.broadcast_to(
-        tile_pos[:, 0, None, None] + ops.arange(th, dtype="int32")[None, :, None], (batch, th, tw)
-    )
-    c = ops.broadcast_to(
-        tile_pos[:, 1, None, None] + ops.arange(tw, dtype="int32")[None, None, :], (batch, th, tw)
-    )
-    index = ops.reshape(ops.stack([b, r, c], axis=-1), (-1, 3))
-    return ops.scatter_update(base, index, ops.reshape(tile, (-1, channels)))
+    table = ops.concatenate([ops.reshape(tile, (-1, tile.shape[-1])), cache], axis=0)
+    return ops.take(table, index, axis=0)
 
 
 def run_full(nodes: Sequence[Node], x: Any, keep: Sequence[int]) -> tuple[Any, list[Any]]:
@@ -95,28 +129,33 @@ def run_full(nodes: Sequence[Node], x: Any, keep: Sequence[int]) -> tuple[Any, l
     return values[len(nodes) - 1], [values[i] for i in keep]
 
 
-def make_step(nodes: Sequence[Node], plan: TilePlan) -> Callable[[list[Any], Any, Any], Any]:
-    """``step(caches, input_tile, pos) -> scores (B, K)`` for the batches of one plan.
+def make_step(nodes: Sequence[Node], plan: TilePlan) -> Callable[[list[Any], Any, Any, Any], Any]:
+    """``step(caches, input_tile, pos, index) -> scores (B, K)`` for the batches of one plan.
 
     ``caches`` follow ``plan.cached``; ``input_tile`` is (B, ph, pw, C), the copies'
     pixels over their input tiles; ``pos`` (nodes, B, 2) int32 holds every tiled node's
-    tile starts (rows of other nodes are ignored).
+    tile starts (rows of other nodes are ignored); ``index`` follows
+    :func:`plan_gathers` (the windows' rows, from :func:`gather_indices`).
     """
     from keras import ops
 
     specs = [n.spec for n in nodes]
+    gathers = plan_gathers(specs, plan)
 
-    def step(caches: list[Any], input_tile: Any, pos: Any) -> Any:
+    def step(caches: list[Any], input_tile: Any, pos: Any, index: list[Any]) -> Any:
         cache = dict(zip(plan.cached, caches, strict=True))
+        reads = iter(zip(gathers, index, strict=True))
         tiles: dict[int, Any] = {0: input_tile}
         full: dict[int, Any] = {}
 
-        def whole(i: int) -> Any:
-            if i not in full:
-                size = specs[i].size
-                assert size is not None
-                full[i] = materialize(cache[i], size, tiles[i], pos[i])
-            return full[i]
+        def read() -> Any:
+            g, rows = next(reads)
+            return take_window(cache[g.source], tiles[g.source], rows)
+
+        def whole(j: int) -> Any:
+            if j not in full:
+                full[j] = read()
+            return full[j]
 
         for i in range(1, len(nodes)):
             spec, tile = specs[i], plan.tiles[i]
@@ -125,19 +164,15 @@ def make_step(nodes: Sequence[Node], plan: TilePlan) -> Callable[[list[Any], Any
             elif isinstance(spec.rule, Pointwise):
                 tiles[i] = nodes[i].call({j: tiles[j] for j in spec.inputs})
             elif isinstance(spec.rule, Window):
-                if plan.inplace[i][0]:
-                    x = tiles[spec.inputs[0]]
-                    tiles[i] = run_window(nodes[i].op, spec.rule, x, pos[i], _size(specs, i))
-                else:
-                    tiles[i] = _window(nodes[i], spec.rule, cache, tiles, pos, specs, tile, i)
+                rule, j = spec.rule, spec.inputs[0]
+                inplace = plan.inplace[i][0]
+                x = tiles[j] if inplace else read()
+                starts = _starts(nodes[i].op, rule, pos, i, inplace)
+                tiles[i] = run_window(nodes[i].op, rule, x, starts, _size(specs, j))
             else:
                 assert isinstance(spec.rule, Merge)
-                parts = {
-                    j: tiles[j]
-                    if same
-                    else gather_window(cache[j], _size(specs, j), tiles[j], pos[j], pos[i], tile)
-                    for j, same in zip(spec.inputs, plan.inplace[i], strict=True)
-                }
+                parts = {j: tiles[j] if same else read()
+                         for j, same in zip(spec.inputs, plan.inplace[i], strict=True)}  # fmt: skip
                 tiles[i] = nodes[i].call(parts)
         out = whole(len(nodes) - 1)
         return ops.reshape(ops.cast(out, "float32"), (out.shape[0], -1))
@@ -151,32 +186,17 @@ def _size(specs: Sequence[Any], i: int) -> tuple[int, int]:
     return size  # type: ignore[no-any-return]
 
 
-def _window(
-    node: Node,
-    rule: Window,
-    cache: dict[int, Any],
-    tiles: dict[int, Any],
-    pos: Any,
-    specs: Sequence[Any],
-    tile: tuple[int, int],
-    i: int,
-) -> Any:
-    j = node.spec.inputs[0]
-    in_size = _size(specs, j)
-    stride = _int_row(rule.stride)
-    start = pos[i] * stride - _int_row(rule.pad)
-    length = (
-        (tile[0] - 1) * rule.stride[0] + rule.span(0),
-        (tile[1] - 1) * rule.stride[1] + rule.span(1),
-    )
-    window = gather_window(cache[j], in_size, tiles[j], pos[j], start, length, rule.fill)
-    return run_window(node.op, rule, window, start, in_size)
-
-
-def _int_row(pair: tuple[int, int]) -> Any:
+def _starts(op: Any, rule: Window, pos: Any, i: int, inplace: bool) -> Any:
+    """The windows' first input rows and columns (B, 2), where the kernel needs them
+    (average pooling with "same" padding); None elsewhere (fewer ops to trace)."""
     from keras import ops
 
-    return ops.convert_to_tensor([[pair[0], pair[1]]], dtype="int32")
+    if not needs_starts(op):
+        return None
+    if inplace:
+        return pos[i]
+    stride = ops.convert_to_tensor([list(rule.stride)], dtype="int32")
+    return pos[i] * stride - ops.convert_to_tensor([list(rule.pad)], dtype="int32")
 
 
 def compile_fn(fn: Callable[..., Any]) -> Callable[..., Any]:

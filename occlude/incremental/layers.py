@@ -188,12 +188,19 @@ def layer_macs(op: Any, in_shapes: list[Shape], out_shape: Shape) -> int:
     return 0
 
 
+def needs_starts(op: Any) -> bool:
+    """Whether :func:`run_window` needs the windows' starts: average pooling with "same"
+    padding divides by the pixels inside the image."""
+    return _kind(op) == "average_pool" and op.padding != "valid"
+
+
 def run_window(op: Any, rule: Window, x: Any, starts: Any, in_size: tuple[int, int]) -> Any:
     """The layer's kernel on gathered windows ``x`` (B, h, w, C) with "valid" padding.
 
     ``starts`` (B, 2) are the windows' first input rows and columns (negative where they
-    reach into the padding); average pooling with "same" padding divides by the number
-    of input pixels inside the image, as the layer does.
+    reach into the padding; only read where :func:`needs_starts`); average pooling with
+    "same" padding divides by the number of input pixels inside the image, as the layer
+    does.
     """
     from keras import ops
 

@@ -2,7 +2,9 @@
 
 ``KERAS_BACKEND`` (or ``--backend``) picks TensorFlow, JAX or PyTorch; only that backend
 is imported. On a GPU every backend computes in exact float32: TensorFloat-32, on by
-default on recent NVIDIA GPUs in TensorFlow, JAX and PyTorch, is switched off.
+default on recent NVIDIA GPUs in TensorFlow, JAX and PyTorch, is switched off. JAX keeps
+what it compiles in a persistent cache (:func:`compile_cache_dir`) when asked: the command
+line asks by default.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from occlude.errors import UsageError
@@ -94,6 +97,21 @@ def check_installed(backend: str) -> None:
         )
 
 
+def compile_cache_dir() -> Path | None:
+    """Where JAX keeps compiled functions between processes, or None (no cache).
+
+    On when ``OCCLUDE_COMPILE_CACHE=1`` (the command line sets it unless it is set) and
+    ``OCCLUDE_NO_COMPILE_CACHE`` is unset or ``0``: ``$XDG_CACHE_HOME/occlude/jax``, else
+    ``~/.cache/occlude/jax``. TensorFlow has no such cache (see docs/performance.md).
+    """
+    if os.environ.get("OCCLUDE_NO_COMPILE_CACHE", "0") not in ("", "0"):
+        return None
+    if os.environ.get("OCCLUDE_COMPILE_CACHE", "0") in ("", "0"):
+        return None
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "occlude" / "jax"
+
+
 def keras() -> Any:
     """Keras, imported quietly on the chosen backend, with TensorFloat-32 off."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -119,8 +137,27 @@ def _exact_float32(backend: str) -> None:
         import jax
 
         jax.config.update("jax_default_matmul_precision", "highest")  # type: ignore[no-untyped-call]
+        _jax_cache(jax)
     elif backend == "torch":
         import torch
 
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+
+
+def _jax_cache(jax: Any) -> None:
+    """Point JAX's persistent compilation cache at :func:`compile_cache_dir`, if on.
+
+    Compilations of 0.5 s or more are kept (JAX's default, 1 s, leaves out the engine's
+    smaller tile steps) unless ``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS`` says otherwise.
+    """
+    folder = compile_cache_dir()
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: run without the cache
+        return
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
