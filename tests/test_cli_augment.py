@@ -294,7 +294,13 @@ def test_random_erasing_ranges_and_prob(data: Path, tmp_path: Path) -> None:
     skip = tmp_path / "skip"
     ok(data, "-m", "random-erasing", "--prob", 0, "-o", skip, "-j", 1, "--format", "png")
     for r in manifest(skip):
-        assert r["params"] == {"applied": False, "boxes": [], "attempts": 0}
+        assert r["params"] == {
+            "applied": False,
+            "boxes": [],
+            "attempts": 0,
+            "key": r["params"]["key"],
+        }
+        assert r["version"] == 2
         assert r["fill"] is None
         np.testing.assert_array_equal(load_array(skip / r["output"]), load_array(Path(r["source"])))
 

@@ -65,9 +65,13 @@ def test_a_box_too_large_for_any_aspect_is_squeezed_inside() -> None:
 def test_at_fraction_is_the_methods_placement() -> None:
     shape = (60, 90)
     cut = Cutout.at_fraction(np.random.default_rng(4), shape, 0.2)
-    assert cut.boxes == (square_inside(np.random.default_rng(4), shape, 0.2),) and cut.applied
+    assert cut.to_dict() == {
+        "applied": True,
+        "boxes": [list(square_inside(np.random.default_rng(4), shape, 0.2))],
+    }
     erase = RandomErasing.at_fraction(np.random.default_rng(4), shape, 0.2)
-    assert erase.boxes == (box_inside(np.random.default_rng(4), shape, 0.2),) and erase.applied
+    boxes = [list(box_inside(np.random.default_rng(4), shape, 0.2))]
+    assert erase.to_dict() == {"applied": True, "boxes": boxes, "attempts": 1}
 
 
 def test_hide_and_seek_hides_about_the_fraction_in_cells_of_a_seventh() -> None:

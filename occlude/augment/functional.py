@@ -28,9 +28,12 @@ LUMA = (0.299, 0.587, 0.114)
 
 @dataclass(frozen=True)
 class Noise:
-    """Per-pixel, per-channel uniform noise over ``0..max`` from ``default_rng(seed)``."""
+    """Per-pixel, per-channel uniform noise over ``0..max``: ``keyed``, from the image's
+    int32 key ``seed`` (:func:`occlude.fill.noise`); else from ``default_rng(seed)`` (the
+    version-1 records and the NumPy-only methods)."""
 
     seed: int
+    keyed: bool = False
 
 
 Colour: TypeAlias = tuple[float, ...]
@@ -102,7 +105,18 @@ def _colour_array(colour: Colour, image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(colour, dtype=np.float64)), 0, top).astype(image.dtype)
 
 
-def _noise(
+def colour_part(image: np.ndarray) -> np.ndarray:
+    """The colour channels of one image as a float64 batch of one, (1, H, W, C)."""
+    return image[None, ..., : colour_channels(image)].astype(np.float64)
+
+
+def colour_values(colour: Colour, channels: int) -> np.ndarray:
+    if len(colour) != channels:
+        raise UsageError(f"fill needs {channels} colour value(s); received {len(colour)}")
+    return np.asarray(colour, dtype=np.float64)
+
+
+def noise_array(
     rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype[np.generic]
 ) -> np.ndarray:
     return rng.integers(0, full_scale(dtype), size=shape, dtype=dtype, endpoint=True)
@@ -130,7 +144,7 @@ def erase_boxes(image: np.ndarray, boxes: Sequence[Box], fill: FillValue) -> np.
         if x1 <= x0 or y1 <= y0:
             continue
         if rng is not None:
-            out[y0:y1, x0:x1, :cc] = _noise(rng, (y1 - y0, x1 - x0, cc), arr.dtype)
+            out[y0:y1, x0:x1, :cc] = noise_array(rng, (y1 - y0, x1 - x0, cc), arr.dtype)
         elif colour is not None:
             _paint(out[y0:y1, x0:x1, :cc], colour)
     return out
@@ -165,7 +179,7 @@ def hide_cells(image: np.ndarray, grid: int, hidden: Sequence[Cell], fill: FillV
     cells[rows, cols] = 1
     noise = None
     if isinstance(fill, Noise):
-        noise = _noise(np.random.default_rng(fill.seed), (h, w, cc), arr.dtype)
+        noise = noise_array(np.random.default_rng(fill.seed), (h, w, cc), arr.dtype)
     colour = None if isinstance(fill, Noise) else _colour_array(fill, arr)
     # Paint each run of adjacent hidden cells in a row as one slice: far faster than a mask.
     edges = np.diff(np.pad(cells, ((0, 0), (1, 1))), axis=1)

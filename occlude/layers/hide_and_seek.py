@@ -7,13 +7,13 @@ from typing import Any
 
 import keras
 
+from occlude import draws as rnd
+from occlude.augment import regions as geo
+from occlude.augment.checks import MAX_CELL_SIDE, check_prob, is_whole
 from occlude.augment.methods.hide_and_seek import HIDE_AND_SEEK_GRIDS
 from occlude.errors import UsageError
-from occlude.layers import _geometry as geo
-from occlude.layers import _random as rnd
+from occlude.fill import FillLike
 from occlude.layers._base import Batch, Tensor
-from occlude.layers._checks import MAX_CELL_SIDE, check_prob, is_whole
-from occlude.layers._fill import FillLike
 from occlude.layers._occluding import OccludingLayer
 
 # Cell ids are row * _ROW_STRIDE + column: distinct while a row has fewer cells than this.

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from occlude.augment import functional as F
-from occlude.augment.methods.base import Occluder, expect
-from occlude.augment.params import Cell, Params, check_prob, check_shape, coin
+from occlude.augment.checks import check_prob, check_shape
+from occlude.augment.methods.base import ArrayOccluder, expect
+from occlude.augment.params import Cell, Params, coin
 from occlude.errors import UsageError
 from occlude.fill import Fill, parse_fill
 
@@ -83,7 +84,7 @@ def sample_hide_and_seek(
 
 
 @dataclass(frozen=True)
-class HideAndSeek(Occluder):
+class HideAndSeek(ArrayOccluder):
     """A cell side drawn per image from ``grid``; each cell hidden with ``hide_prob``."""
 
     name = "hide-and-seek"
