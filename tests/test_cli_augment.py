@@ -246,7 +246,7 @@ def test_fill_values(data: Path, tmp_path: Path) -> None:
     noise_out = tmp_path / "noise"
     ok(src, "-m", "hide-and-seek", "--fill", "noise", "-o", noise_out, "-j", 1)
     (r,) = manifest(noise_out)
-    assert r["fill"] == "noise" and isinstance(r["params"]["noise_seed"], int)
+    assert r["fill"] == "noise" and isinstance(r["params"]["key"], int) and r["version"] == 2
 
 
 def test_hide_and_seek_default_fill_is_the_exact_dataset_mean(data: Path, tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ AUGMENT = [
     (["-m", "cutout", "--size", "2.5"], "--size of 1 or more is a side in pixels"),
     (["-m", "cutout", "--holes", "0"], "--holes must be an int from 1 to 1024; received 0"),
     (["-m", "hide-and-seek", "--grid", "16,x"], "--grid expects integers; received 'x'"),
-    (["-m", "hide-and-seek", "--grid", "-4"], "--grid needs one or more cell sides >= 0"),
+    (["-m", "hide-and-seek", "--grid", "-4"], "--grid must be one or more cell sides in pixels"),
     (["-m", "hide-and-seek", "--hide-prob", "1.5"],
      "--hide-prob must be between 0 and 1; received 1.5"),
     (["-m", "random-erasing", "--area-range", "0.4"], "--area-range expects 2 numbers"),

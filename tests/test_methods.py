@@ -22,6 +22,8 @@ from occlude.errors import UsageError
 
 N = 4000
 CONVERTED = [name for name, cls in METHODS.items() if issubclass(cls, Occluder)]
+VISIBLE = {"hide-and-seek": {"grid": (4,)}}
+"""Settings that make a method change every small image it is applied to."""
 
 
 def keras_backend() -> Any:
@@ -80,7 +82,7 @@ def test_draws_are_a_function_of_the_keys_alone(bk: Any, name: str) -> None:
 @pytest.mark.parametrize("name", CONVERTED)
 def test_params_survive_json_and_replay_the_same_pixels(name: str) -> None:
     image = (np.arange(20 * 24 * 3).reshape(20, 24, 3) % 251).astype(np.uint8)
-    method = augmentation(name, prob=1.0, fill="noise")
+    method = augmentation(name, prob=1.0, fill="noise", **VISIBLE.get(name, {}))
     for k in range(4):
         result = method(image, output_rng(0, "a.png", k))
         params = type(method).params_from_dict(result.params_dict())
@@ -105,7 +107,7 @@ def test_alpha_is_kept_and_colours_are_in_the_images_units(
     name: str, shape: tuple[int, ...], dtype: Any
 ) -> None:
     image = np.full(shape, 3, dtype)
-    out = augment(image, name, seed=1, prob=1.0, fill="white").image
+    out = augment(image, name, seed=1, prob=1.0, fill="white", **VISIBLE.get(name, {})).image
     assert out.dtype == dtype and out.shape == shape
     cc = F.colour_channels(image)
     assert set(np.unique(out[..., :cc])) == {3, np.iinfo(dtype).max}
@@ -216,3 +218,53 @@ def test_random_erasing_prob_and_giving_up(bk: Any) -> None:
         augmentation("random-erasing", aspect_range=(0.0, 2.0))
     with pytest.raises(UsageError, match="max_attempts must be an int from 1 to 10000"):
         augmentation("random-erasing", max_attempts=10_001)
+
+
+# --- hide-and-seek ------------------------------------------------------------------
+
+
+def hidden_cells(bk: Any, n: int, shape: tuple[int, int], **kw: Any) -> Any:
+    params = drawn(bk, "hide-and-seek", n, *shape, prob=1.0, **kw)
+    return params.grid, params.hidden
+
+
+def test_hide_and_seek_hides_about_half_the_cells_inside_the_image(bk: Any) -> None:
+    grid, hidden = hidden_cells(bk, 300, (100, 70), grid=(16,))
+    assert (grid == 16).all()
+    rows, cols = math.ceil(100 / 16), math.ceil(70 / 16)
+    assert not hidden[:, rows:].any() and not hidden[:, :, cols:].any()
+    assert binomial_ok(int(hidden.sum()), 300 * rows * cols, 0.5)
+
+
+def test_hide_and_seek_hide_prob_and_grid_choice(bk: Any) -> None:
+    _, hidden = hidden_cells(bk, 200, (64, 64), grid=(8,), hide_prob=0.2)
+    assert binomial_ok(int(hidden.sum()), 200 * 64, 0.2)
+    grid, _ = hidden_cells(bk, N, (64, 64))
+    counts = [int((grid == s).sum()) for s in (0, 16, 32, 44, 56)]
+    assert sum(counts) == N and stats.chisquare(counts).pvalue > 1e-3
+    # S = 0 hides nothing, as in the reference code
+    params = drawn(bk, "hide-and-seek", 20, 64, 64, grid=(0,))
+    assert all(params.__class__(*(p[i : i + 1] for p in params)).to_dict()["hidden"] == []
+               for i in range(20))  # fmt: skip
+
+
+def test_every_hide_and_seek_cell_is_wholly_hidden_or_wholly_kept() -> None:
+    img = (np.arange(45 * 61 * 3).reshape(45, 61, 3) % 200).astype(np.uint8)
+    for seed in range(50):
+        result = augment(img, "hide-and-seek", seed=seed, fill="white")
+        painted = (result.image == 255).all(axis=2)
+        p = result.params_dict()
+        expected = np.zeros((45, 61), bool)
+        for r, c in p["hidden"]:
+            expected[r * p["grid"] : (r + 1) * p["grid"], c * p["grid"] : (c + 1) * p["grid"]] = (
+                True
+            )
+        np.testing.assert_array_equal(painted, expected)
+
+
+def test_hide_and_seek_grid_is_checked() -> None:
+    with pytest.raises(
+        UsageError, match=r"grid must be one or more cell sides .*received \(16, -1\)"
+    ):
+        augmentation("hide-and-seek", grid=(16, -1))
+    assert augmentation("hide-and-seek", grid=8).grid == (8,)

@@ -18,7 +18,7 @@ from typing import TypeAlias
 
 import numpy as np
 
-from occlude.augment.params import Box, Cell
+from occlude.augment.params import Box
 from occlude.errors import UsageError
 from occlude.fill import Fill
 
@@ -145,50 +145,6 @@ def erase_boxes(image: np.ndarray, boxes: Sequence[Box], fill: FillValue) -> np.
             continue
         if rng is not None:
             out[y0:y1, x0:x1, :cc] = noise_array(rng, (y1 - y0, x1 - x0, cc), arr.dtype)
-        elif colour is not None:
-            _paint(out[y0:y1, x0:x1, :cc], colour)
-    return out
-
-
-def hidden_mask(shape: Sequence[int], grid: int, hidden: Sequence[Cell]) -> np.ndarray:
-    """``H x W`` booleans, true on the pixels of the hidden ``grid x grid`` cells."""
-    h, w = int(shape[0]), int(shape[1])
-    mask = np.zeros((h, w), dtype=bool)
-    if grid <= 0 or not hidden:
-        return mask
-    cells = np.zeros((-(-h // grid), -(-w // grid)), dtype=bool)
-    rows, cols = np.asarray(hidden, dtype=np.intp).reshape(-1, 2).T
-    cells[rows, cols] = True
-    expanded: np.ndarray = np.repeat(np.repeat(cells, grid, axis=0), grid, axis=1)
-    return expanded[:h, :w]
-
-
-def hide_cells(image: np.ndarray, grid: int, hidden: Sequence[Cell], fill: FillValue) -> np.ndarray:
-    """Hide-and-Seek: paint the hidden ``grid x grid`` cells with ``fill``.
-
-    Noise is drawn once for the whole image (row-major) and shown only in hidden cells.
-    """
-    arr = check_image(image)
-    out = arr.copy()
-    if grid <= 0 or not hidden:
-        return out
-    cc = colour_channels(arr)
-    h, w = arr.shape[:2]
-    cells = np.zeros((-(-h // grid), -(-w // grid)), dtype=np.int8)
-    rows, cols = np.asarray(hidden, dtype=np.intp).reshape(-1, 2).T
-    cells[rows, cols] = 1
-    noise = None
-    if isinstance(fill, Noise):
-        noise = noise_array(np.random.default_rng(fill.seed), (h, w, cc), arr.dtype)
-    colour = None if isinstance(fill, Noise) else _colour_array(fill, arr)
-    # Paint each run of adjacent hidden cells in a row as one slice: far faster than a mask.
-    edges = np.diff(np.pad(cells, ((0, 0), (1, 1))), axis=1)
-    for row, first in zip(*np.nonzero(edges == 1), strict=True):
-        last = first + int(np.argmax(edges[row, first + 1 :] == -1))
-        y0, y1 = row * grid, min(h, (row + 1) * grid)
-        x0, x1 = first * grid, min(w, (last + 1) * grid)
-        if noise is not None:
-            out[y0:y1, x0:x1, :cc] = noise[y0:y1, x0:x1]
         elif colour is not None:
             _paint(out[y0:y1, x0:x1, :cc], colour)
     return out

@@ -104,7 +104,7 @@ class MethodLayer(OccludingLayer):
         given.update({k: kwargs.pop(k) for k in self.settings if k in kwargs})
         fill = given.pop("fill", None)
         fill = str(self.method_class().fill) if fill is None else fill
-        self.method = self.method_class(fill=layer_fill(fill), **given)
+        self.method = self.method_class(fill=layer_fill(fill, type(self).__name__), **given)
         super().__init__(fill=fill, prob=self.method.prob, ignore_class=ignore_class,
                          value_range=value_range, seed=seed, data_format=data_format,
                          **kwargs)  # fmt: skip
@@ -126,12 +126,13 @@ LAYER_FILLS = ("mean", "noise")
 """The derived fills a layer computes from its batch (``dataset-mean`` needs the dataset)."""
 
 
-def layer_fill(fill: FillLike) -> Fill:
+def layer_fill(fill: FillLike, layer: str = "the layer") -> Fill:
     """A layer's ``fill``, parsed as the command line's; the errors name ``fill``."""
     if isinstance(fill, str) and fill.strip().lower() == "dataset-mean":
         raise UsageError(
-            "fill='dataset-mean' needs the dataset: pass its mean colour, "
-            "fill=occlude.layers.dataset_mean(...), or another fill",
+            f"{layer} needs fill: 'dataset-mean' (the paper's) needs the dataset: pass its "
+            "mean colour, fill=occlude.layers.dataset_mean(your_data) (0-255 scale) or "
+            "occlude.augment.folder_mean(folder), or a colour such as fill='grey'",
             "fill",
         )
     return parse_fill(fill, LAYER_FILLS)

@@ -21,11 +21,7 @@ from occlude.augment.methods.base import (
 )
 from occlude.augment.methods.cutmix import Cutmix, CutmixParams, sample_cutmix
 from occlude.augment.methods.cutout import Cutout
-from occlude.augment.methods.hide_and_seek import (
-    HideAndSeek,
-    HideAndSeekParams,
-    sample_hide_and_seek,
-)
+from occlude.augment.methods.hide_and_seek import CellParams, HideAndSeek
 from occlude.augment.methods.keep_cutout import KeepCutout, KeepCutoutParams, sample_keep_cutout
 from occlude.augment.methods.mixup import Mixup, MixupParams, sample_mixup
 from occlude.augment.methods.occluder import BoxOccluder, Occluder
@@ -124,13 +120,13 @@ __all__ = [
     "AttentiveCutmixParams",
     "Augmented",
     "BoxOccluder",
+    "CellParams",
     "Context",
     "Cutmix",
     "CutmixParams",
     "Cutout",
     "ErasingParams",
     "HideAndSeek",
-    "HideAndSeekParams",
     "KeepCutout",
     "KeepCutoutParams",
     "Method",
@@ -146,7 +142,6 @@ __all__ = [
     "occluders",
     "params_from_dict",
     "sample_cutmix",
-    "sample_hide_and_seek",
     "sample_keep_cutout",
     "sample_mixup",
 ]
