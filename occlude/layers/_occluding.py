@@ -26,7 +26,9 @@ from occlude.layers._base import MASKS, Batch, OcclusionLayer, Spec, Tensor, is_
 
 
 class OccludingLayer(OcclusionLayer):
-    """Occlude a region of each sample with ``fill``."""
+    """Occlude a region of each sample with ``fill``: a subclass gives :meth:`region`
+    (:class:`MethodLayer` from its method; KeepCutout still its own, until its method is
+    converted)."""
 
     def __init__(
         self,
