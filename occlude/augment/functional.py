@@ -18,7 +18,7 @@ from typing import TypeAlias
 
 import numpy as np
 
-from occlude.augment.params import Box
+from occlude.box import Box
 from occlude.errors import UsageError
 from occlude.fill import Fill
 
