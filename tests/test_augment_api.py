@@ -22,7 +22,7 @@ def test_a_seed_reproduces_and_the_top_level_is_the_same_function() -> None:
     image = _image(0)
     a = augment(image, "cutout", seed=5, holes=2)
     b = occlude.augment_image(image, "cutout", seed=5, holes=2)
-    assert np.array_equal(a.image, b.image) and a.params == b.params
+    assert np.array_equal(a.image, b.image) and a.params_dict() == b.params_dict()
     assert a.params_dict()["applied"] is True and not np.array_equal(a.image, image)
     others = {augment(image, "cutout", seed=s, holes=2).params_dict()["boxes"][0][0]
               for s in range(8)}  # fmt: skip

@@ -14,8 +14,6 @@ from occlude.augment import (
     cutmix,
     erase_boxes,
     fill_colour,
-    hidden_mask,
-    hide_cells,
     match_partner,
     mixup,
 )
@@ -127,44 +125,6 @@ def test_fill_colour_mean_is_the_images_own_and_dataset_mean_is_given() -> None:
 
 
 # --- hide-and-seek ----------------------------------------------------------------
-
-
-def test_hidden_mask_clips_the_last_row_and_column() -> None:
-    mask = hidden_mask((5, 7), 3, [(0, 1), (1, 2)])
-    expected = np.zeros((5, 7), bool)
-    expected[0:3, 3:6] = True  # cell (0, 1)
-    expected[3:5, 6:7] = True  # cell (1, 2): 2 rows x 1 column left at the border
-    np.testing.assert_array_equal(mask, expected)
-    assert not hidden_mask((5, 7), 0, [(0, 0)]).any()
-
-
-def test_hide_cells_paints_hidden_cells_only() -> None:
-    img = ramp(5, 7)
-    out = hide_cells(img, 3, [(1, 0), (0, 2)], (1.0, 2.0, 3.0))
-    expected = img.copy()
-    expected[3:5, 0:3] = [1, 2, 3]
-    expected[0:3, 6:7] = [1, 2, 3]
-    np.testing.assert_array_equal(out, expected)
-
-
-def test_hide_cells_noise_and_alpha() -> None:
-    img = ramp(8, 8, 2)
-    out = hide_cells(img, 4, [(0, 0), (1, 1)], Noise(3))
-    np.testing.assert_array_equal(out[..., 1], img[..., 1])
-    noise = np.random.default_rng(3).integers(0, 255, (8, 8, 1), np.uint8, endpoint=True)
-    mask = hidden_mask((8, 8), 4, [(0, 0), (1, 1)])
-    np.testing.assert_array_equal(out[..., :1][mask], noise[mask])
-    np.testing.assert_array_equal(out[..., :1][~mask], img[..., :1][~mask])
-
-
-def test_hide_cells_with_nothing_hidden_is_an_equal_copy() -> None:
-    img = ramp(4, 4)
-    out = hide_cells(img, 0, [], (0.0, 0.0, 0.0))
-    np.testing.assert_array_equal(out, img)
-    assert out is not img
-
-
-# --- mixing ------------------------------------------------------------------------
 
 
 def test_mixup_is_the_rounded_convex_combination() -> None:

@@ -246,7 +246,7 @@ def test_fill_values(data: Path, tmp_path: Path) -> None:
     noise_out = tmp_path / "noise"
     ok(src, "-m", "hide-and-seek", "--fill", "noise", "-o", noise_out, "-j", 1)
     (r,) = manifest(noise_out)
-    assert r["fill"] == "noise" and isinstance(r["params"]["noise_seed"], int)
+    assert r["fill"] == "noise" and isinstance(r["params"]["key"], int) and r["version"] == 2
 
 
 def test_hide_and_seek_default_fill_is_the_exact_dataset_mean(data: Path, tmp_path: Path) -> None:
@@ -294,7 +294,13 @@ def test_random_erasing_ranges_and_prob(data: Path, tmp_path: Path) -> None:
     skip = tmp_path / "skip"
     ok(data, "-m", "random-erasing", "--prob", 0, "-o", skip, "-j", 1, "--format", "png")
     for r in manifest(skip):
-        assert r["params"] == {"applied": False, "boxes": [], "attempts": 0}
+        assert r["params"] == {
+            "applied": False,
+            "boxes": [],
+            "attempts": 0,
+            "key": r["params"]["key"],
+        }
+        assert r["version"] == 2
         assert r["fill"] is None
         np.testing.assert_array_equal(load_array(skip / r["output"]), load_array(Path(r["source"])))
 

@@ -21,6 +21,7 @@ from occlude.augment.methods import (
     params_from_dict,
     sample_keep_cutout,
 )
+from occlude.box import Box
 from occlude.cli import app
 from occlude.errors import UsageError
 
@@ -105,8 +106,9 @@ def test_keep_cutout_erases_the_object_less_often_than_cutout() -> None:
         rng = np.random.default_rng(seed)
         keep = sample_keep_cutout(rng, importance, size=12, max_tries=10)
         erased_keep += S.box_share(importance, keep.boxes[0]) > 0.25
-        plain = augmentation("cutout", size=12).sample(np.random.default_rng(seed), (32, 32))
-        erased_plain += S.box_share(importance, plain.boxes[0]) > 0.25
+        image = np.zeros((32, 32, 3), np.uint8)
+        plain = augmentation("cutout", size=12)(image, np.random.default_rng(seed)).params
+        erased_plain += S.box_share(importance, Box.of(plain.to_dict()["boxes"][0])) > 0.25
     assert erased_keep < erased_plain / 4
 
 

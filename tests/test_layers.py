@@ -1,8 +1,5 @@
-"""occlude.layers: exact pixels and labels, fills, masks, labels, dtypes and errors.
-
-Geometry is checked against the CLI's own pure functions with hand-given parameters, so
-the layers and ``occlude augment`` paint the same pixels for the same boxes and cells.
-"""
+"""occlude.layers: fills, masks, labels, dtypes, errors and configs of the layers (the
+methods' draws, on every adapter, are in test_methods.py)."""
 
 from __future__ import annotations
 
@@ -12,75 +9,14 @@ import keras
 import numpy as np
 import pytest
 
-from occlude.augment import functional as F
-from occlude.augment.methods.cutout import cutout_side
-from occlude.augment.params import centred_box
+from occlude.fill import Fill
 from occlude.layers import CutMix, Cutout, HideAndSeek, MixUp, RandomErasing
-from occlude.layers import _geometry as geo
-from occlude.layers._fill import Fill
-from occlude.layers.cutout import square_side
 
 
 def numpy(out: Any) -> Any:
     if isinstance(out, dict):
         return {k: np.asarray(keras.ops.convert_to_numpy(v)) for k, v in out.items()}
     return np.asarray(keras.ops.convert_to_numpy(out))
-
-
-BK = Cutout().backend  # the layers' backend dispatcher (Keras's backend here)
-
-
-# --- the same pixels as the CLI for the same parameters -------------------------------
-
-
-def test_boxes_paint_the_pixels_erase_boxes_paints() -> None:
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (2, 9, 11, 3)).astype("uint8")
-    boxes = [(2, 1, 7, 5), (0, 6, 11, 9)]  # x0, y0, x1, y1
-    x0, y0, x1, y1 = (np.array([b[k] for b in boxes], "int32") for k in range(4))
-    region = geo.box_region(BK, geo.Boxes(x0, y0, x1, y1), 9, 11, np.array([True, True]))
-    out = numpy(geo.paint(BK, image.astype("float32"), region, np.float32(128.0)))
-    for i, box in enumerate(boxes):
-        expected = F.erase_boxes(image[i], [box], (128.0, 128.0, 128.0))
-        np.testing.assert_array_equal(out[i].astype("uint8"), expected)
-
-
-def test_cells_paint_the_pixels_hide_cells_paints() -> None:
-    rng = np.random.default_rng(1)
-    image = rng.integers(0, 256, (1, 10, 13, 3)).astype("uint8")
-    side, hidden = 4, [(0, 1), (1, 3), (2, 0), (2, 2)]  # 3 x 4 cells, the last ones clipped
-    cells = np.zeros((1, 3, 4), bool)
-    for r, c in hidden:
-        cells[0, r, c] = True
-    region = geo.CellRegion(
-        (np.arange(10)[None] // side).astype("int32"),
-        (np.arange(13)[None] // side).astype("int32"),
-        cells,
-    )
-    out = numpy(geo.paint(BK, image.astype("float32"), region, np.float32(7.0)))
-    np.testing.assert_array_equal(out[0], F.hide_cells(image[0], side, hidden, (7.0, 7.0, 7.0)))
-
-
-@pytest.mark.parametrize("size", [1, 2, 3, 5, 8])
-def test_centred_boxes_are_the_clis(size: int) -> None:
-    h, w = 7, 9
-    cy, cx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    cx, cy = cx.ravel().astype("int32"), cy.ravel().astype("int32")
-    bw = np.full_like(cx, size)
-    bh = np.full_like(cx, size + 1)
-    got = numpy(np.stack(geo.centred(BK, cx, cy, bw, bh, h, w), axis=1))
-    expected = [
-        centred_box(int(x), int(y), size, size + 1, (h, w)) for x, y in zip(cx, cy, strict=True)
-    ]
-    np.testing.assert_array_equal(got, np.array(expected))
-
-
-@pytest.mark.parametrize(
-    ("shape", "size"),
-    [((32, 32), 0.5), ((50, 40), 0.3), ((7, 9), 0.5), ((5, 5), 0.01), ((9, 9), 3)],
-)
-def test_cutout_side_is_the_clis(shape: tuple[int, int], size: float) -> None:
-    assert square_side(BK, size, *shape) == cutout_side(shape, size)
 
 
 # --- fills --------------------------------------------------------------------------
@@ -128,12 +64,12 @@ def test_mean_fill_is_each_images_own_mean() -> None:
     )
 
 
-def test_fill_is_parsed_like_the_cli_and_errors_name_fill() -> None:
+def test_fill_is_parsed_once_and_errors_name_fill() -> None:
     assert Cutout(fill="64")._fill == Fill("constant", (64.0, 64.0, 64.0))
     assert Cutout(fill="10,20,30")._fill == Fill("constant", (10.0, 20.0, 30.0))
     for bad, match in [
-        ("purple", "fill must be .*received 'purple'"),
-        (300, "each 0-255; received 300"),
+        ("purple", "unknown fill 'purple'"),
+        (300, "fill colour must be 0-255 per channel; received 300"),
         ((1, 2), "one number or three"),
         ("dataset-mean", "dataset_mean"),
     ]:

@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from occlude.augment import folder_mean
 from occlude.layers import CutMix, Cutout, HideAndSeek, MixUp, RandomErasing, dataset_mean
 
 REPO = Path(__file__).resolve().parents[1]
@@ -155,9 +156,11 @@ def test_dataset_mean_from_arrays_datasets_and_folders(tmp_path: Path) -> None:
     Image.new("RGB", (4, 2), (10, 20, 30)).save(folder / "a.png")
     Image.new("RGB", (2, 2), (40, 50, 60)).save(folder / "sub" / "b.png")
     # Exact integer sums over every pixel, as the CLI's dataset-mean: (8*10 + 4*40) / 12 ...
-    assert dataset_mean(folder) == (20.0, 30.0, 40.0)
-    assert dataset_mean([folder / "a.png"]) == (10.0, 20.0, 30.0)
-    layer = HideAndSeek(fill=dataset_mean(folder))
+    assert folder_mean(folder) == (20.0, 30.0, 40.0)
+    assert folder_mean([folder / "a.png"]) == (10.0, 20.0, 30.0)
+    with pytest.raises(ValueError, match=r"for image files use occlude.augment.folder_mean"):
+        dataset_mean(folder)
+    layer = HideAndSeek(fill=folder_mean(folder))
     assert layer.get_config()["fill"] == [20.0, 30.0, 40.0]
     with pytest.raises(ValueError, match="no images"):
         dataset_mean(np.zeros((0, 2, 2, 3)))

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from occlude.augment import functional as F
+from occlude.augment import regions as geo
 from occlude.errors import UsageError
 from occlude.layers import (
     AttentiveCutMix,
@@ -26,7 +27,6 @@ from occlude.layers import (
     RandomErasing,
     SaliencyMix,
 )
-from occlude.layers import _geometry as geo
 
 LAYERS: dict[str, Callable[..., Any]] = {
     "Cutout": Cutout,

@@ -65,19 +65,27 @@ def test_a_box_too_large_for_any_aspect_is_squeezed_inside() -> None:
 def test_at_fraction_is_the_methods_placement() -> None:
     shape = (60, 90)
     cut = Cutout.at_fraction(np.random.default_rng(4), shape, 0.2)
-    assert cut.boxes == (square_inside(np.random.default_rng(4), shape, 0.2),) and cut.applied
+    assert cut.to_dict() == {
+        "applied": True,
+        "boxes": [list(square_inside(np.random.default_rng(4), shape, 0.2))],
+    }
     erase = RandomErasing.at_fraction(np.random.default_rng(4), shape, 0.2)
-    assert erase.boxes == (box_inside(np.random.default_rng(4), shape, 0.2),) and erase.applied
+    boxes = [list(box_inside(np.random.default_rng(4), shape, 0.2))]
+    assert erase.to_dict() == {"applied": True, "boxes": boxes, "attempts": 1}
 
 
 def test_hide_and_seek_hides_about_the_fraction_in_cells_of_a_seventh() -> None:
     rng = np.random.default_rng(2)
-    params = HideAndSeek.at_fraction(rng, (224, 224), 0.3)
-    assert params.grid == 32 and params.applied
-    shares = [len(HideAndSeek.at_fraction(rng, (224, 224), 0.3).hidden) / 49 for _ in range(400)]
+    params = HideAndSeek.at_fraction(rng, (224, 224), 0.3).to_dict()
+    assert params["grid"] == 32 and params["applied"]
+
+    def hidden(fraction: float) -> list[list[int]]:
+        return HideAndSeek.at_fraction(rng, (224, 224), fraction).to_dict()["hidden"]
+
+    shares = [len(hidden(0.3)) / 49 for _ in range(400)]
     assert abs(np.mean(shares) - 0.3) < 0.01
-    assert HideAndSeek.at_fraction(rng, (224, 224), 0.0).hidden == ()
-    assert len(HideAndSeek.at_fraction(rng, (224, 224), 1.0).hidden) == 49
+    assert hidden(0.0) == []
+    assert len(hidden(1.0)) == 49
 
 
 def test_occlude_paints_exactly_the_sampled_region() -> None:

@@ -19,30 +19,12 @@ Example::
 The parts stay importable from their modules (:mod:`~occlude.augment.functional`: the
 painters; :mod:`~occlude.augment.methods`: samplers and parameter records;
 :mod:`~occlude.augment.seeding`), and by their old names from here. Importing this
-package loads numpy and Pillow only.
+package loads nothing; the methods load numpy only.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from occlude.augment.files import AugmentReport, augment_files
-from occlude.augment.manifest import replay
-from occlude.augment.methods import (
-    METHODS,
-    AttentiveCutmix,
-    Augmented,
-    Cutmix,
-    Cutout,
-    HideAndSeek,
-    KeepCutout,
-    Method,
-    Mixup,
-    RandomErasing,
-    SaliencyMix,
-    augmentation,
-)
-from occlude.augment.single import augment
 
 __all__ = [
     "METHODS",
@@ -60,21 +42,27 @@ __all__ = [
     "augment",
     "augment_files",
     "augmentation",
+    "folder_mean",
     "replay",
 ]
 
 _PARTS = {
-    **dict.fromkeys(("Noise", "cutmix", "erase_boxes", "fill_colour", "hidden_mask",
-                     "hide_cells", "match_partner", "mixup"), "occlude.augment.functional"),
-    **dict.fromkeys(("Context", "CutmixParams", "CutoutParams", "HideAndSeekParams",
-                     "MixupParams", "RandomErasingParams", "params_from_dict", "sample_cutmix",
-                     "sample_cutout", "sample_hide_and_seek", "sample_mixup",
-                     "sample_random_erasing"), "occlude.augment.methods"),
+    **dict.fromkeys(("METHODS", "AttentiveCutmix", "Augmented", "Cutmix", "Cutout",
+                     "HideAndSeek", "KeepCutout", "Method", "Mixup", "RandomErasing",
+                     "SaliencyMix", "augmentation"), "occlude.augment.methods"),
+    **dict.fromkeys(("AugmentReport", "augment_files", "folder_mean"), "occlude.augment.files"),
+    "replay": "occlude.augment.manifest",
+    "augment": "occlude.augment.single",
+    **dict.fromkeys(("Noise", "cutmix", "erase_boxes", "fill_colour", "match_partner",
+                     "mixup"), "occlude.augment.functional"),
+    **dict.fromkeys(("Context", "CutmixParams", "MixupParams", "params_from_dict",
+                     "sample_cutmix", "sample_mixup"), "occlude.augment.methods"),
     **dict.fromkeys(("Box", "Params", "box_area"), "occlude.augment.params"),
     **dict.fromkeys(("output_rng", "output_seed"), "occlude.augment.seeding"),
     "load_array": "occlude.augment.arrays",
 }  # fmt: skip
-"""The parts, importable from here by their old names (not in ``__all__``)."""
+"""Everything, imported when first asked for: ``occlude.augment.methods`` (the methods,
+which the layers use) loads without the folder pipeline."""
 
 
 def __getattr__(name: str) -> Any:

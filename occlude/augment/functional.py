@@ -18,7 +18,7 @@ from typing import TypeAlias
 
 import numpy as np
 
-from occlude.augment.params import Box, Cell
+from occlude.box import Box
 from occlude.errors import UsageError
 from occlude.fill import Fill
 
@@ -28,9 +28,12 @@ LUMA = (0.299, 0.587, 0.114)
 
 @dataclass(frozen=True)
 class Noise:
-    """Per-pixel, per-channel uniform noise over ``0..max`` from ``default_rng(seed)``."""
+    """Per-pixel, per-channel uniform noise over ``0..max``: ``keyed``, from the image's
+    int32 key ``seed`` (:func:`occlude.fill.noise`); else from ``default_rng(seed)`` (the
+    version-1 records and the NumPy-only methods)."""
 
     seed: int
+    keyed: bool = False
 
 
 Colour: TypeAlias = tuple[float, ...]
@@ -102,7 +105,18 @@ def _colour_array(colour: Colour, image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(colour, dtype=np.float64)), 0, top).astype(image.dtype)
 
 
-def _noise(
+def colour_part(image: np.ndarray) -> np.ndarray:
+    """The colour channels of one image as a float64 batch of one, (1, H, W, C)."""
+    return image[None, ..., : colour_channels(image)].astype(np.float64)
+
+
+def colour_values(colour: Colour, channels: int) -> np.ndarray:
+    if len(colour) != channels:
+        raise UsageError(f"fill needs {channels} colour value(s); received {len(colour)}")
+    return np.asarray(colour, dtype=np.float64)
+
+
+def noise_array(
     rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype[np.generic]
 ) -> np.ndarray:
     return rng.integers(0, full_scale(dtype), size=shape, dtype=dtype, endpoint=True)
@@ -130,51 +144,7 @@ def erase_boxes(image: np.ndarray, boxes: Sequence[Box], fill: FillValue) -> np.
         if x1 <= x0 or y1 <= y0:
             continue
         if rng is not None:
-            out[y0:y1, x0:x1, :cc] = _noise(rng, (y1 - y0, x1 - x0, cc), arr.dtype)
-        elif colour is not None:
-            _paint(out[y0:y1, x0:x1, :cc], colour)
-    return out
-
-
-def hidden_mask(shape: Sequence[int], grid: int, hidden: Sequence[Cell]) -> np.ndarray:
-    """``H x W`` booleans, true on the pixels of the hidden ``grid x grid`` cells."""
-    h, w = int(shape[0]), int(shape[1])
-    mask = np.zeros((h, w), dtype=bool)
-    if grid <= 0 or not hidden:
-        return mask
-    cells = np.zeros((-(-h // grid), -(-w // grid)), dtype=bool)
-    rows, cols = np.asarray(hidden, dtype=np.intp).reshape(-1, 2).T
-    cells[rows, cols] = True
-    expanded: np.ndarray = np.repeat(np.repeat(cells, grid, axis=0), grid, axis=1)
-    return expanded[:h, :w]
-
-
-def hide_cells(image: np.ndarray, grid: int, hidden: Sequence[Cell], fill: FillValue) -> np.ndarray:
-    """Hide-and-Seek: paint the hidden ``grid x grid`` cells with ``fill``.
-
-    Noise is drawn once for the whole image (row-major) and shown only in hidden cells.
-    """
-    arr = check_image(image)
-    out = arr.copy()
-    if grid <= 0 or not hidden:
-        return out
-    cc = colour_channels(arr)
-    h, w = arr.shape[:2]
-    cells = np.zeros((-(-h // grid), -(-w // grid)), dtype=np.int8)
-    rows, cols = np.asarray(hidden, dtype=np.intp).reshape(-1, 2).T
-    cells[rows, cols] = 1
-    noise = None
-    if isinstance(fill, Noise):
-        noise = _noise(np.random.default_rng(fill.seed), (h, w, cc), arr.dtype)
-    colour = None if isinstance(fill, Noise) else _colour_array(fill, arr)
-    # Paint each run of adjacent hidden cells in a row as one slice: far faster than a mask.
-    edges = np.diff(np.pad(cells, ((0, 0), (1, 1))), axis=1)
-    for row, first in zip(*np.nonzero(edges == 1), strict=True):
-        last = first + int(np.argmax(edges[row, first + 1 :] == -1))
-        y0, y1 = row * grid, min(h, (row + 1) * grid)
-        x0, x1 = first * grid, min(w, (last + 1) * grid)
-        if noise is not None:
-            out[y0:y1, x0:x1, :cc] = noise[y0:y1, x0:x1]
+            out[y0:y1, x0:x1, :cc] = noise_array(rng, (y1 - y0, x1 - x0, cc), arr.dtype)
         elif colour is not None:
             _paint(out[y0:y1, x0:x1, :cc], colour)
     return out

@@ -24,7 +24,7 @@ from occlude.augment.arrays import (
     load_array,
     output_suffix,
 )
-from occlude.augment.manifest import MANIFEST, check_manifest_is_ours, write_manifest
+from occlude.augment.manifest import MANIFEST, VERSION, check_manifest_is_ours, write_manifest
 from occlude.augment.maps import MapMaker, load_map, map_in_folder
 from occlude.augment.methods import Context, Method
 from occlude.augment.seeding import output_rng, output_seed
@@ -275,6 +275,7 @@ class AugmentJob(Job):
         index = result.partner_index
         partner = partners.source(index) if index is not None else None
         record: dict[str, Any] = {
+            "version": VERSION,
             "output": rel_out,
             "source": src.path,
             "partner": partner.path if partner else None,

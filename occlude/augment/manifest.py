@@ -27,6 +27,9 @@ from occlude.runner.state import STATE_DIR, folder_lock
 from occlude.text import shown
 
 MANIFEST = "manifest.jsonl"
+VERSION = 2
+"""A record's ``version``: 2 since each method is defined once (draws from the image's
+int32 ``key``); records without one are version 1 and replay as they were written."""
 _STAMP = "manifest.sha256"
 _NEXT = "manifest.sha256.next"
 """The digest of a manifest about to replace the current one: a run killed between the
@@ -97,7 +100,9 @@ def replay(record: Mapping[str, Any], base: Path | None = None) -> np.ndarray:
     if record.get("partner") is not None:
         partner = F.match_partner(load_array(root / str(record["partner"])), image)
     fill: F.FillValue | None = None
-    if record.get("fill") == "noise":
+    if record.get("fill") == "noise" and "key" in record["params"]:
+        fill = F.Noise(int(record["params"]["key"]), keyed=True)
+    elif record.get("fill") == "noise":  # a version-1 record: NumPy's generator
         fill = F.Noise(int(record["params"]["noise_seed"]))
     elif record.get("fill") is not None:
         fill = tuple(float(v) for v in record["fill"])

@@ -19,9 +19,11 @@ import keras
 import numpy as np
 from keras.src.utils import backend_utils, jax_utils, tracking
 
+from occlude import draws as rnd
+from occlude.augment import checks
+from occlude.augment.regions import coin
 from occlude.errors import UsageError
 from occlude.layers import _checks as chk
-from occlude.layers import _random as rnd
 
 Tensor = Any
 # Dict entries a layer reads; any other entry is passed through by the occluding layers.
@@ -85,9 +87,9 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.prob = chk.check_prob(prob)
-        self.value_range = chk.check_value_range(value_range)
-        self.seed = chk.check_seed(seed)
+        self.prob = checks.check_prob(prob)
+        self.value_range = checks.check_value_range(value_range)
+        self.seed = checks.check_seed(seed)
         self.data_format = chk.check_data_format(data_format)
         self.backend = backend_utils.DynamicBackend()
         # Inputs keep their dtypes: the layer converts them itself.
@@ -155,7 +157,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
 
     def applied(self, bk: Any, keys: Tensor) -> Tensor:
         """(B,) bool: the ``prob`` coin of each sample (its first draw)."""
-        return bk.numpy.less(rnd.uniform(bk, keys, rnd.COIN, 1)[:, 0], self.prob)
+        return coin(bk, keys, self.prob)
 
     def sample_keys(self, bk: Any, images: Tensor) -> Tensor:
         """(B,) int32: each sample's key (seed, batch pixels, position; a counter if unseeded)."""

@@ -15,10 +15,11 @@ from typing import Any, ClassVar
 import keras
 import numpy as np
 
+from occlude import draws as rnd
+from occlude.augment import regions as geo
+from occlude.augment.checks import is_whole
 from occlude.errors import UsageError
 from occlude.layers import _checks as chk
-from occlude.layers import _geometry as geo
-from occlude.layers import _random as rnd
 from occlude.layers._base import (
     IMAGES,
     LABELS,
@@ -52,7 +53,7 @@ class MixingLayer(OcclusionLayer):
         super().__init__(
             prob=prob, value_range=value_range, seed=seed, data_format=data_format, **kwargs
         )
-        if num_classes is not None and not (chk.is_whole(num_classes) and num_classes >= 1):
+        if num_classes is not None and not (is_whole(num_classes) and num_classes >= 1):
             raise UsageError(
                 f"num_classes must be a positive int or None; received {num_classes!r}",
                 "num_classes",

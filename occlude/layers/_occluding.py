@@ -1,32 +1,39 @@
-"""The base of the occluding layers (Cutout, Hide-and-Seek, Random Erasing, KeepCutout).
+"""The occluding layers' adapter: a method of :mod:`occlude.augment.methods` as a layer.
 
-A subclass draws a region per sample; the base applies the ``prob`` coin, paints the
-region with the fill and, when ``ignore_class`` is set, writes it into occluded mask pixels.
-Labels, masks (by default) and any other dict entry pass through unchanged.
+:class:`MethodLayer` wraps an :class:`~occlude.augment.methods.Occluder`: the layer's
+settings are the method's (checked by it), each call runs the method's ``sample`` and
+``region`` on the layer's backend with the per-sample keys, paints the region with
+:func:`occlude.fill.fill_values` and, when ``ignore_class`` is set, writes it into occluded
+mask pixels. Labels, masks (by default) and any other dict entry pass through unchanged.
+A public layer is a docstring and one line (see :mod:`occlude.layers.cutout`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from occlude.augment import regions as geo
+from occlude.augment.checks import check_optional_int
+from occlude.augment.methods.occluder import Occluder
 from occlude.errors import UsageError
+from occlude.fill import Fill, FillLike, fill_values, parse_fill
 from occlude.layers import _checks as chk
-from occlude.layers import _fill
-from occlude.layers import _geometry as geo
 from occlude.layers._base import MASKS, Batch, OcclusionLayer, Spec, Tensor, is_integer
 
 
 class OccludingLayer(OcclusionLayer):
-    """Occlude a region of each sample with ``fill``."""
+    """Occlude a region of each sample with ``fill``: a subclass gives :meth:`region`
+    (:class:`MethodLayer` from its method; KeepCutout still its own, until its method is
+    converted)."""
 
     def __init__(
         self,
         *,
-        fill: _fill.FillLike,
+        fill: FillLike,
         prob: float,
         ignore_class: int | None = None,
         value_range: Sequence[float] = (0, 255),
@@ -38,8 +45,8 @@ class OccludingLayer(OcclusionLayer):
             prob=prob, value_range=value_range, seed=seed, data_format=data_format, **kwargs
         )
         self.fill = fill
-        self._fill = _fill.parse_fill(fill)
-        self.ignore_class = chk.check_optional_int(ignore_class, "ignore_class")
+        self._fill = layer_fill(fill)
+        self.ignore_class = check_optional_int(ignore_class, "ignore_class")
 
     def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
         """``ignore_class`` must be a value of the masks' dtype (a cast would change it)."""
@@ -63,7 +70,7 @@ class OccludingLayer(OcclusionLayer):
     def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
         region = self.region(bk, batch, keys, self.applied(bk, keys))
         integer = is_integer(batch.dtype)
-        fill = _fill.resolve(bk, self._fill, batch.images, keys, self.value_range, integer)
+        fill = fill_values(bk, self._fill, batch.images, keys, self.value_range, None, integer)
         images = geo.paint(bk, batch.images, region, fill)
         masks = batch.masks
         if masks is not None and self.ignore_class is not None:
@@ -72,5 +79,69 @@ class OccludingLayer(OcclusionLayer):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(fill=_fill.fill_config(self.fill), ignore_class=self.ignore_class)
+        config.update(fill=_json(self.fill), ignore_class=self.ignore_class)
         return config
+
+
+class MethodLayer(OccludingLayer):
+    """A layer that runs ``method_class``; ``settings`` names its arguments in order
+    (``prob`` and ``fill`` among them), which take the method's defaults."""
+
+    method_class: ClassVar[type[Occluder]]
+    settings: ClassVar[tuple[str, ...]]
+
+    def __init__(
+        self,
+        *args: Any,
+        ignore_class: int | None = None,
+        value_range: Sequence[float] = (0, 255),
+        seed: int | None = None,
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if len(args) > len(self.settings):
+            raise UsageError(f"{type(self).__name__} takes at most {len(self.settings)} "
+                             f"positional arguments; received {len(args)}")  # fmt: skip
+        given = dict(zip(self.settings, args, strict=False))
+        given.update({k: kwargs.pop(k) for k in self.settings if k in kwargs})
+        fill = given.pop("fill", None)
+        fill = str(self.method_class().fill) if fill is None else fill
+        self.method = self.method_class(fill=layer_fill(fill, type(self).__name__), **given)
+        super().__init__(fill=fill, prob=self.method.prob, ignore_class=ignore_class,
+                         value_range=value_range, seed=seed, data_format=data_format,
+                         **kwargs)  # fmt: skip
+        for name in self.settings:
+            if name != "fill":
+                setattr(self, name, getattr(self.method, name))
+
+    def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:
+        h, w = geo.image_hw(bk, batch.images)
+        return self.method.region(bk, self.method.sample(bk, keys, h, w), h, w)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({k: _json(getattr(self, k)) for k in self.settings})
+        return config
+
+
+LAYER_FILLS = ("mean", "noise")
+"""The derived fills a layer computes from its batch (``dataset-mean`` needs the dataset)."""
+
+
+def layer_fill(fill: FillLike, layer: str = "the layer") -> Fill:
+    """A layer's ``fill``, parsed as the command line's; the errors name ``fill``."""
+    if isinstance(fill, str) and fill.strip().lower() == "dataset-mean":
+        raise UsageError(
+            f"{layer} needs fill: 'dataset-mean' (the paper's) needs the dataset: pass its "
+            "mean colour, fill=occlude.layers.dataset_mean(your_data) (0-255 scale) or "
+            "occlude.augment.folder_mean(folder), or a colour such as fill='grey'",
+            "fill",
+        )
+    return parse_fill(fill, LAYER_FILLS)
+
+
+def _json(value: Any) -> Any:
+    """A setting as ``get_config`` keeps it (tuples as lists, NumPy numbers as Python's)."""
+    if isinstance(value, (tuple, list)):
+        return [_json(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from occlude import draws as rnd
+from occlude.augment import regions as geo
 from occlude.errors import UsageError
-from occlude.layers import _geometry as geo
-from occlude.layers import _random as rnd
 
 Tensor = Any
 LABEL_BY = ("area", "saliency")

@@ -8,12 +8,12 @@ from typing import Any
 
 import keras
 
+from occlude import draws as rnd
+from occlude.augment import regions as geo
+from occlude.augment.checks import MAX_CELLS_GRID, check_int, is_whole
 from occlude.errors import UsageError
-from occlude.layers import _geometry as geo
-from occlude.layers import _random as rnd
 from occlude.layers import _saliency as sal
 from occlude.layers._base import Batch, Tensor
-from occlude.layers._checks import MAX_CELLS_GRID, check_int, is_whole
 from occlude.layers._mixing import MixingLayer
 
 

@@ -1,31 +1,28 @@
 """The dataset's mean colour, the fill Hide-and-Seek's paper uses (and Cutout's, after
-normalisation), as a colour on the 0-255 scale to pass as ``fill``."""
+normalisation), as a colour on the 0-255 scale to pass as ``fill``. Of image files:
+:func:`occlude.augment.folder_mean` (the layers do not read files)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from occlude.errors import UsageError
-from occlude.imageio import read_rgb
-from occlude.inputs import find_images
 
 
 def dataset_mean(
-    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Iterable[Any],
+    source: Iterable[Any],
     value_range: Sequence[float] = (0, 255),
 ) -> tuple[float, float, float]:
     """The mean colour over every pixel of every image, on the 0-255 scale.
 
-    ``source`` is a folder or image file (or a list of them): images are read as 8-bit
-    RGB and summed exactly, as ``occlude augment --fill dataset-mean`` does. Or it is
-    data: an array (N, H, W, C) or (H, W, C), or an iterable of arrays, batches, dicts
+    ``source`` is data: an array (N, H, W, C) or (H, W, C), or an iterable of arrays, batches, dicts
     with ``'images'`` or ``(images, labels)`` tuples (a ``tf.data.Dataset`` works), in
-    ``value_range``. Grey images (C = 1) give a grey colour.
+    ``value_range``. Grey images (C = 1) give a grey colour. For a folder of image files,
+    use :func:`occlude.augment.folder_mean` (what ``--fill dataset-mean`` computes).
 
     >>> dataset_mean(np.full((2, 4, 4, 3), 0.5), value_range=(0, 1))
     (127.5, 127.5, 127.5)
@@ -36,7 +33,11 @@ def dataset_mean(
             f"value_range must be (low, high) with low < high; received {value_range!r}"
         )
     if _is_paths(source):
-        return _files_mean(source)
+        raise UsageError(
+            "dataset_mean takes arrays or a dataset; for image files use "
+            "occlude.augment.folder_mean(folder)",
+            "source",
+        )
     sums, count = np.zeros(3, dtype=np.float64), 0
     for images in _arrays(source):
         channels = images.shape[-1]
@@ -60,23 +61,6 @@ def _is_paths(source: object) -> bool:
         isinstance(source, (list, tuple))
         and bool(source)
         and all(isinstance(s, (str, os.PathLike)) for s in source)
-    )
-
-
-def _files_mean(source: Any) -> tuple[float, float, float]:
-    """Exact integer sums of each file's 8-bit RGB view (so the order does not matter)."""
-    paths = [Path(source)] if isinstance(source, (str, os.PathLike)) else [Path(s) for s in source]
-    totals, count = np.zeros(3, dtype=np.int64), 0
-    for image in find_images(paths):
-        rgb = read_rgb(image.path)
-        totals += rgb.reshape(-1, 3).sum(axis=0, dtype=np.int64)
-        count += rgb.shape[0] * rgb.shape[1]
-    if count == 0:
-        raise UsageError(f"dataset_mean: no images found in {source!r}")
-    return (
-        float(totals[0] / count),
-        float(totals[1] / count),
-        float(totals[2] / count),
     )
 
 

@@ -7,15 +7,14 @@ from typing import Any
 
 import keras
 
-from occlude.augment.methods.cutout import CUTOUT_SIZE
-from occlude.layers import _geometry as geo
-from occlude.layers import _random as rnd
+from occlude import draws as rnd
+from occlude.augment import regions as geo
+from occlude.augment.checks import MAX_DRAWS, check_int, check_prob, check_size
+from occlude.augment.methods.cutout import CUTOUT_SIZE, square_side
+from occlude.fill import FillLike
 from occlude.layers import _saliency as sal
 from occlude.layers._base import Batch, Tensor
-from occlude.layers._checks import MAX_DRAWS, check_int, check_prob
-from occlude.layers._fill import FillLike
 from occlude.layers._occluding import OccludingLayer
-from occlude.layers.cutout import check_size, square_side
 
 
 def every_centre(bk: Any, table: Tensor, side: Any, h: Any, w: Any) -> Tensor:

@@ -7,11 +7,11 @@ from typing import Any
 
 import keras
 
-from occlude.layers import _geometry as geo
-from occlude.layers import _random as rnd
+from occlude import draws as rnd
+from occlude.augment import regions as geo
+from occlude.augment.checks import check_alpha
 from occlude.layers import _saliency as sal
 from occlude.layers._base import Batch, Tensor
-from occlude.layers._checks import check_alpha
 from occlude.layers._mixing import MixingLayer
 from occlude.layers.cut_mix import pixel_share
 

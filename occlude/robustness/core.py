@@ -24,7 +24,7 @@ from functools import cache
 import numpy as np
 
 from occlude.augment.functional import FillValue, Noise, fill_colour
-from occlude.augment.methods import METHODS, Occluder, occluders
+from occlude.augment.methods import METHODS, OCCLUDERS, ArrayOccluder, Occluder, occluders
 from occlude.augment.seeding import output_seed
 from occlude.errors import UsageError
 from occlude.fill import Fill
@@ -59,10 +59,10 @@ def check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:
 
 
 @cache
-def occluder(method: str) -> Occluder:
+def occluder(method: str) -> Occluder | ArrayOccluder:
     """The registry's method ``method`` (with its default settings)."""
     instance = METHODS[check_methods([method])[0]]()
-    if not isinstance(instance, Occluder):
+    if not isinstance(instance, OCCLUDERS):
         raise UsageError(f"methods: {method} does not occlude", "methods")
     return instance
 

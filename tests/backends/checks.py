@@ -363,7 +363,28 @@ def check_tf_data_pipeline() -> None:
     assert np.isfinite(history.history["loss"][0])
 
 
+# --- every method: the same draws as on NumPy ----------------------------------------
+
+
+def check_methods_draw_exactly_as_on_numpy() -> None:
+    """Each method's ``sample`` on this backend equals NumPy's for the same keys (integer
+    arithmetic is exact), so test_methods.py's statistics hold here too."""
+    from occlude import draws
+    from occlude.augment.methods import METHODS, Occluder
+
+    keys = draws.mix32(draws.NUMPY, np.arange(64, dtype="int32"))
+    bk = Cutout().backend
+    for cls in (c for c in METHODS.values() if issubclass(c, Occluder)):
+        method = cls(prob=0.5, fill="grey")
+        for h, w in ((20, 24), (7, 5)):
+            here = keras.tree.flatten(method.sample(bk, bk.convert_to_tensor(keys), h, w))
+            there = keras.tree.flatten(method.sample(draws.NUMPY, keys, h, w))
+            for a, b in zip(here, there, strict=True):
+                np.testing.assert_array_equal(numpy(a), b)
+
+
 CHECKS = [
+    check_methods_draw_exactly_as_on_numpy,
     check_applied_rate,
     check_random_erasing_geometry,
     check_cutout_border,

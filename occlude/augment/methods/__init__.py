@@ -1,8 +1,9 @@
 """The registry: every augmentation method by name.
 
 The CLI, the manifest reader, :func:`~occlude.augment.replay` and ``robustness`` all find
-methods here. Adding a method: one module with its parameter record, sampler and frozen
-method class (see :mod:`~occlude.augment.methods.cutout`), and one line below.
+methods here. Adding a method: one module with its settings, sampler and region, written once over a
+backend namespace (see :mod:`~occlude.augment.methods.cutout` and docs/ARCHITECTURE.md), and
+one line below; its Keras layer is a few lines in :mod:`occlude.layers`.
 """
 
 from __future__ import annotations
@@ -12,26 +13,19 @@ from typing import Any
 from occlude.augment.methods.attentive_cutmix import AttentiveCutmix, AttentiveCutmixParams
 from occlude.augment.methods.base import (
     AUGMENT_FILLS,
+    ArrayOccluder,
     Augmented,
     Context,
     Method,
     Mixer,
-    Occluder,
 )
 from occlude.augment.methods.cutmix import Cutmix, CutmixParams, sample_cutmix
-from occlude.augment.methods.cutout import Cutout, CutoutParams, sample_cutout
-from occlude.augment.methods.hide_and_seek import (
-    HideAndSeek,
-    HideAndSeekParams,
-    sample_hide_and_seek,
-)
+from occlude.augment.methods.cutout import Cutout
+from occlude.augment.methods.hide_and_seek import CellParams, HideAndSeek
 from occlude.augment.methods.keep_cutout import KeepCutout, KeepCutoutParams, sample_keep_cutout
 from occlude.augment.methods.mixup import Mixup, MixupParams, sample_mixup
-from occlude.augment.methods.random_erasing import (
-    RandomErasing,
-    RandomErasingParams,
-    sample_random_erasing,
-)
+from occlude.augment.methods.occluder import BoxOccluder, Occluder
+from occlude.augment.methods.random_erasing import ErasingParams, RandomErasing
 from occlude.augment.methods.saliency_mix import SaliencyMix, SaliencyMixParams
 from occlude.augment.params import Params
 from occlude.errors import UsageError
@@ -51,6 +45,9 @@ METHODS: dict[str, type[Method]] = {
 }
 """Every method class by its name (``cutout``, ``hide-and-seek`` ...), in this order."""
 
+OCCLUDERS = (Occluder, ArrayOccluder)
+"""The occluding methods' bases (``ArrayOccluder`` goes once every method is converted)."""
+
 
 def method_class(name: str) -> type[Method]:
     """The class registered as ``name``."""
@@ -64,7 +61,7 @@ def method_class(name: str) -> type[Method]:
 
 def occluders() -> tuple[str, ...]:
     """Names of the methods that occlude (and so can draw robustness curves)."""
-    return tuple(n for n, cls in METHODS.items() if issubclass(cls, Occluder) and not cls.guided)
+    return tuple(n for n, cls in METHODS.items() if issubclass(cls, OCCLUDERS) and not cls.guided)
 
 
 def augmentation(name: str, **options: Any) -> Method:
@@ -91,7 +88,7 @@ def augmentation(name: str, **options: Any) -> Method:
                 f"{key} applies to {listed} only; received it with method {name}",
                 (key, "method"),
             )
-    if "grid" in given:
+    if isinstance(given.get("grid"), list):
         given["grid"] = tuple(given["grid"])
     for key in ("area_range", "aspect_range"):
         if key in given:
@@ -117,16 +114,19 @@ def params_from_dict(method: str, data: dict[str, Any]) -> Params:
 __all__ = [
     "AUGMENT_FILLS",
     "METHODS",
+    "OCCLUDERS",
+    "ArrayOccluder",
     "AttentiveCutmix",
     "AttentiveCutmixParams",
     "Augmented",
+    "BoxOccluder",
+    "CellParams",
     "Context",
     "Cutmix",
     "CutmixParams",
     "Cutout",
-    "CutoutParams",
+    "ErasingParams",
     "HideAndSeek",
-    "HideAndSeekParams",
     "KeepCutout",
     "KeepCutoutParams",
     "Method",
@@ -135,7 +135,6 @@ __all__ = [
     "MixupParams",
     "Occluder",
     "RandomErasing",
-    "RandomErasingParams",
     "SaliencyMix",
     "SaliencyMixParams",
     "augmentation",
@@ -143,9 +142,6 @@ __all__ = [
     "occluders",
     "params_from_dict",
     "sample_cutmix",
-    "sample_cutout",
-    "sample_hide_and_seek",
     "sample_keep_cutout",
     "sample_mixup",
-    "sample_random_erasing",
 ]

@@ -16,17 +16,10 @@ import numpy as np
 
 from occlude.augment import functional as F
 from occlude.augment import saliency as S
+from occlude.augment.checks import check_int, check_prob
 from occlude.augment.methods.base import Augmented, Context, Mixer, expect
 from occlude.augment.methods.saliency_mix import check_label_by
-from occlude.augment.params import (
-    Box,
-    Params,
-    boxes_from,
-    boxes_json,
-    check_count,
-    check_prob,
-    coin,
-)
+from occlude.augment.params import Box, Params, boxes_from, boxes_json, coin
 from occlude.errors import UsageError
 
 
@@ -82,8 +75,8 @@ class AttentiveCutmix(Mixer):
 
     def __post_init__(self) -> None:
         check_prob(self.prob)
-        object.__setattr__(self, "grid", check_count(self.grid, "grid"))
-        object.__setattr__(self, "top_k", check_count(self.top_k, "top_k"))
+        object.__setattr__(self, "grid", check_int(self.grid, "grid"))
+        object.__setattr__(self, "top_k", check_int(self.top_k, "top_k"))
         if self.top_k > self.grid * self.grid:
             raise UsageError(f"top_k {self.top_k} is more than the grid's {self.grid ** 2} "
                              "cells", ("top_k", "grid"))  # fmt: skip

@@ -18,7 +18,8 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from occlude.augment import functional as F
-from occlude.augment.params import Params, check_prob
+from occlude.augment.checks import check_prob
+from occlude.augment.params import Params
 from occlude.errors import UsageError
 from occlude.fill import Fill, parse_fill
 
@@ -51,11 +52,15 @@ class Augmented:
     params: Params
     partner_index: int | None = None
     fill: F.FillValue | None = None
+    key: int | None = None
 
     def params_dict(self) -> dict[str, Any]:
-        """The manifest's ``params``: the sampled values, plus ``noise_seed`` for noise."""
+        """The manifest's ``params``: the sampled values, plus the image's ``key`` (every
+        draw of a converted method), or ``noise_seed`` for a NumPy noise fill."""
         out = self.params.to_dict()
-        if isinstance(self.fill, F.Noise):
+        if self.key is not None:
+            out["key"] = self.key
+        elif isinstance(self.fill, F.Noise):
             out["noise_seed"] = self.fill.seed
         return out
 
@@ -130,10 +135,6 @@ class Method(ABC):
         return {"method": self.name, **values}
 
     @abstractmethod
-    def sample(self, rng: np.random.Generator, shape: Sequence[int]) -> Params:
-        """Draw this method's parameters for an image of ``shape`` (height, width, ...)."""
-
-    @abstractmethod
     def apply(
         self,
         image: np.ndarray,
@@ -158,8 +159,9 @@ class Method(ABC):
 
 
 @dataclass(frozen=True)
-class Occluder(Method):
-    """A method that paints regions with a fill (cutout, hide-and-seek, random erasing)."""
+class ArrayOccluder(Method):
+    """An occluder still written on NumPy alone (keep-cutout, until it is converted to
+    :class:`~occlude.augment.methods.occluder.Occluder`)."""
 
     fill: Fill = field(default_factory=lambda: parse_fill("grey"))
 
@@ -169,6 +171,10 @@ class Occluder(Method):
             object.__setattr__(self, "fill", parse_fill(self.fill, AUGMENT_FILLS))
         elif not isinstance(self.fill, Fill):
             raise UsageError(f"fill must be a Fill or text; received {self.fill!r}", "fill")
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator, shape: Sequence[int]) -> Params:
+        """Draw this method's parameters for an image of ``shape`` (height, width, ...)."""
 
     def fill_value(
         self, rng: np.random.Generator, image: np.ndarray, dataset_mean: Sequence[float] | None
@@ -220,6 +226,10 @@ class Mixer(Method):
 
     mixing: ClassVar[bool] = True
     alpha: float = 1.0
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator, shape: Sequence[int]) -> Params:
+        """Draw this method's parameters for an image of ``shape`` (height, width, ...)."""
 
     def __call__(
         self, image: np.ndarray, rng: np.random.Generator, context: Context = Context()

@@ -10,19 +10,9 @@ from typing import Any
 import numpy as np
 
 from occlude.augment import functional as F
+from occlude.augment.checks import check_alpha, check_prob, check_shape
 from occlude.augment.methods.base import Mixer, expect
-from occlude.augment.params import (
-    Box,
-    Params,
-    box_area,
-    boxes_from,
-    boxes_json,
-    centred_box,
-    check_alpha,
-    check_prob,
-    check_shape,
-    coin,
-)
+from occlude.augment.params import Box, Params, box_area, boxes_from, boxes_json, centred_box, coin
 
 CUTMIX_ALPHA = 1.0
 

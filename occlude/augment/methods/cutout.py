@@ -1,89 +1,70 @@
-"""Cutout (DeVries & Taylor 2017): squares with centres uniform over every pixel, clipped."""
+"""Cutout (DeVries & Taylor 2017): squares with centres uniform over every pixel, clipped.
+
+The worked example of a method module (docs/ARCHITECTURE.md, "Adding a method"): the
+settings and their checks, ``sample`` and ``region`` over a backend namespace, vectorised
+over a batch, and ``at_fraction``. The folder command, ``replay`` and the Keras layer
+(:class:`occlude.layers.Cutout`) all run this code.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from occlude.augment import functional as F
-from occlude.augment.methods.base import Occluder, expect
-from occlude.augment.params import (
-    Box,
-    Params,
-    boxes_from,
-    boxes_json,
-    centred_box,
-    check_count,
-    check_prob,
-    check_shape,
-    coin,
-)
-from occlude.errors import UsageError
-from occlude.fill import Fill, parse_fill
+from occlude import draws
+from occlude.augment import regions as geo
+from occlude.augment.checks import MAX_HOLES, check_int, check_size
+from occlude.augment.methods.occluder import BoxOccluder
+from occlude.box import Box
 
 CUTOUT_SIZE = 0.5
 """Cutout's side as a fraction of the shorter side (CIFAR-10: 16 px on 32 px)."""
 
 
+def square_side(bk: Any, size: float, h: Any, w: Any) -> Any:
+    """The side in pixels: ``size`` from 1 up, else that fraction of the shorter side
+    (rounded half to even, at least 1)."""
+    if size >= 1:
+        return int(size)
+    if isinstance(h, int) and isinstance(w, int):
+        return max(1, round(size * min(h, w)))
+    shorter = bk.cast(bk.numpy.minimum(draws.int32(bk, h), draws.int32(bk, w)), "float32")
+    return bk.numpy.maximum(draws.int32(bk, bk.numpy.round(shorter * size)), 1)
+
+
 @dataclass(frozen=True)
-class CutoutParams:
-    """The clipped squares to fill."""
+class Cutout(BoxOccluder):
+    """``holes`` squares of side ``size`` (a fraction of the shorter side below 1, pixels
+    from 1 up), centres uniform over every pixel, clipped at the border (so a square may lie
+    partly outside: the paper found this mattered)."""
 
-    boxes: tuple[Box, ...]
-    applied: bool = True
+    name = "cutout"
+    reference = "DeVries & Taylor 2017"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"applied": self.applied, "boxes": boxes_json(self.boxes)}
+    holes: int = 1
+    size: float = CUTOUT_SIZE
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "holes", check_int(self.holes, "holes", most=MAX_HOLES))
+        object.__setattr__(self, "size", check_size(self.size))
+
+    def sample(self, bk: Any, keys: Any, h: Any, w: Any) -> geo.BoxParams:
+        side = draws.int32(bk, square_side(bk, self.size, h, w))
+        cx, cy = geo.random_centres(bk, keys, draws.CENTRE, self.holes, h, w)
+        return geo.BoxParams(
+            geo.centred(bk, cx, cy, side, side, h, w), geo.coin(bk, keys, self.prob)
+        )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CutoutParams:
-        return cls(boxes_from(data["boxes"]), bool(data["applied"]))
-
-
-def check_size(size: float) -> float:
-    """A side: a fraction of the shorter side below 1, whole pixels from 1 up."""
-    if not (size > 0 and math.isfinite(size)):
-        raise UsageError(f"size must be positive; received {size}", "size")
-    if size >= 1 and size != int(size):
-        raise UsageError(
-            f"size of 1 or more is a side in pixels and must be whole; received {size}", "size"
-        )
-    return float(size)
-
-
-def cutout_side(shape: Sequence[int], size: float) -> int:
-    """Cutout's square side in pixels: ``size`` itself from 1 up, else that fraction of
-    the shorter side (at least 1 pixel)."""
-    h, w = check_shape(shape)
-    size = check_size(size)
-    return int(size) if size >= 1 else max(1, round(size * min(h, w)))
-
-
-def sample_cutout(
-    rng: np.random.Generator,
-    shape: Sequence[int],
-    *,
-    holes: int = 1,
-    size: float = CUTOUT_SIZE,
-    prob: float = 1.0,
-) -> CutoutParams:
-    """``holes`` squares of side ``size`` with centres uniform over every pixel, clipped
-    at the border (so a square may lie partly outside)."""
-    hw = check_shape(shape)
-    side = cutout_side(hw, size)
-    check_count(holes, "holes")
-    if not coin(rng, check_prob(prob)):
-        return CutoutParams((), applied=False)
-    boxes = []
-    for _ in range(holes):
-        cy = int(rng.integers(0, hw[0]))
-        cx = int(rng.integers(0, hw[1]))
-        boxes.append(centred_box(cx, cy, side, side, hw))
-    return CutoutParams(tuple(boxes))
+    def at_fraction(
+        cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float
+    ) -> geo.BoxParams:
+        """One square of area ``fraction``·H·W placed uniformly where it fits inside."""
+        return geo.BoxParams.of([square_inside(rng, shape, fraction)])
 
 
 def square_inside(rng: np.random.Generator, shape: tuple[int, int], fraction: float) -> Box:
@@ -93,35 +74,3 @@ def square_inside(rng: np.random.Generator, shape: tuple[int, int], fraction: fl
     y0 = int(rng.integers(0, h - side + 1))
     x0 = int(rng.integers(0, w - side + 1))
     return Box(x0, y0, x0 + side, y0 + side)
-
-
-@dataclass(frozen=True)
-class Cutout(Occluder):
-    """``holes`` squares of side ``size`` (a fraction of the shorter side below 1, pixels
-    from 1 up), centres uniform over every pixel, clipped at the border."""
-
-    name = "cutout"
-    reference = "DeVries & Taylor 2017"
-    params_type = CutoutParams
-
-    fill: Fill = field(default_factory=lambda: parse_fill("grey"))
-    holes: int = 1
-    size: float = CUTOUT_SIZE
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "holes", check_count(self.holes, "holes"))
-        object.__setattr__(self, "size", check_size(self.size))
-
-    def sample(self, rng: np.random.Generator, shape: Sequence[int]) -> CutoutParams:
-        return sample_cutout(rng, shape, holes=self.holes, size=self.size, prob=self.prob)
-
-    def paint(self, image: np.ndarray, params: Params, fill: F.FillValue) -> np.ndarray:
-        return F.erase_boxes(image, expect(params, CutoutParams).boxes, fill)
-
-    @classmethod
-    def at_fraction(
-        cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float
-    ) -> CutoutParams:
-        """One square of area ``fraction``·H·W placed uniformly where it fits inside."""
-        return CutoutParams((square_inside(rng, shape, fraction),))

@@ -16,18 +16,11 @@ import numpy as np
 
 from occlude.augment import functional as F
 from occlude.augment import saliency as S
-from occlude.augment.methods.base import Augmented, Context, Occluder, expect
-from occlude.augment.methods.cutout import CUTOUT_SIZE, check_size, cutout_side
-from occlude.augment.params import (
-    Box,
-    Params,
-    boxes_from,
-    boxes_json,
-    centred_box,
-    check_count,
-    check_prob,
-    coin,
-)
+from occlude.augment.checks import check_int, check_prob, check_size
+from occlude.augment.methods.base import ArrayOccluder, Augmented, Context, expect
+from occlude.augment.methods.cutout import CUTOUT_SIZE, square_side
+from occlude.augment.params import Box, Params, boxes_from, boxes_json, centred_box, coin
+from occlude.draws import NUMPY
 from occlude.errors import UsageError
 from occlude.fill import Fill, parse_fill
 
@@ -72,7 +65,7 @@ def sample_keep_cutout(
     importance (over every centre); the draws are the coin, then (row, column) per try."""
     pos = S.positive(saliency)
     h, w = pos.shape
-    side = cutout_side((h, w), size)
+    side = square_side(NUMPY, check_size(size), h, w)
     if not coin(rng, check_prob(prob)):
         return KeepCutoutParams((), applied=False)
     threshold = float(np.quantile(S.centred_box_shares(pos, side), keep_quantile))
@@ -90,7 +83,7 @@ def sample_keep_cutout(
 
 
 @dataclass(frozen=True)
-class KeepCutout(Occluder):
+class KeepCutout(ArrayOccluder):
     """Cutout whose box avoids the important regions of the image's own map."""
 
     name = "keep-cutout"
@@ -107,7 +100,7 @@ class KeepCutout(Occluder):
         super().__post_init__()
         object.__setattr__(self, "size", check_size(self.size))
         object.__setattr__(self, "keep_quantile", check_prob(self.keep_quantile, "keep_quantile"))
-        object.__setattr__(self, "max_tries", check_count(self.max_tries, "max_tries"))
+        object.__setattr__(self, "max_tries", check_int(self.max_tries, "max_tries"))
 
     def sample(self, rng: np.random.Generator, shape: Sequence[int]) -> KeepCutoutParams:
         raise UsageError("keep-cutout samples from a saliency map: call it with a Context "

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from occlude.augment import functional as F
+from occlude.augment.checks import check_alpha, check_prob
 from occlude.augment.methods.base import Mixer, expect
-from occlude.augment.params import Params, check_alpha, check_prob, coin
+from occlude.augment.params import Params, coin
 
 MIXUP_ALPHA = 0.2
 """The paper's ImageNet value (1.0 for CIFAR)."""

@@ -1,28 +1,26 @@
-"""Random Erasing (Zhong et al. 2017): one box of random area and log-uniform aspect."""
+"""Random Erasing (Zhong et al. 2017): one box of random area and log-uniform aspect.
+
+Written once over a backend namespace (see :mod:`~occlude.augment.methods.cutout`); the
+folder command, ``replay`` and :class:`occlude.layers.RandomErasing` all run it.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from occlude.augment import functional as F
-from occlude.augment.methods.base import Occluder, expect
-from occlude.augment.params import (
-    Box,
-    Params,
-    boxes_from,
-    boxes_json,
-    check_count,
-    check_prob,
-    check_range,
-    check_shape,
-    coin,
-)
+from occlude import draws
+from occlude.augment import regions as geo
+from occlude.augment.checks import MAX_DRAWS, check_int, check_range
+from occlude.augment.methods.occluder import BoxOccluder
+from occlude.box import Box
 from occlude.fill import Fill, parse_fill
+
+Tensor = Any
 
 ERASING_AREA = (0.02, 0.4)
 """Random Erasing's s_l and s_h: the erased fraction of the image's area."""
@@ -31,21 +29,92 @@ ERASING_ASPECT = (0.3, 1 / 0.3)
 ERASING_ATTEMPTS = 100
 
 
-@dataclass(frozen=True)
-class RandomErasingParams:
-    """The erased box, if one fitted: ``boxes`` is empty when the coin said "erase" but no
-    box fitted within ``attempts`` draws (the image is then unchanged)."""
+class ErasingParams(NamedTuple):
+    """The erased box (each coordinate (B, 1)), the coin ``applied``, the draws used
+    ``attempts`` and whether a box ``fitted`` within them (else the image is unchanged).
+    As JSON: ``{"applied", "boxes": [] or [[x0, y0, x1, y1]], "attempts"}``."""
 
-    boxes: tuple[Box, ...]
-    attempts: int = 1
-    applied: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"applied": self.applied, "boxes": boxes_json(self.boxes), "attempts": self.attempts}
+    boxes: geo.Boxes
+    applied: Tensor
+    attempts: Tensor
+    fitted: Tensor
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RandomErasingParams:
-        return cls(boxes_from(data["boxes"]), int(data["attempts"]), bool(data["applied"]))
+    def of(cls, boxes: list[Box], applied: bool = True, attempts: int = 1) -> ErasingParams:
+        one = geo.BoxParams.of(boxes or [Box(0, 0, 0, 0)], applied)
+        return cls(one.boxes, one.applied, np.asarray([attempts]), np.asarray([bool(boxes)]))
+
+    def to_dict(self) -> dict[str, Any]:
+        applied, fitted = bool(np.asarray(self.applied)[0]), bool(np.asarray(self.fitted)[0])
+        data = geo.BoxParams(self.boxes, np.asarray([applied and fitted])).to_dict()
+        attempts = int(np.asarray(self.attempts)[0]) if applied else 0
+        return {**data, "applied": applied, "attempts": attempts}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ErasingParams:
+        boxes = [Box.of(b) for b in data["boxes"]]
+        return cls.of(boxes, bool(data["applied"]), int(data["attempts"]))
+
+
+@dataclass(frozen=True)
+class RandomErasing(BoxOccluder):
+    """One box of area ``area_range`` (a fraction of the image's) and log-uniform aspect
+    (height / width) ``aspect_range``, its top-left corner uniform where it fits (as the
+    authors' code); a box that does not fit is redrawn, up to ``max_attempts`` times, then
+    the image is left unchanged."""
+
+    name = "random-erasing"
+    reference = "Zhong et al. 2017"
+    params_type = ErasingParams
+
+    prob: float = 0.5
+    fill: Fill = field(default_factory=lambda: parse_fill("noise"))
+    area_range: tuple[float, float] = ERASING_AREA
+    aspect_range: tuple[float, float] = ERASING_ASPECT
+    max_attempts: int = ERASING_ATTEMPTS
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "area_range", check_range(self.area_range, "area_range", 1.0))
+        object.__setattr__(self, "aspect_range", check_range(self.aspect_range, "aspect_range"))
+        most = MAX_DRAWS
+        object.__setattr__(self, "max_attempts", check_int(self.max_attempts, "max_attempts", most))
+
+    def sample(self, bk: Any, keys: Tensor, h: Any, w: Any) -> ErasingParams:
+        xp, n = bk.numpy, self.max_attempts
+        u = draws.uniform(bk, keys, draws.ERASE, 2 * n)
+        (a_lo, a_hi), (r_lo, r_hi) = self.area_range, self.aspect_range
+        pixels = bk.cast(xp.multiply(draws.int32(bk, h), draws.int32(bk, w)), "float32")
+        area = xp.multiply(xp.add(xp.multiply(u[:, :n], a_hi - a_lo), a_lo), pixels)
+        log_r = xp.add(xp.multiply(u[:, n:], math.log(r_hi) - math.log(r_lo)), math.log(r_lo))
+        aspect = xp.exp(log_r)
+        eh = draws.int32(bk, xp.round(xp.sqrt(xp.multiply(area, aspect))))
+        ew = draws.int32(bk, xp.round(xp.sqrt(xp.divide(area, aspect))))
+        fits = xp.logical_and(
+            xp.logical_and(xp.greater_equal(eh, 1), xp.less_equal(eh, draws.int32(bk, h))),
+            xp.logical_and(xp.greater_equal(ew, 1), xp.less_equal(ew, draws.int32(bk, w))),
+        )
+        first = draws.int32(bk, xp.argmax(draws.int32(bk, fits), axis=1))
+        fitted = xp.any(fits, axis=1)
+        eh = xp.take_along_axis(eh, xp.expand_dims(first, 1), axis=1)
+        ew = xp.take_along_axis(ew, xp.expand_dims(first, 1), axis=1)
+        corner = draws.uniform(bk, keys, draws.PLACE, 2)
+        y0 = draws.randint(bk, corner[:, :1], xp.add(xp.maximum(xp.subtract(h, eh), 0), 1))
+        x0 = draws.randint(bk, corner[:, 1:], xp.add(xp.maximum(xp.subtract(w, ew), 0), 1))
+        attempts = xp.where(fitted, xp.add(first, 1), n)
+        box = geo.Boxes(x0, y0, xp.add(x0, ew), xp.add(y0, eh))
+        return ErasingParams(box, geo.coin(bk, keys, self.prob), attempts, fitted)
+
+    def region(self, bk: Any, params: ErasingParams, h: Any, w: Any) -> geo.Region:
+        erased = bk.numpy.logical_and(params.applied, params.fitted)
+        return geo.box_region(bk, params.boxes, h, w, erased)
+
+    @classmethod
+    def at_fraction(
+        cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float
+    ) -> ErasingParams:
+        """One box of area ``fraction``·H·W, log-uniform aspect, placed inside."""
+        return ErasingParams.of([box_inside(rng, shape, fraction)])
 
 
 def fit_box(
@@ -76,33 +145,6 @@ def place(rng: np.random.Generator, shape: tuple[int, int], eh: int, ew: int) ->
     return Box(x0, y0, x0 + ew, y0 + eh)
 
 
-def sample_random_erasing(
-    rng: np.random.Generator,
-    shape: Sequence[int],
-    *,
-    area_range: Sequence[float] = ERASING_AREA,
-    aspect_range: Sequence[float] = ERASING_ASPECT,
-    max_attempts: int = ERASING_ATTEMPTS,
-    prob: float = 0.5,
-) -> RandomErasingParams:
-    """Area fraction ~ U(area_range), aspect (height / width) log-uniform over
-    ``aspect_range``; a box that does not fit is redrawn, up to ``max_attempts`` times,
-    after which nothing is erased. The top-left corner is uniform over the positions where
-    the box fits, as in the authors' code."""
-    h, w = check_shape(shape)
-    s_low, s_high = check_range(area_range, "area_range", upper=1.0)
-    aspect = check_range(aspect_range, "aspect_range")
-    check_count(max_attempts, "max_attempts")
-    if not coin(rng, check_prob(prob)):
-        return RandomErasingParams((), attempts=0, applied=False)
-    fitted = fit_box(rng, (h, w), lambda: float(rng.uniform(s_low, s_high)) * h * w,
-                     aspect, max_attempts)  # fmt: skip
-    if fitted is None:
-        return RandomErasingParams((), attempts=max_attempts)
-    eh, ew, attempt = fitted
-    return RandomErasingParams((place(rng, (h, w), eh, ew),), attempts=attempt)
-
-
 def box_inside(rng: np.random.Generator, shape: tuple[int, int], fraction: float) -> Box:
     """A box of area ``fraction``·H·W, aspect log-uniform over ERASING_ASPECT, inside.
 
@@ -118,45 +160,3 @@ def box_inside(rng: np.random.Generator, shape: tuple[int, int], fraction: float
     else:
         bh, bw, _ = fitted
     return place(rng, shape, bh, bw)
-
-
-@dataclass(frozen=True)
-class RandomErasing(Occluder):
-    """One box of area ``area_range`` and log-uniform aspect ``aspect_range``, placed
-    where it fits; up to ``max_attempts`` draws, then the image is left unchanged."""
-
-    name = "random-erasing"
-    reference = "Zhong et al. 2017"
-    params_type = RandomErasingParams
-
-    prob: float = 0.5
-    fill: Fill = field(default_factory=lambda: parse_fill("noise"))
-    area_range: tuple[float, float] = ERASING_AREA
-    aspect_range: tuple[float, float] = ERASING_ASPECT
-    max_attempts: int = ERASING_ATTEMPTS
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "area_range", check_range(self.area_range, "area_range", 1.0))
-        object.__setattr__(self, "aspect_range", check_range(self.aspect_range, "aspect_range"))
-        object.__setattr__(self, "max_attempts", check_count(self.max_attempts, "max_attempts"))
-
-    def sample(self, rng: np.random.Generator, shape: Sequence[int]) -> RandomErasingParams:
-        return sample_random_erasing(
-            rng,
-            shape,
-            area_range=self.area_range,
-            aspect_range=self.aspect_range,
-            max_attempts=self.max_attempts,
-            prob=self.prob,
-        )
-
-    def paint(self, image: np.ndarray, params: Params, fill: F.FillValue) -> np.ndarray:
-        return F.erase_boxes(image, expect(params, RandomErasingParams).boxes, fill)
-
-    @classmethod
-    def at_fraction(
-        cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float
-    ) -> RandomErasingParams:
-        """One box of area ``fraction``·H·W, log-uniform aspect, placed inside."""
-        return RandomErasingParams((box_inside(rng, shape, fraction),))

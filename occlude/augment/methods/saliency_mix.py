@@ -18,17 +18,9 @@ import numpy as np
 
 from occlude.augment import functional as F
 from occlude.augment import saliency as S
+from occlude.augment.checks import check_alpha, check_prob
 from occlude.augment.methods.base import Augmented, Context, Mixer, expect
-from occlude.augment.params import (
-    Box,
-    Params,
-    boxes_from,
-    boxes_json,
-    centred_box,
-    check_alpha,
-    check_prob,
-    coin,
-)
+from occlude.augment.params import Box, Params, boxes_from, boxes_json, centred_box, coin
 from occlude.errors import UsageError
 
 

@@ -1,6 +1,7 @@
-"""Boxes, regions and painting in backend ops.
+"""Boxes, regions and painting over a backend namespace (see :mod:`occlude.draws`).
 
-Boxes are integer pixel boxes, end-exclusive, clipped. A region says which pixels a layer
+Boxes are :class:`occlude.box.Box` batched: (B,) or (B, K) int32 ``x0, y0, x1, y1``,
+end-exclusive, clipped. A region says which pixels a layer
 occludes or pastes in each sample. It is built directly at the images' resolution in a
 *row view*, (B, H, W * C): TensorFlow's ``where`` is several times slower on 4-D tensors
 or with a small last axis, and the row view avoids both (see ``bench/bench_layers.py``).
@@ -12,7 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from occlude.layers import _random as rnd
+import numpy as np
+
+from occlude import draws as rnd
+from occlude.box import Box
 
 Tensor = Any
 
@@ -24,6 +28,36 @@ class Boxes(NamedTuple):
     y0: Tensor
     x1: Tensor
     y1: Tensor
+
+
+def coin(bk: Any, keys: Tensor, prob: float) -> Tensor:
+    """(B,) bool: the ``prob`` coin of each sample (its first draw)."""
+    return bk.numpy.less(rnd.uniform(bk, keys, rnd.COIN, 1)[:, 0], prob)
+
+
+class BoxParams(NamedTuple):
+    """What a box method draws: ``boxes`` (each coordinate (B, K) int32) painted where
+    ``applied`` (B,) bool. As JSON (one image): ``{"applied": ..., "boxes": [[x0, y0,
+    x1, y1], ...]}``, the boxes of an image the coin skipped left out."""
+
+    boxes: Boxes
+    applied: Tensor
+
+    @classmethod
+    def of(cls, boxes: list[Box], applied: bool = True) -> BoxParams:
+        """One image's boxes (a batch of one, on NumPy)."""
+        coords = np.asarray([list(b) for b in boxes], "int32").reshape(1, -1, 4)
+        return cls(Boxes(*np.moveaxis(coords, 2, 0)), np.asarray([applied]))
+
+    def to_dict(self) -> dict[str, Any]:
+        applied = bool(np.asarray(self.applied)[0])
+        coords = np.stack([np.asarray(c).reshape(1, -1)[0] for c in self.boxes], axis=1)
+        boxes = [[int(v) for v in box] for box in coords] if applied else []
+        return {"applied": applied, "boxes": boxes}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BoxParams:
+        return cls.of([Box.of(b) for b in data["boxes"]], bool(data["applied"]))
 
 
 def image_hw(bk: Any, images: Tensor) -> tuple[Any, Any]:

@@ -1,4 +1,5 @@
-"""Stateless random numbers from integer keys, in Keras backend ops.
+"""Stateless random numbers from integer keys, over a backend namespace: THE source of
+every augmentation's draws (the Keras layers, and the folder command as a batch of one).
 
 Every draw is a pure function of a per-sample key (int32) and a stream number, computed
 with wrapping int32 arithmetic: MurmurHash3's 32-bit finaliser (``mix32``) hashes
@@ -7,17 +8,19 @@ depend on call order, threads or parallel ``tf.data`` calls, and the same key gi
 same numbers on every backend (the integer arithmetic is exact; only the float maths of
 the Beta sampler may differ by an ulp between backends).
 
-``bk`` is a Keras backend module (``self.backend`` of a layer): it owns ``numpy`` (the
-array functions), ``cast`` and ``shape``.
+``bk`` is a backend namespace: a Keras backend module (``self.backend`` of a layer) or
+:data:`NUMPY` (the folder command); it owns ``numpy`` (the array functions of
+``keras.ops.numpy``), ``cast``, ``shape`` and ``convert_to_tensor``.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
+from types import SimpleNamespace
 from typing import Any
 
-import keras
+import numpy as np
 
 from occlude.errors import UsageError
 
@@ -32,6 +35,11 @@ _UNIT = 2.0**-24
 COIN, PARTNER, LAMBDA, CENTRE, GRID, CELLS, NOISE, ERASE, PLACE = range(9)
 _STREAM_STRIDE = 1 << 20  # counters within a stream stay below this
 _DIGEST_ROWS = 16
+
+
+def dtype_name(x: Any) -> str:
+    """``x``'s dtype as a plain name (``'float32'``) on every backend (PyTorch's included)."""
+    return str(getattr(x.dtype, "name", x.dtype)).removeprefix("torch.")
 
 
 def to_int32(value: int) -> int:
@@ -198,7 +206,7 @@ def bitcast(bk: Any, x: Tensor, dtype: str) -> Tensor:
 
 def pixel_bits(bk: Any, x: Tensor, value_range: tuple[float, float]) -> Tensor:
     """int32 per pixel value: the value's own bits where a same-size view exists (free)."""
-    dtype = str(keras.backend.standardize_dtype(x.dtype))
+    dtype = dtype_name(x)
     if "int" in dtype or dtype == "bool":
         return int32(bk, x)
     if can_bitcast(bk) and dtype == "float32":
@@ -224,3 +232,35 @@ def sample_keys(bk: Any, digests: Tensor, base: Tensor) -> Tensor:
     batch = xp.sum(mix32(bk, xp.add(digests, positions)), axis=0)
     start = mix32(bk, xp.add(mix32(bk, xp.bitwise_xor(base, batch)), salt("keys")))
     return mix32(bk, xp.add(start, positions))
+
+
+class _NumpyOps:
+    """``keras.ops.numpy`` over NumPy: NumPy's functions, with int32 arithmetic wrapping
+    silently (as on the Keras backends) and integer sums kept in their dtype."""
+
+    def __getattr__(self, name: str) -> Any:
+        fn = getattr(np, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with np.errstate(over="ignore"):
+                return fn(*args, **kwargs)
+
+        return call
+
+    def sum(self, x: Any, axis: Any = None) -> Any:
+        x = np.asarray(x)
+        with np.errstate(over="ignore"):
+            return np.sum(x, axis=axis, dtype=x.dtype if x.dtype.kind in "iu" else None)
+
+    def view(self, x: Any, dtype: str) -> Any:
+        return np.asarray(x).view(dtype)
+
+
+NUMPY = SimpleNamespace(
+    name="numpy",
+    numpy=_NumpyOps(),
+    cast=lambda x, dtype: np.asarray(x).astype(dtype),
+    shape=lambda x: tuple(int(d) for d in np.shape(x)),
+    convert_to_tensor=np.asarray,
+)
+"""The backend namespace over NumPy: what the folder command and :func:`replay` compute with."""

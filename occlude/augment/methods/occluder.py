@@ -1,0 +1,139 @@
+"""The base of an occluding method written once, over a backend namespace.
+
+A method module (see :mod:`~occlude.augment.methods.cutout`) holds the method's settings
+(a frozen dataclass whose ``__post_init__`` checks them, naming the Python parameter),
+``sample(bk, keys, h, w)``: its draws for a batch, from the per-sample int32 ``keys``
+(:mod:`occlude.draws`), ``region(bk, params, h, w)``: the pixels it occludes, and
+``at_fraction`` for robustness curves. This base adds the rest once:
+
+* the NumPy adapter: ``method(image, rng)`` draws ONE int32 key from ``rng`` and runs the
+  method on :data:`~occlude.draws.NUMPY` as a batch of one; :meth:`Occluder.apply` paints
+  recorded params (``replay``);
+* the Keras adapter, :class:`occlude.layers.OccludingLayer`, calls the same ``sample`` and
+  ``region`` on Keras's backend, with the same :func:`occlude.fill.fill_values`.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from occlude.augment import functional as F
+from occlude.augment import regions as geo
+from occlude.augment.methods.base import AUGMENT_FILLS, Augmented, Context, Method
+from occlude.draws import NUMPY
+from occlude.errors import UsageError
+from occlude.fill import Fill, colour, fill_values, parse_fill
+
+Tensor = Any
+
+
+def new_key(rng: np.random.Generator) -> int:
+    """One image's int32 key, the only draw the folder command takes from its generator."""
+    return int(rng.integers(-(2**31), 2**31, dtype=np.int64))
+
+
+def keys_of(key: int) -> np.ndarray:
+    return np.asarray([key], dtype=np.int32)
+
+
+@dataclass(frozen=True)
+class Occluder(Method):
+    """A method that paints a region of each image with a fill."""
+
+    fill: Fill = field(default_factory=lambda: parse_fill("grey"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "fill", parse_fill(self.fill, AUGMENT_FILLS))
+
+    @abstractmethod
+    def sample(self, bk: Any, keys: Tensor, h: Any, w: Any) -> Any:
+        """This method's draws for ``keys`` (B,) int32 and images of ``h`` x ``w``
+        (ints, or scalar tensors in a graph): arrays with a leading batch axis, and
+        ``applied`` (B,) bool, the ``prob`` coin (:func:`~occlude.augment.regions.coin`)."""
+
+    @abstractmethod
+    def region(self, bk: Any, params: Any, h: Any, w: Any) -> geo.Region:
+        """The pixels ``params`` occlude (none where not ``applied``)."""
+
+    @classmethod
+    @abstractmethod
+    def at_fraction(cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float) -> Any:
+        """Params (a batch of one) that hide ``fraction`` of an image of ``shape``."""
+
+    def v1_noise(self, params: Any, seed: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """A version-1 record's noise (NumPy's generator): the image-sized draw (H, W, C)."""
+        return F.noise_array(np.random.default_rng(seed), shape, dtype)
+
+    def __call__(
+        self, image: np.ndarray, rng: np.random.Generator, context: Context = Context()
+    ) -> Augmented:
+        arr = F.check_image(image)
+        key = new_key(rng)
+        h, w = arr.shape[:2]
+        params = self.sample(NUMPY, keys_of(key), h, w)
+        if not bool(params.applied[0]):
+            return Augmented(arr.copy(), params, key=key)
+        value: F.FillValue = F.Noise(key, keyed=True)
+        if self.fill.kind != "noise":
+            top = F.full_scale(arr.dtype)
+            cc = F.colour_channels(arr)
+            found = colour(NUMPY, self.fill, F.colour_part(arr), (0, top), context.dataset_mean)
+            value = tuple(float(v) for v in np.broadcast_to(found[0], (cc,)))
+        return Augmented(self.apply(arr, params, fill=value), params, fill=value, key=key)
+
+    def apply(
+        self,
+        image: np.ndarray,
+        params: Any,
+        *,
+        fill: F.FillValue | None = None,
+        partner: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``image`` painted as ``params`` say with ``fill``: a colour in the image's units,
+        keyed noise, or a version-1 record's NumPy noise."""
+        arr = F.check_image(image)
+        if not bool(np.asarray(params.applied)[0]):
+            return arr.copy()
+        if fill is None:
+            raise UsageError(f"{self.name} needs a fill value", "fill")
+        return self.paint(arr, params, fill)
+
+    def paint(self, image: np.ndarray, params: Any, fill: F.FillValue) -> np.ndarray:
+        """One image (H, W, C uint8/uint16) painted on NumPy, alpha kept."""
+        images = F.colour_part(image)
+        _, h, w, cc = images.shape
+        top = F.full_scale(image.dtype)
+        if isinstance(fill, F.Noise) and fill.keyed:
+            values = fill_values(NUMPY, Fill("noise"), images, keys_of(fill.seed), (0, top))
+        elif isinstance(fill, F.Noise):
+            values = self.v1_noise(params, fill.seed, (h, w, cc), image.dtype)
+            values = values.reshape(1, h, w * cc).astype(images.dtype)
+        else:
+            values = np.tile(F.colour_values(fill, cc), w).reshape(1, 1, -1)
+        painted = geo.paint(NUMPY, images, self.region(NUMPY, params, h, w), values)
+        out = image.copy()
+        out[..., :cc] = np.clip(np.round(painted[0]), 0, top).astype(image.dtype)
+        return out
+
+
+@dataclass(frozen=True)
+class BoxOccluder(Occluder):
+    """An occluder whose params are boxes (:class:`~occlude.augment.regions.BoxParams`)."""
+
+    params_type: ClassVar[Any] = geo.BoxParams
+
+    def region(self, bk: Any, params: Any, h: Any, w: Any) -> geo.Region:
+        return geo.box_region(bk, params.boxes, h, w, params.applied)
+
+    def v1_noise(self, params: Any, seed: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """Version 1 drew noise box by box, row-major within a box (later boxes win)."""
+        rng, out = np.random.default_rng(seed), np.zeros(shape, dtype)
+        for x0, y0, x1, y1 in params.to_dict()["boxes"]:
+            if x1 > x0 and y1 > y0:
+                out[y0:y1, x0:x1] = F.noise_array(rng, (y1 - y0, x1 - x0, shape[2]), dtype)
+        return out
