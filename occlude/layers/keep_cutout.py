@@ -9,29 +9,12 @@ import keras
 
 from occlude import draws as rnd
 from occlude.augment import regions as geo
+from occlude.augment import saliency as sal
 from occlude.augment.checks import MAX_DRAWS, check_int, check_prob, check_size
 from occlude.augment.methods.cutout import CUTOUT_SIZE, square_side
 from occlude.fill import FillLike
-from occlude.layers import _saliency as sal
 from occlude.layers._base import Batch, Tensor
 from occlude.layers._occluding import OccludingLayer
-
-
-def every_centre(bk: Any, table: Tensor, side: Any, h: Any, w: Any) -> Tensor:
-    """(B, H * W) sums of the clipped ``side`` x ``side`` box centred on every pixel (raster
-    order), read from the integral image ``table``: whole rows first (cheap gathers), then
-    columns."""
-    xp = bk.numpy
-
-    def bounds(n: Any) -> tuple[Tensor, Tensor]:
-        start = xp.subtract(xp.arange(n, dtype="int32"), xp.floor_divide(rnd.int32(bk, side), 2))
-        lo = xp.clip(start, 0, rnd.int32(bk, n))
-        return lo, xp.clip(xp.add(start, rnd.int32(bk, side)), 0, rnd.int32(bk, n))
-
-    (y0, y1), (x0, x1) = bounds(h), bounds(w)
-    bands = xp.subtract(xp.take(table, y1, axis=1), xp.take(table, y0, axis=1))  # (B, H, W + 1)
-    sums = xp.subtract(xp.take(bands, x1, axis=2), xp.take(bands, x0, axis=2))  # (B, H, W)
-    return xp.reshape(sums, (bk.shape(table)[0], -1))
 
 
 def quantile(bk: Any, values: Tensor, q: float) -> Tensor:
@@ -141,7 +124,7 @@ class KeepCutout(OccludingLayer):
         side = square_side(bk, self.size, h, w)
         table = sal.integral(bk, sal.positive(bk, batch.saliency))
         # Clipped at 0: the integral image's differences can be a rounding error below it.
-        sums = xp.maximum(every_centre(bk, table, side, h, w), 0.0)
+        sums = xp.maximum(sal.centred_box_sums(bk, table, side, h, w), 0.0)
         threshold = quantile(bk, sums, self.keep_quantile)
         cx, cy = geo.random_centres(bk, keys, rnd.CENTRE, self.max_tries, h, w)
         tried = xp.take_along_axis(sums, xp.add(xp.multiply(cy, rnd.int32(bk, w)), cx), axis=1)

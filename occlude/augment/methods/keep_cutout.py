@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from occlude.augment import functional as F
+from occlude.augment import regions as geo
 from occlude.augment import saliency as S
 from occlude.augment.checks import check_int, check_prob, check_size
 from occlude.augment.methods.base import ArrayOccluder, Augmented, Context, expect
@@ -63,17 +64,20 @@ def sample_keep_cutout(
 ) -> KeepCutoutParams:
     """Draw Cutout boxes until one holds at most the ``keep_quantile`` quantile of box
     importance (over every centre); the draws are the coin, then (row, column) per try."""
-    pos = S.positive(saliency)
-    h, w = pos.shape
+    h, w = saliency.shape
     side = square_side(NUMPY, check_size(size), h, w)
     if not coin(rng, check_prob(prob)):
         return KeepCutoutParams((), applied=False)
-    threshold = float(np.quantile(S.centred_box_shares(pos, side), keep_quantile))
+    table = S.integral(NUMPY, S.positive(NUMPY, saliency[None]))
+    total = S.totals(NUMPY, table)
+    every = np.maximum(S.centred_box_sums(NUMPY, table, side, h, w), 0.0)
+    threshold = float(np.quantile(S.share(NUMPY, every, total[:, None])[0], keep_quantile))
     best: tuple[float, Box] | None = None
     for attempt in range(1, max_tries + 1):
         cy, cx = int(rng.integers(0, h)), int(rng.integers(0, w))
         box = centred_box(cx, cy, side, side, (h, w))
-        value = S.box_share(pos, box)
+        corners = geo.Boxes(*(np.asarray([v], np.int32) for v in box))
+        value = float(S.share(NUMPY, S.box_sums(NUMPY, table, corners), total)[0])
         if value <= threshold:
             return KeepCutoutParams((box,), attempt, value, threshold)
         if best is None or value < best[0]:
