@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from backends.guided import centre_importances, importance
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -19,19 +18,11 @@ from occlude.augment.methods import (
     SaliencyMix,
     augmentation,
     params_from_dict,
-    sample_keep_cutout,
 )
-from occlude.box import Box
 from occlude.cli import app
 from occlude.errors import UsageError
 
 runner = CliRunner()
-
-
-def box_share(saliency: np.ndarray, box: Box) -> float:
-    region = np.zeros(saliency.shape, bool)
-    region[box[1] : box[3], box[0] : box[2]] = True
-    return importance(saliency, region)
 
 
 def flat(h: int, w: int, value: int) -> np.ndarray:
@@ -75,38 +66,6 @@ def test_attentive_cutmix_pastes_exactly_the_top_k_cells() -> None:
     np.testing.assert_array_equal(out.image[..., 0] == 255, expected)
     assert out.params.lam == pytest.approx(1 - 6 / 49)
     assert out.params.importance == pytest.approx(1.0)
-
-
-def test_keep_cutout_stays_under_the_threshold_unless_it_runs_out() -> None:
-    importance = np.zeros((32, 32), np.float32)
-    importance[8:16, 8:16] = 1.0  # the object
-    kept = ran_out = 0
-    for seed in range(400):
-        p = sample_keep_cutout(np.random.default_rng(seed), importance, size=8, max_tries=3)
-        assert p.threshold == pytest.approx(np.quantile(centre_importances(importance, 8), 0.5))
-        (box,) = p.boxes
-        assert p.importance == pytest.approx(box_share(importance, box))
-        if p.ran_out:
-            ran_out += 1
-            assert p.attempts == 3 and p.importance > p.threshold
-        else:
-            kept += 1
-            assert p.importance <= p.threshold and 1 <= p.attempts <= 3
-    assert kept > 300 and ran_out > 0
-
-
-def test_keep_cutout_erases_the_object_less_often_than_cutout() -> None:
-    importance = np.zeros((32, 32), np.float32)
-    importance[4:12, 20:28] = 1.0
-    erased_keep = erased_plain = 0
-    for seed in range(300):
-        rng = np.random.default_rng(seed)
-        keep = sample_keep_cutout(rng, importance, size=12, max_tries=10)
-        erased_keep += box_share(importance, keep.boxes[0]) > 0.25
-        image = np.zeros((32, 32, 3), np.uint8)
-        plain = augmentation("cutout", size=12)(image, np.random.default_rng(seed)).params
-        erased_plain += box_share(importance, Box.of(plain.to_dict()["boxes"][0])) > 0.25
-    assert erased_keep < erased_plain / 4
 
 
 def test_maps_of_another_size_are_resized_to_the_image() -> None:

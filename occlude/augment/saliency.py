@@ -113,10 +113,17 @@ def peak(bk: Any, saliency: Tensor) -> tuple[Tensor, Tensor]:
     flat = xp.reshape(maps, (b, -1))
     flat = xp.where(xp.isnan(flat), float("-inf"), flat)
     top = xp.max(flat, axis=1, keepdims=True)
-    n = bk.shape(flat)[1]
-    order = xp.expand_dims(xp.arange(n, dtype="int32"), 0)
-    first = xp.min(xp.where(xp.equal(flat, top), order, rnd.int32(bk, n)), axis=1)
+    first = first_where(bk, xp.equal(flat, top))
     return xp.mod(first, rnd.int32(bk, w)), xp.floor_divide(first, rnd.int32(bk, w))
+
+
+def first_where(bk: Any, ok: Tensor) -> Tensor:
+    """(B,) index of each row's first true entry (the last index if none is)."""
+    xp = bk.numpy
+    n = bk.shape(ok)[1]
+    order = xp.expand_dims(xp.arange(n, dtype="int32"), 0)
+    first = xp.min(xp.where(ok, order, rnd.int32(bk, n)), axis=1)
+    return xp.minimum(first, xp.subtract(rnd.int32(bk, n), 1))
 
 
 def cell_bounds(bk: Any, n: Any, grid: int) -> Any:

@@ -26,7 +26,7 @@ from occlude.augment.methods.hide_and_seek import (
     HideAndSeekParams,
     sample_hide_and_seek,
 )
-from occlude.augment.methods.keep_cutout import KeepCutout, KeepCutoutParams, sample_keep_cutout
+from occlude.augment.methods.keep_cutout import KeepCutout, KeepCutoutParams
 from occlude.augment.methods.mixup import Mixup, MixupParams, sample_mixup
 from occlude.augment.methods.occluder import BoxOccluder, Occluder
 from occlude.augment.methods.random_erasing import ErasingParams, RandomErasing
@@ -147,6 +147,5 @@ __all__ = [
     "params_from_dict",
     "sample_cutmix",
     "sample_hide_and_seek",
-    "sample_keep_cutout",
     "sample_mixup",
 ]
