@@ -8,21 +8,12 @@ from typing import Any
 import numpy as np
 import pytest
 from backends.guided import centre_importances
+from test_methods import ADAPTERS
 
 from occlude.augment import regions as geo
 from occlude.augment import saliency as S
 from occlude.augment.checks import check_label_by
-from occlude.draws import NUMPY
 from occlude.errors import UsageError
-
-
-def keras_backend() -> Any:
-    from occlude.layers import KeepCutout
-
-    return KeepCutout().backend
-
-
-ADAPTERS = {"numpy": lambda: NUMPY, "keras": keras_backend}
 
 
 @pytest.fixture(params=list(ADAPTERS))
