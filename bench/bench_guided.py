@@ -98,10 +98,10 @@ def augmented(method: str, images, labels, masks, maps, epoch: int, seed: int): 
         ctx = Context(_Lazy(images, others), None, maps[i], _Lazy(maps, others))
         res = aug(images[i], rng, ctx)
         out[i] = res.image
-        if not res.params.applied:
+        if not res.params_dict()["applied"]:
             continue
         hidden = np.zeros((SIZE, SIZE), bool)
-        for x0, y0, x1, y1 in getattr(res.params, "boxes", ()):
+        for x0, y0, x1, y1 in res.params_dict().get("boxes", []):
             hidden[y0:y1, x0:x1] = True
         erased += (hidden & masks[i]).sum() > masks[i].sum() / 2
         if aug.mixing and res.partner_index is not None:
