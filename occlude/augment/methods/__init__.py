@@ -22,7 +22,7 @@ from occlude.augment.methods.base import (
 from occlude.augment.methods.cutmix import Cutmix, CutmixParams, sample_cutmix
 from occlude.augment.methods.cutout import Cutout
 from occlude.augment.methods.hide_and_seek import CellParams, HideAndSeek
-from occlude.augment.methods.keep_cutout import KeepCutout, KeepCutoutParams, sample_keep_cutout
+from occlude.augment.methods.keep_cutout import KeepCutout, KeepCutoutParams
 from occlude.augment.methods.mixup import Mixup, MixupParams, sample_mixup
 from occlude.augment.methods.occluder import BoxOccluder, Occluder
 from occlude.augment.methods.random_erasing import ErasingParams, RandomErasing
@@ -142,6 +142,5 @@ __all__ = [
     "occluders",
     "params_from_dict",
     "sample_cutmix",
-    "sample_keep_cutout",
     "sample_mixup",
 ]
