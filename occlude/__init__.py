@@ -18,12 +18,12 @@ __version__ = "0.2.0"
 __all__ = [
     "AttentiveCutmix",
     "Augmented",
-    "Cutmix",
+    "CutMix",
     "Cutout",
     "HideAndSeek",
     "InputError",
     "KeepCutout",
-    "Mixup",
+    "MixUp",
     "ModelError",
     "OccludeError",
     "OcclusionSensitivity",
@@ -52,7 +52,7 @@ _LAZY = {
     "robustness_curve": "occlude.robustness.curve",
     "augment_image": "occlude.augment.single",
     "augment_files": "occlude.augment.files",
-    **dict.fromkeys(("Augmented", "Cutout", "HideAndSeek", "RandomErasing", "Mixup", "Cutmix",
+    **dict.fromkeys(("Augmented", "Cutout", "HideAndSeek", "RandomErasing", "MixUp", "CutMix",
                      "KeepCutout", "SaliencyMix", "AttentiveCutmix"), "occlude.augment.methods"),
 }  # fmt: skip
 

@@ -10,10 +10,10 @@ import keras
 from occlude import draws as rnd
 from occlude.augment import regions as geo
 from occlude.augment.checks import check_alpha
+from occlude.augment.methods.cut_mix import source_share
 from occlude.layers import _saliency as sal
 from occlude.layers._base import Batch, Tensor
 from occlude.layers._mixing import MixingLayer
-from occlude.layers.cut_mix import pixel_share
 
 
 @keras.saving.register_keras_serializable(package="occlude")
@@ -71,7 +71,8 @@ class SaliencyMix(MixingLayer):
         px, py = sal.peak(bk, batch.saliency)
         cx, cy = xp.take(px, partner, axis=0), xp.take(py, partner, axis=0)
         boxes = geo.centred(bk, cx, cy, bw, bh, h, w)
-        area = pixel_share(bk, boxes, applied, h, w)
+        stacked = geo.Boxes(*(xp.expand_dims(c, 1) for c in boxes))
+        area = xp.subtract(1.0, source_share(bk, stacked, applied, h, w))
         if self.label_by == "area":
             weight = area
         else:

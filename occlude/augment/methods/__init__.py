@@ -17,9 +17,8 @@ from occlude.augment.methods.base import (
     Augmented,
     Context,
     Method,
-    Mixer,
 )
-from occlude.augment.methods.cutmix import Cutmix, CutmixParams, sample_cutmix
+from occlude.augment.methods.cut_mix import CutMix, CutMixParams
 from occlude.augment.methods.cutout import Cutout
 from occlude.augment.methods.hide_and_seek import (
     HideAndSeek,
@@ -27,7 +26,8 @@ from occlude.augment.methods.hide_and_seek import (
     sample_hide_and_seek,
 )
 from occlude.augment.methods.keep_cutout import KeepCutout, KeepCutoutParams, sample_keep_cutout
-from occlude.augment.methods.mixup import Mixup, MixupParams, sample_mixup
+from occlude.augment.methods.mix_up import MixUp, MixUpParams
+from occlude.augment.methods.mixer import Mixer
 from occlude.augment.methods.occluder import BoxOccluder, Occluder
 from occlude.augment.methods.random_erasing import ErasingParams, RandomErasing
 from occlude.augment.methods.saliency_mix import SaliencyMix, SaliencyMixParams
@@ -40,8 +40,8 @@ METHODS: dict[str, type[Method]] = {
         Cutout,
         HideAndSeek,
         RandomErasing,
-        Mixup,
-        Cutmix,
+        MixUp,
+        CutMix,
         KeepCutout,
         SaliencyMix,
         AttentiveCutmix,
@@ -125,8 +125,8 @@ __all__ = [
     "Augmented",
     "BoxOccluder",
     "Context",
-    "Cutmix",
-    "CutmixParams",
+    "CutMix",
+    "CutMixParams",
     "Cutout",
     "ErasingParams",
     "HideAndSeek",
@@ -134,9 +134,9 @@ __all__ = [
     "KeepCutout",
     "KeepCutoutParams",
     "Method",
+    "MixUp",
+    "MixUpParams",
     "Mixer",
-    "Mixup",
-    "MixupParams",
     "Occluder",
     "RandomErasing",
     "SaliencyMix",
@@ -145,8 +145,6 @@ __all__ = [
     "method_class",
     "occluders",
     "params_from_dict",
-    "sample_cutmix",
     "sample_hide_and_seek",
     "sample_keep_cutout",
-    "sample_mixup",
 ]

@@ -17,7 +17,7 @@ import numpy as np
 from occlude.augment import functional as F
 from occlude.augment import saliency as S
 from occlude.augment.checks import check_int, check_prob
-from occlude.augment.methods.base import Augmented, Context, Mixer, expect
+from occlude.augment.methods.base import ArrayMixer, Augmented, Context, expect
 from occlude.augment.methods.saliency_mix import check_label_by
 from occlude.augment.params import Box, Params, boxes_from, boxes_json, coin
 from occlude.errors import UsageError
@@ -61,7 +61,7 @@ def top_cells(partner: np.ndarray, grid: int, top_k: int) -> list[int]:
 
 
 @dataclass(frozen=True)
-class AttentiveCutmix(Mixer):
+class AttentiveCutmix(ArrayMixer):
     """The partner's ``top_k`` of ``grid`` × ``grid`` cells pasted at their places."""
 
     name = "attentive-cutmix"

@@ -68,7 +68,7 @@ class Augmented:
     def label_weights(self) -> tuple[float, float]:
         """How much of the label is the source's and how much the partner's: ``(lam, 1 -
         lam)`` for the mixing methods, ``(1.0, 0.0)`` otherwise."""
-        lam = float(getattr(self.params, "lam", 1.0))
+        lam = float(np.asarray(getattr(self.params, "lam", 1.0)).reshape(-1)[0])
         return lam, 1.0 - lam
 
     def fill_json(self) -> str | list[float] | None:
@@ -221,8 +221,9 @@ class ArrayOccluder(Method):
 
 
 @dataclass(frozen=True)
-class Mixer(Method):
-    """A method that mixes each image with a partner (mixup, cutmix)."""
+class ArrayMixer(Method):
+    """A mixer still written on NumPy alone (the guided mixers, until they are converted
+    to :class:`~occlude.augment.methods.mixer.Mixer`)."""
 
     mixing: ClassVar[bool] = True
     alpha: float = 1.0

@@ -19,7 +19,7 @@ import numpy as np
 from occlude.augment import functional as F
 from occlude.augment import saliency as S
 from occlude.augment.checks import check_alpha, check_prob
-from occlude.augment.methods.base import Augmented, Context, Mixer, expect
+from occlude.augment.methods.base import ArrayMixer, Augmented, Context, expect
 from occlude.augment.params import Box, Params, boxes_from, boxes_json, centred_box, coin
 from occlude.errors import UsageError
 
@@ -73,7 +73,7 @@ def saliency_box(
 
 
 @dataclass(frozen=True)
-class SaliencyMix(Mixer):
+class SaliencyMix(ArrayMixer):
     """λ ~ Beta(α, α); the partner's salient box pasted at its own place."""
 
     name = "saliency-mix"
