@@ -13,6 +13,7 @@ from typing import Any
 from occlude.augment.methods.attentive_cutmix import AttentiveCutmix, AttentiveCutmixParams
 from occlude.augment.methods.base import (
     AUGMENT_FILLS,
+    ArrayMixer,
     ArrayOccluder,
     Augmented,
     Context,
@@ -48,6 +49,9 @@ METHODS: dict[str, type[Method]] = {
     )
 }
 """Every method class by its name (``cutout``, ``hide-and-seek`` ...), in this order."""
+
+MIXERS = (Mixer, ArrayMixer)
+"""The mixing methods' bases (``ArrayMixer`` goes once every mixer is converted)."""
 
 OCCLUDERS = (Occluder, ArrayOccluder)
 """The occluding methods' bases (``ArrayOccluder`` goes once every method is converted)."""
@@ -118,7 +122,9 @@ def params_from_dict(method: str, data: dict[str, Any]) -> Params:
 __all__ = [
     "AUGMENT_FILLS",
     "METHODS",
+    "MIXERS",
     "OCCLUDERS",
+    "ArrayMixer",
     "ArrayOccluder",
     "AttentiveCutmix",
     "AttentiveCutmixParams",
