@@ -177,7 +177,7 @@ class MixerLayer(MixingLayer):
     """A layer that runs ``method_class``, a :class:`~occlude.augment.methods.mixer.Mixer`;
     ``settings`` names its arguments in order, which take the method's defaults. The
     partner's pixels, mask pixels (a pasting mixer's) and maps follow the method's
-    ``paint``; the labels take ``lam`` and ``1 - lam``."""
+    ``paint``; the labels take its ``label_weights``."""
 
     method_class: ClassVar[type[Mixer]]
     settings: ClassVar[tuple[str, ...]] = ("alpha", "prob")
@@ -212,8 +212,8 @@ class MixerLayer(MixingLayer):
             theirs = None if x is None else bk.numpy.take(x, partner, axis=0)
             return None if x is None else self.method.paint(bk, x, params, theirs)
 
-        lam = params.lam
-        labels = mix_labels(bk, batch.labels, partner, lam, bk.numpy.subtract(1.0, lam))
+        own, theirs = self.method.label_weights(bk, params, h, w)
+        labels = mix_labels(bk, batch.labels, partner, own, theirs)
         return replace(batch, images=mixed(batch.images), masks=mixed(batch.masks),
                        saliency=mixed(batch.saliency), labels=labels)  # fmt: skip
 

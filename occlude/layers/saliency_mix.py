@@ -10,7 +10,7 @@ import keras
 from occlude import draws as rnd
 from occlude.augment import regions as geo
 from occlude.augment.checks import check_alpha
-from occlude.augment.methods.cut_mix import source_share
+from occlude.augment.methods.cut_mix import pasted_share
 from occlude.layers import _saliency as sal
 from occlude.layers._base import Batch, Tensor
 from occlude.layers._mixing import MixingLayer
@@ -72,7 +72,7 @@ class SaliencyMix(MixingLayer):
         cx, cy = xp.take(px, partner, axis=0), xp.take(py, partner, axis=0)
         boxes = geo.centred(bk, cx, cy, bw, bh, h, w)
         stacked = geo.Boxes(*(xp.expand_dims(c, 1) for c in boxes))
-        area = xp.subtract(1.0, source_share(bk, stacked, applied, h, w))
+        area = pasted_share(bk, stacked, applied, h, w)
         if self.label_by == "area":
             weight = area
         else:

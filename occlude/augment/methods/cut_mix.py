@@ -60,13 +60,13 @@ def cutmix_boxes(bk: Any, keys: Tensor, lam: Tensor, h: Any, w: Any) -> geo.Boxe
     return geo.centred(bk, cx, cy, xp.expand_dims(bw, 1), xp.expand_dims(bh, 1), h, w)
 
 
-def source_share(bk: Any, boxes: geo.Boxes, applied: Tensor, h: Any, w: Any) -> Tensor:
-    """(B,) float32: the share of the image outside ``boxes`` (1 where not ``applied``):
-    the source's exact share of the pixels."""
+def pasted_share(bk: Any, boxes: geo.Boxes, applied: Tensor, h: Any, w: Any) -> Tensor:
+    """(B,) float32: the exact share of the image inside ``boxes`` ((B, K) coordinates;
+    0 where not ``applied``): the partner's share of the pixels, and of the label."""
     xp = bk.numpy
     total = bk.cast(xp.multiply(draws.int32(bk, h), draws.int32(bk, w)), "float32")
     pasted = bk.cast(xp.sum(geo.area(bk, boxes), axis=1), "float32")
-    return xp.where(applied, xp.subtract(1.0, xp.divide(pasted, total)), 1.0)
+    return xp.where(applied, xp.divide(pasted, total), 0.0)
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,12 @@ class CutMix(Mixer):
         sampled = beta_lam(bk, keys, self.alpha)
         boxes = cutmix_boxes(bk, keys, sampled, h, w)
         applied = geo.coin(bk, keys, self.prob)
-        lam = source_share(bk, boxes, applied, h, w)
+        lam = bk.numpy.subtract(1.0, pasted_share(bk, boxes, applied, h, w))
         return CutMixParams(boxes, lam, sampled, applied, partner_steps(bk, keys, others))
+
+    def label_weights(self, bk: Any, params: Any, h: Any, w: Any) -> tuple[Tensor, Tensor]:
+        """``lam`` and the pasted share itself (not ``1 - lam``: exactly the pixels')."""
+        return params.lam, pasted_share(bk, params.boxes, params.applied, h, w)
 
     def paint(self, bk: Any, images: Tensor, params: Any, partner: Tensor) -> Tensor:
         """Pixels of the boxes taken from ``partner`` (images, masks or maps alike)."""

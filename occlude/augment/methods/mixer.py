@@ -73,6 +73,10 @@ class Mixer(Method):
         """``images`` (B, H, W[, C]) with ``partner`` (the same shape, one per image)
         mixed in as ``params`` say (unchanged where not ``applied``)."""
 
+    def label_weights(self, bk: Any, params: Any, h: Any, w: Any) -> tuple[Tensor, Tensor]:
+        """(B,) float32 weights of the source's label and the partner's."""
+        return params.lam, bk.numpy.subtract(1.0, params.lam)
+
     def withheld(self, bk: Any, params: Any, keep: Tensor) -> Any:
         """``params`` with the images where ``keep`` (B,) is false left alone."""
         applied = bk.numpy.logical_and(params.applied, keep)
