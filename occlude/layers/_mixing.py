@@ -31,6 +31,7 @@ from occlude.layers._base import (
     Spec,
     Tensor,
     is_integer,
+    method_arguments,
 )
 
 
@@ -191,12 +192,7 @@ class MixerLayer(MixingLayer):
         data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if len(args) > len(self.settings):
-            raise UsageError(f"{type(self).__name__} takes at most {len(self.settings)} "
-                             f"positional arguments; received {len(args)}")  # fmt: skip
-        given = dict(zip(self.settings, args, strict=False))
-        given.update({k: kwargs.pop(k) for k in self.settings if k in kwargs})
-        self.method = self.method_class(**given)
+        self.method = self.method_class(**method_arguments(self, args, kwargs))
         super().__init__(prob=self.method.prob, num_classes=num_classes, value_range=value_range,
                          seed=seed, data_format=data_format, **kwargs)  # fmt: skip
         for name in self.settings:

@@ -370,7 +370,7 @@ def check_methods_draw_exactly_as_on_numpy() -> None:
     """Each method's ``sample`` on this backend equals NumPy's for the same keys (integer
     arithmetic is exact), so test_methods.py's statistics hold here too."""
     from occlude import draws
-    from occlude.augment.methods import METHODS, Occluder
+    from occlude.augment.methods import METHODS, Mixer, Occluder
 
     keys = draws.mix32(draws.NUMPY, np.arange(64, dtype="int32"))
     bk = Cutout().backend
@@ -381,6 +381,13 @@ def check_methods_draw_exactly_as_on_numpy() -> None:
             there = keras.tree.flatten(method.sample(draws.NUMPY, keys, h, w))
             for a, b in zip(here, there, strict=True):
                 np.testing.assert_array_equal(numpy(a), b)
+    # The mixers: integers exactly, lam up to the Beta sampler's float maths (an ulp).
+    for cls in (c for c in METHODS.values() if issubclass(c, Mixer)):
+        mixer = cls(prob=0.5)
+        here = keras.tree.flatten(mixer.sample(bk, bk.convert_to_tensor(keys), 20, 24, 5))
+        there = keras.tree.flatten(mixer.sample(draws.NUMPY, keys, 20, 24, 5))
+        for a, b in zip(here, there, strict=True):
+            np.testing.assert_allclose(numpy(a), b, rtol=1e-6)
 
 
 CHECKS = [
