@@ -11,7 +11,6 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from occlude.augment import load_array, replay
-from occlude.augment import saliency as S
 from occlude.augment.methods import (
     AttentiveCutmix,
     Context,
@@ -19,9 +18,7 @@ from occlude.augment.methods import (
     SaliencyMix,
     augmentation,
     params_from_dict,
-    sample_keep_cutout,
 )
-from occlude.box import Box
 from occlude.cli import app
 from occlude.errors import UsageError
 
@@ -69,63 +66,6 @@ def test_attentive_cutmix_pastes_exactly_the_top_k_cells() -> None:
     np.testing.assert_array_equal(out.image[..., 0] == 255, expected)
     assert out.params.lam == pytest.approx(1 - 6 / 49)
     assert out.params.importance == pytest.approx(1.0)
-
-
-def test_grid_cells_cover_the_image_when_sides_do_not_divide() -> None:
-    cells = S.grid_cells((23, 30), 7)
-    assert len(cells) == 49
-    mask = np.zeros((23, 30), int)
-    for x0, y0, x1, y1 in cells:
-        mask[y0:y1, x0:x1] += 1
-    assert (mask == 1).all()
-
-
-def test_keep_cutout_stays_under_the_threshold_unless_it_runs_out() -> None:
-    importance = np.zeros((32, 32), np.float32)
-    importance[8:16, 8:16] = 1.0  # the object
-    kept = ran_out = 0
-    for seed in range(400):
-        p = sample_keep_cutout(np.random.default_rng(seed), importance, size=8, max_tries=3)
-        assert p.threshold == pytest.approx(np.quantile(S.centred_box_shares(importance, 8), 0.5))
-        (box,) = p.boxes
-        assert p.importance == pytest.approx(S.box_share(importance, box))
-        if p.ran_out:
-            ran_out += 1
-            assert p.attempts == 3 and p.importance > p.threshold
-        else:
-            kept += 1
-            assert p.importance <= p.threshold and 1 <= p.attempts <= 3
-    assert kept > 300 and ran_out > 0
-
-
-def test_keep_cutout_erases_the_object_less_often_than_cutout() -> None:
-    importance = np.zeros((32, 32), np.float32)
-    importance[4:12, 20:28] = 1.0
-    erased_keep = erased_plain = 0
-    for seed in range(300):
-        rng = np.random.default_rng(seed)
-        keep = sample_keep_cutout(rng, importance, size=12, max_tries=10)
-        erased_keep += S.box_share(importance, keep.boxes[0]) > 0.25
-        image = np.zeros((32, 32, 3), np.uint8)
-        plain = augmentation("cutout", size=12)(image, np.random.default_rng(seed)).params
-        erased_plain += S.box_share(importance, Box.of(plain.to_dict()["boxes"][0])) > 0.25
-    assert erased_keep < erased_plain / 4
-
-
-def test_label_weights_by_area_and_by_saliency() -> None:
-    pasted = np.zeros((4, 4), bool)
-    pasted[:2, :2] = True  # a quarter of the image
-    src = np.ones((4, 4))
-    src[:2, :2] = 3.0  # the source's evidence sits where the partner is pasted
-    partner = np.zeros((4, 4))
-    partner[0, 0] = 1.0
-    assert S.source_weight(src, partner, pasted, "area") == 0.75
-    # source keeps 12 of 24 (outside), partner brings all of its 1 of 1 (inside)
-    a, b = 12 / 24, 1.0
-    assert S.source_weight(src, partner, pasted, "saliency") == pytest.approx(a / (a + b))
-    assert S.source_weight(np.zeros((4, 4)), np.zeros((4, 4)), pasted, "saliency") == 0.75
-    with pytest.raises(UsageError, match="label_by must be area or saliency"):
-        S.source_weight(src, partner, pasted, "pixels")
 
 
 def test_maps_of_another_size_are_resized_to_the_image() -> None:

@@ -11,12 +11,8 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
-from backends.guided import centre_importances
 
 from occlude.layers import AttentiveCutMix, KeepCutout, SaliencyMix
-from occlude.layers import _saliency as sal
-from occlude.layers.attentive_cut_mix import cell_bounds, cell_of
-from occlude.layers.keep_cutout import every_centre, quantile
 
 BK = KeepCutout().backend
 
@@ -25,52 +21,6 @@ def numpy(x: Any) -> Any:
     if isinstance(x, dict):
         return {k: np.asarray(keras.ops.convert_to_numpy(v)) for k, v in x.items()}
     return np.asarray(keras.ops.convert_to_numpy(x))
-
-
-def test_every_centres_box_importance_matches_a_naive_sum() -> None:
-    rng = np.random.default_rng(0)
-    maps = rng.normal(size=(2, 9, 11)).astype("float32")
-    table = sal.integral(BK, sal.positive(BK, maps))
-    for side in (1, 4, 5, 30):
-        sums = numpy(every_centre(BK, table, side, 9, 11)).reshape(2, 9, 11)
-        totals = np.maximum(maps, 0).sum(axis=(1, 2), keepdims=True)
-        expected = np.stack([centre_importances(m, side) for m in maps])
-        np.testing.assert_allclose(sums / totals, expected, rtol=1e-5, atol=1e-6)
-
-
-def test_quantile_is_numpys_linear_quantile() -> None:
-    values = np.abs(np.random.default_rng(1).normal(size=(4, 50))).astype("float32")
-    values[1, :30] = 0.0  # ties, and ties at zero
-    values[2, 10:] = values[2, 0]
-    for q in (0.0, 0.1, 0.5, 0.77, 0.99, 1.0):
-        np.testing.assert_allclose(
-            numpy(quantile(BK, values, q)), np.quantile(values, q, axis=1), rtol=1e-6
-        )
-
-
-def test_peak_is_the_first_maximum_in_raster_order() -> None:
-    maps = np.zeros((3, 4, 5), "float32")
-    maps[0, 2, 1] = maps[0, 1, 3] = 5.0  # raster order: (y 1, x 3) comes first
-    maps[1] = -1.0  # all equal: the first pixel
-    maps[2, 3, 4] = 0.5
-    x, y = (numpy(v) for v in sal.peak(BK, maps))
-    assert list(zip(x, y, strict=True)) == [(3, 1), (0, 0), (4, 3)]
-
-
-def test_top_k_takes_ties_in_index_order() -> None:
-    values = np.array([[1, 3, 3, 0, 3], [0, 0, 0, 0, 0]], "float32")
-    np.testing.assert_array_equal(
-        numpy(sal.top_k_mask(BK, values, 2)), [[0, 1, 1, 0, 0], [1, 1, 0, 0, 0]]
-    )
-
-
-@pytest.mark.parametrize(("n", "grid"), [(14, 4), (7, 7), (5, 7), (224, 7)])
-def test_cells_have_floor_boundaries(n: int, grid: int) -> None:
-    bounds = numpy(cell_bounds(BK, n, grid))
-    assert list(bounds) == [i * n // grid for i in range(grid + 1)]
-    cells = numpy(cell_of(BK, cell_bounds(BK, n, grid), n, 1))[0]
-    for i in range(grid):
-        assert np.all(cells[bounds[i] : bounds[i + 1]] == i)
 
 
 def test_inputs_are_checked_up_front() -> None:

@@ -50,8 +50,23 @@ def arrays(params: Any) -> Any:
                           np.asarray(keras.ops.convert_to_numpy(p)) for p in params))  # fmt: skip
 
 
+def guides(name: str, n: int, h: int, w: int) -> dict[str, Any]:
+    """What a guided method samples from besides the keys: integer-valued maps (their sums
+    are exact on every backend, so every backend draws the same)."""
+    if not METHODS[name].guided:
+        return {}
+    maps = np.random.default_rng(h * w).integers(-1, 4, (n, h, w)).astype("float32")
+    return {"saliency": maps}
+
+
+def context(name: str, shape: tuple[int, ...]) -> Context:
+    """The folder command's context for one image: its map for a guided method."""
+    return Context(**{k: v[0] for k, v in guides(name, 1, *shape[:2]).items()})
+
+
 def drawn(bk: Any, name: str, n: int, h: int, w: int, seed: int = 0, **settings: Any) -> Any:
-    return arrays(augmentation(name, **settings).sample(bk, keys(n, seed), h, w))
+    method = augmentation(name, **settings)
+    return arrays(method.sample(bk, keys(n, seed), h, w, **guides(name, n, h, w)))
 
 
 def binomial_ok(successes: int, trials: int, p: float) -> bool:
@@ -82,7 +97,7 @@ def test_params_survive_json_and_replay_the_same_pixels(name: str) -> None:
     image = (np.arange(20 * 24 * 3).reshape(20, 24, 3) % 251).astype(np.uint8)
     method = augmentation(name, prob=1.0, fill="noise")
     for k in range(4):
-        result = method(image, output_rng(0, "a.png", k))
+        result = method(image, output_rng(0, "a.png", k), context(name, image.shape))
         params = type(method).params_from_dict(result.params_dict())
         np.testing.assert_array_equal(method.apply(image, params, fill=result.fill), result.image)
         assert result.params_dict()["key"] == result.key
@@ -92,7 +107,8 @@ def test_params_survive_json_and_replay_the_same_pixels(name: str) -> None:
 @pytest.mark.parametrize("name", CONVERTED)
 def test_the_folder_adapter_draws_one_key_from_the_generator(name: str) -> None:
     image = np.full((12, 16, 3), 9, np.uint8)
-    result = augment(image, name, rng=output_rng(5, "a", 0), prob=1.0, fill="noise")
+    maps = context(name, image.shape).saliency
+    result = augment(image, name, rng=output_rng(5, "a", 0), prob=1.0, fill="noise", saliency=maps)
     g = output_rng(5, "a", 0)
     assert result.key == int(g.integers(-(2**31), 2**31, dtype=np.int64))
     assert result.fill == F.Noise(result.key, keyed=True)
@@ -105,7 +121,8 @@ def test_alpha_is_kept_and_colours_are_in_the_images_units(
     name: str, shape: tuple[int, ...], dtype: Any
 ) -> None:
     image = np.full(shape, 3, dtype)
-    out = augment(image, name, seed=1, prob=1.0, fill="white").image
+    maps = context(name, shape).saliency
+    out = augment(image, name, seed=1, prob=1.0, fill="white", saliency=maps).image
     assert out.dtype == dtype and out.shape == shape
     cc = F.colour_channels(image)
     assert set(np.unique(out[..., :cc])) == {3, np.iinfo(dtype).max}

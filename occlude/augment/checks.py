@@ -132,3 +132,15 @@ def check_size(size: float) -> float:
             f"size of 1 or more is a side in pixels and must be whole; received {size!r}", "size"
         )
     return float(size)
+
+
+LABEL_BY = ("area", "saliency")
+"""How the guided mixers weigh labels: by pixel share, or SnapMix-style by importance."""
+
+
+def check_label_by(label_by: str) -> str:
+    if label_by not in LABEL_BY:
+        raise UsageError(
+            f"label_by must be 'area' or 'saliency'; received {label_by!r}", "label_by"
+        )
+    return label_by

@@ -1,109 +1,227 @@
-"""Importance for saliency-guided augmentation: pure functions of a map.
+"""Importance for saliency-guided augmentation, once, over a backend namespace ``bk``.
 
 A map is what ``occlude sensitivity`` measures (the score drop when a region is occluded);
-only its positive part is importance: positive evidence for the class. The importance of a
-region is its share of the image's total positive mass (0 when there is none).
+only its positive part is importance: positive evidence for the class (NaN and infinities
+are none). The importance of a region is its share of the image's positive mass: the sum
+of ``max(saliency, 0)`` inside it over the sum over the whole image, 0 when that is 0.
+
+Every function takes maps with a leading batch axis, (B, H, W) (or (B, H, W, 1)), on
+:data:`occlude.draws.NUMPY` (the folder command: a batch of one) or Keras's backend (the
+layers). Box and cell sums come from an integral image (float32), so every centre pixel's
+box is summed at once. :func:`fit` brings a map read from a file to the image's size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
-from occlude.augment.params import Box, box_area
+from occlude import draws as rnd
+from occlude.augment import regions as geo
+from occlude.box import Box
 from occlude.errors import UsageError
 
-LABEL_RULES = ("area", "saliency")
+Tensor = Any
 
 
-def positive(saliency: np.ndarray) -> np.ndarray:
-    """The positive part of a map as float64 (NaN counts as no evidence)."""
-    arr = np.asarray(saliency, dtype=np.float64)
-    if arr.ndim != 2:
-        raise UsageError(f"saliency must be an H×W map; received shape {arr.shape}", "saliency")
-    return np.where(np.isfinite(arr) & (arr > 0), arr, 0.0)
+def maps_of(bk: Any, saliency: Tensor) -> Tensor:
+    """(B, H, W) float32 maps from (B, H, W) or (B, H, W, 1)."""
+    maps = bk.cast(saliency, "float32")
+    return maps[..., 0] if len(bk.shape(maps)) == 4 else maps
 
 
-def share(pos: np.ndarray, mask: np.ndarray) -> float:
-    """Importance of the pixels where ``mask`` is true: their share of the positive mass."""
-    total = float(pos.sum())
-    return float(pos[mask].sum() / total) if total > 0 else 0.0
+def positive(bk: Any, saliency: Tensor) -> Tensor:
+    """(B, H, W) float32: the positive part of the maps (NaN and infinities count as 0)."""
+    xp = bk.numpy
+    maps = maps_of(bk, saliency)
+    keep = xp.logical_and(xp.isfinite(maps), xp.greater(maps, 0.0))
+    return xp.where(keep, maps, 0.0)
 
 
-def boxes_mask(shape: Sequence[int], boxes: Sequence[Box]) -> np.ndarray:
-    mask = np.zeros((int(shape[0]), int(shape[1])), dtype=bool)
-    for x0, y0, x1, y1 in boxes:
-        mask[y0:y1, x0:x1] = True
-    return mask
+def integral(bk: Any, maps: Tensor) -> Tensor:
+    """(B, H + 1, W + 1): ``S[b, y, x]`` is the sum of ``maps[b, :y, :x]``."""
+    xp = bk.numpy
+    sums = xp.cumsum(xp.cumsum(maps, axis=1), axis=2)
+    return xp.pad(sums, ((0, 0), (1, 0), (1, 0)))
 
 
-def box_share(pos: np.ndarray, box: Box) -> float:
-    """Importance inside one box."""
-    x0, y0, x1, y1 = box
-    total = float(pos.sum())
-    return float(pos[y0:y1, x0:x1].sum() / total) if total > 0 else 0.0
+def totals(bk: Any, table: Tensor) -> Tensor:
+    """(B,) each map's whole sum: the integral image's last entry."""
+    return table[:, -1, -1]
 
 
-def centred_box_shares(pos: np.ndarray, side: int) -> np.ndarray:
-    """For every centre pixel, the importance of the ``side`` x ``side`` box centred there
-    and clipped at the border (as Cutout places it), in one pass over an integral image."""
-    h, w = pos.shape
-    integral = np.zeros((h + 1, w + 1), dtype=np.float64)
-    integral[1:, 1:] = pos.cumsum(0).cumsum(1)
-    y0 = np.clip(np.arange(h) - side // 2, 0, h)
-    x0 = np.clip(np.arange(w) - side // 2, 0, w)
-    y1 = np.clip(np.arange(h) - side // 2 + side, 0, h)
-    x1 = np.clip(np.arange(w) - side // 2 + side, 0, w)
-    sums = (integral[y1][:, x1] - integral[y0][:, x1] - integral[y1][:, x0]
-            + integral[y0][:, x0])  # fmt: skip
-    total = float(pos.sum())
-    result: np.ndarray = sums / total if total > 0 else np.zeros((h, w))
-    return result
+def _at(bk: Any, table: Tensor, ys: Tensor, xs: Tensor) -> Tensor:
+    """``table[b, ys[b, ...], xs[b, ...]]`` for index tensors of one shape (B, ...)."""
+    xp = bk.numpy
+    width = bk.shape(table)[2]
+    flat = xp.reshape(table, (bk.shape(table)[0], -1))
+    index = xp.add(xp.multiply(ys, width), xs)
+    shape = bk.shape(index)
+    picked = xp.take_along_axis(flat, xp.reshape(index, (shape[0], -1)), axis=1)
+    return xp.reshape(picked, shape)
 
 
-def peak(saliency: np.ndarray) -> tuple[int, int]:
-    """``(row, col)`` of the map's largest value (the largest importance whenever any is
-    positive; the least negative otherwise), the first in raster order on ties; NaN is
-    never the peak."""
-    arr = np.asarray(saliency, dtype=np.float64)
-    row, col = np.unravel_index(int(np.argmax(np.where(np.isnan(arr), -np.inf, arr))), arr.shape)
-    return int(row), int(col)
+def box_sums(bk: Any, table: Tensor, boxes: geo.Boxes) -> Tensor:
+    """Sums inside clipped boxes (coordinates (B,) or (B, K)) from an integral ``table``."""
+    xp = bk.numpy
+    inner = xp.add(_at(bk, table, boxes.y1, boxes.x1), _at(bk, table, boxes.y0, boxes.x0))
+    outer = xp.add(_at(bk, table, boxes.y0, boxes.x1), _at(bk, table, boxes.y1, boxes.x0))
+    return xp.subtract(inner, outer)
+
+
+def centred_box_sums(bk: Any, table: Tensor, side: Any, h: Any, w: Any) -> Tensor:
+    """(B, H * W) sums of the clipped ``side`` x ``side`` box centred on every pixel (as
+    Cutout places it; raster order), from the integral image ``table``: whole rows first
+    (cheap gathers), then columns."""
+    xp = bk.numpy
+
+    def bounds(n: Any) -> tuple[Tensor, Tensor]:
+        start = xp.subtract(xp.arange(n, dtype="int32"), xp.floor_divide(rnd.int32(bk, side), 2))
+        lo = xp.clip(start, 0, rnd.int32(bk, n))
+        return lo, xp.clip(xp.add(start, rnd.int32(bk, side)), 0, rnd.int32(bk, n))
+
+    (y0, y1), (x0, x1) = bounds(h), bounds(w)
+    bands = xp.subtract(xp.take(table, y1, axis=1), xp.take(table, y0, axis=1))  # (B, H, W + 1)
+    sums = xp.subtract(xp.take(bands, x1, axis=2), xp.take(bands, x0, axis=2))  # (B, H, W)
+    return xp.reshape(sums, (bk.shape(table)[0], -1))
+
+
+def region_sums(bk: Any, maps: Tensor, region: geo.Region) -> Tensor:
+    """(B,) each map's sum inside a region (one pass; cheaper than an integral image when
+    only one region per sample is needed)."""
+    inside = bk.numpy.where(region.expand(bk, 1), maps, 0.0)
+    return bk.numpy.sum(inside, axis=(1, 2))
+
+
+def share(bk: Any, part: Tensor, total: Tensor) -> Tensor:
+    """Importance: ``part / total``, 0 where the total is 0."""
+    xp = bk.numpy
+    safe = xp.where(xp.greater(total, 0.0), total, 1.0)
+    return xp.where(xp.greater(total, 0.0), xp.divide(part, safe), 0.0)
+
+
+def peak(bk: Any, saliency: Tensor) -> tuple[Tensor, Tensor]:
+    """(B,) ``x, y`` of each raw map's largest value (the largest importance whenever any is
+    positive; the least negative otherwise), the first in raster order on ties, NaN never
+    (computed explicitly: TensorFlow does not promise which index its argmax returns on ties)."""
+    xp = bk.numpy
+    maps = maps_of(bk, saliency)
+    b, w = bk.shape(maps)[0], bk.shape(maps)[2]
+    flat = xp.reshape(maps, (b, -1))
+    flat = xp.where(xp.isnan(flat), float("-inf"), flat)
+    top = xp.max(flat, axis=1, keepdims=True)
+    first = first_where(bk, xp.equal(flat, top))
+    return xp.mod(first, rnd.int32(bk, w)), xp.floor_divide(first, rnd.int32(bk, w))
+
+
+def first_where(bk: Any, ok: Tensor) -> Tensor:
+    """(B,) index of each row's first true entry (the last index if none is)."""
+    xp = bk.numpy
+    n = bk.shape(ok)[1]
+    order = xp.expand_dims(xp.arange(n, dtype="int32"), 0)
+    first = xp.min(xp.where(ok, order, rnd.int32(bk, n)), axis=1)
+    return xp.minimum(first, xp.subtract(rnd.int32(bk, n), 1))
+
+
+def cell_bounds(bk: Any, n: Any, grid: int) -> Any:
+    """The grid + 1 cell edges ``floor(i * n / grid)``, i = 0..grid, along a side of ``n``:
+    a list of ints for a static side, else an int32 tensor."""
+    if isinstance(n, int):
+        return [i * n // grid for i in range(grid + 1)]
+    steps = bk.numpy.multiply(bk.numpy.arange(grid + 1, dtype="int32"), rnd.int32(bk, n))
+    return bk.numpy.floor_divide(steps, grid)
 
 
 def grid_cells(shape: Sequence[int], grid: int) -> list[Box]:
-    """The ``grid`` x ``grid`` cells, row-major, with edges at floor(i·H/grid)."""
-    h, w = int(shape[0]), int(shape[1])
-    ys = [i * h // grid for i in range(grid + 1)]
-    xs = [j * w // grid for j in range(grid + 1)]
+    """The ``grid`` x ``grid`` cells of an image of ``shape`` (height, width), row-major."""
+    ys = cell_bounds(None, int(shape[0]), grid)
+    xs = cell_bounds(None, int(shape[1]), grid)
     return [Box(xs[c], ys[r], xs[c + 1], ys[r + 1]) for r in range(grid) for c in range(grid)]
 
 
-def source_weight(
-    src: np.ndarray | None, partner: np.ndarray | None, pasted: np.ndarray, rule: str
-) -> float:
-    """The source's label weight (the partner gets the rest).
-
-    ``area``: the share of pixels that stay the source's. ``saliency`` (SnapMix-style): the
-    source's importance outside the pasted region, a, against the partner's inside it, b;
-    a / (a + b), falling back to area when both are 0.
-    """
-    if rule not in LABEL_RULES:
-        raise UsageError(f"label_by must be area or saliency; received {rule!r}", "label_by")
-    area = 1.0 - float(pasted.mean())
-    if rule == "area" or src is None or partner is None:
-        return area
-    a = share(src, ~pasted)
-    b = share(partner, pasted)
-    return a / (a + b) if a + b > 0 else area
+def cell_of(bk: Any, bounds: Any, n: Any, batch: Any) -> Tensor:
+    """(B, n) the cell of each pixel along one side: how many inner edges are <= it."""
+    xp = bk.numpy
+    pos = xp.expand_dims(xp.arange(n, dtype="int32"), 1)
+    inner = xp.expand_dims(bk.convert_to_tensor(bounds, dtype="int32")[1:-1], 0)
+    cells = xp.sum(rnd.int32(bk, xp.greater_equal(pos, inner)), axis=1)
+    return xp.broadcast_to(xp.expand_dims(cells, 0), (batch, bk.shape(cells)[0]))
 
 
-def pasted_area(shape: Sequence[int], boxes: Sequence[Box]) -> int:
-    return sum(box_area(b) for b in boxes)
+def cell_sums(bk: Any, maps: Tensor, rows: Any, cols: Any) -> Tensor:
+    """(B, G, G) each cell's sum (edges from :func:`cell_bounds`): band by band for static
+    edges (a pass over the maps), else from an integral image at the cell corners."""
+    xp = bk.numpy
+    if isinstance(rows, list) and isinstance(cols, list):
+        bands = [xp.sum(maps[:, :, c0:c1], axis=2) for c0, c1 in pairwise(cols)]
+        per_col = xp.stack(bands, axis=2)  # (B, H, G)
+        cells = [xp.sum(per_col[:, r0:r1], axis=1) for r0, r1 in pairwise(rows)]
+        return xp.stack(cells, axis=1)
+    table = integral(bk, maps)
+    corners = xp.take(xp.take(table, rows, axis=1), cols, axis=2)  # (B, G + 1, G + 1)
+    inner = xp.add(corners[:, 1:, 1:], corners[:, :-1, :-1])
+    return xp.subtract(inner, xp.add(corners[:, :-1, 1:], corners[:, 1:, :-1]))
+
+
+def top_k_mask(bk: Any, values: Tensor, k: int) -> Tensor:
+    """(B, N) bool: each row's ``k`` largest values, ties to the lower index (stable)."""
+    xp = bk.numpy
+    n = bk.shape(values)[1]
+    a, b = xp.expand_dims(values, 2), xp.expand_dims(values, 1)  # a: this cell, b: others
+    index = xp.arange(n, dtype="int32")
+    lower = xp.less(xp.expand_dims(index, 1), xp.expand_dims(index, 0))  # [j, i]: j < i
+    ahead = xp.logical_or(xp.greater(b, a), xp.logical_and(xp.equal(b, a), xp.transpose(lower)))
+    rank = xp.sum(rnd.int32(bk, ahead), axis=2)
+    return xp.less(rank, k)
+
+
+def label_weights(
+    bk: Any,
+    label_by: str,
+    area_share: Tensor,
+    source_outside: Tensor,
+    partner_inside: Tensor,
+    applied: Tensor,
+) -> Tensor:
+    """(B,) the partner's label weight (the source keeps 1 minus it): its pixel share
+    (``area``), or SnapMix-style ``b / (a + b)`` with ``a`` the source's importance outside
+    the pasted region and ``b`` the partner's inside it (``saliency``; the area share when
+    ``a + b`` is 0); 0 where not ``applied``."""
+    xp = bk.numpy
+    if label_by == "area":
+        return xp.where(applied, area_share, 0.0)
+    a, b = source_outside, partner_inside
+    ok = xp.greater(xp.add(a, b), 0.0)
+    weight = xp.divide(b, xp.where(ok, xp.add(a, b), 1.0))
+    return xp.where(applied, xp.where(ok, weight, area_share), 0.0)
+
+
+def pasted_weights(
+    bk: Any,
+    label_by: str,
+    area_share: Tensor,
+    source: Tensor | None,
+    partner: Tensor | None,
+    region: geo.Region,
+    applied: Tensor,
+) -> Tensor:
+    """(B,) :func:`label_weights` of a pasted ``region`` from the positive maps of the
+    sources and of their partners (each (B, H, W)); by area when either is missing."""
+    if label_by == "area" or source is None or partner is None:
+        return label_weights(bk, "area", area_share, area_share, area_share, applied)
+    xp = bk.numpy
+    total, theirs = xp.sum(source, axis=(1, 2)), xp.sum(partner, axis=(1, 2))
+    outside = share(bk, xp.subtract(total, region_sums(bk, source, region)), total)
+    within = share(bk, region_sums(bk, partner, region), theirs)
+    return label_weights(bk, label_by, area_share, outside, within, applied)
 
 
 def fit(saliency: np.ndarray, shape: Sequence[int]) -> np.ndarray:
-    """A map at ``shape`` (height, width): bilinear when it is another size."""
+    """One map (H×W, as read from a file) at ``shape`` (height, width): bilinear when it is
+    another size. The folder command's; a layer's maps come at the images' size."""
     from occlude.imageio import resize_map
 
     arr = np.asarray(saliency, dtype=np.float32)

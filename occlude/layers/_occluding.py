@@ -116,9 +116,15 @@ class MethodLayer(OccludingLayer):
             if name != "fill":
                 setattr(self, name, getattr(self.method, name))
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "method_class" in cls.__dict__:
+            cls.needs_saliency = cls.method_class.guided
+
     def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:
         h, w = geo.image_hw(bk, batch.images)
-        return self.method.region(bk, self.method.sample(bk, keys, h, w), h, w)
+        guides = {"saliency": batch.saliency} if self.needs_saliency else {}
+        return self.method.region(bk, self.method.sample(bk, keys, h, w, **guides), h, w)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -3,51 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 from typing import Any
 
 import keras
 
 from occlude import draws as rnd
 from occlude.augment import regions as geo
-from occlude.augment.checks import MAX_CELLS_GRID, check_int, is_whole
+from occlude.augment import saliency as sal
+from occlude.augment.checks import MAX_CELLS_GRID, check_int, check_label_by, is_whole
 from occlude.errors import UsageError
-from occlude.layers import _saliency as sal
 from occlude.layers._base import Batch, Tensor
 from occlude.layers._mixing import MixingLayer
-
-
-def cell_bounds(bk: Any, n: Any, grid: int) -> Any:
-    """The grid + 1 boundaries ``floor(i * n / grid)``, i = 0..grid: a list of ints for a
-    static side, else an int32 tensor."""
-    if isinstance(n, int):
-        return [i * n // grid for i in range(grid + 1)]
-    steps = bk.numpy.multiply(bk.numpy.arange(grid + 1, dtype="int32"), rnd.int32(bk, n))
-    return bk.numpy.floor_divide(steps, grid)
-
-
-def cell_of(bk: Any, bounds: Tensor, n: Any, batch: Any) -> Tensor:
-    """(B, n) the cell of each pixel along one side: how many inner boundaries are <= it."""
-    xp = bk.numpy
-    pos = xp.expand_dims(xp.arange(n, dtype="int32"), 1)
-    inner = xp.expand_dims(bk.convert_to_tensor(bounds, dtype="int32")[1:-1], 0)
-    cells = xp.sum(rnd.int32(bk, xp.greater_equal(pos, inner)), axis=1)
-    return xp.broadcast_to(xp.expand_dims(cells, 0), (batch, bk.shape(cells)[0]))
-
-
-def cell_sums(bk: Any, maps: Tensor, rows: Any, cols: Any) -> Tensor:
-    """(B, G, G) each cell's sum: band by band for static bounds (a pass over the maps),
-    else from an integral image at the cell corners."""
-    xp = bk.numpy
-    if isinstance(rows, list) and isinstance(cols, list):
-        bands = [xp.sum(maps[:, :, c0:c1], axis=2) for c0, c1 in pairwise(cols)]
-        per_col = xp.stack(bands, axis=2)  # (B, H, G)
-        cells = [xp.sum(per_col[:, r0:r1], axis=1) for r0, r1 in pairwise(rows)]
-        return xp.stack(cells, axis=1)
-    table = sal.integral(bk, maps)
-    corners = xp.take(xp.take(table, rows, axis=1), cols, axis=2)  # (B, G + 1, G + 1)
-    inner = xp.add(corners[:, 1:, 1:], corners[:, :-1, :-1])
-    return xp.subtract(inner, xp.add(corners[:, :-1, 1:], corners[:, 1:, :-1]))
 
 
 @keras.saving.register_keras_serializable(package="occlude")
@@ -95,16 +61,16 @@ class AttentiveCutMix(MixingLayer):
                 "top_k",
             )
         self.grid, self.top_k = grid, int(top_k)
-        self.label_by = sal.check_label_by(label_by)
+        self.label_by = check_label_by(label_by)
 
     def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
         xp = bk.numpy
         partner, applied = self.partners(bk, keys)
         b = bk.shape(batch.images)[0]
         h, w = geo.image_hw(bk, batch.images)
-        rows, cols = cell_bounds(bk, h, self.grid), cell_bounds(bk, w, self.grid)
+        rows, cols = sal.cell_bounds(bk, h, self.grid), sal.cell_bounds(bk, w, self.grid)
         maps = sal.positive(bk, batch.saliency)
-        sums = cell_sums(bk, maps, rows, cols)
+        sums = sal.cell_sums(bk, maps, rows, cols)
         theirs = xp.take(sums, partner, axis=0)
         chosen = sal.top_k_mask(bk, xp.reshape(theirs, (b, -1)), self.top_k)
         gate = xp.reshape(applied, (-1, 1, 1))
@@ -127,7 +93,7 @@ class AttentiveCutMix(MixingLayer):
             outside = sal.share(bk, xp.subtract(total, inside), total)
             within = sal.share(bk, within, xp.take(total, partner, axis=0))
             weight = sal.label_weights(bk, "saliency", area, outside, within, applied)
-        region = geo.CellRegion(cell_of(bk, rows, h, b), cell_of(bk, cols, w, b), chosen)
+        region = geo.CellRegion(sal.cell_of(bk, rows, h, b), sal.cell_of(bk, cols, w, b), chosen)
         return self.paste(bk, batch, partner, region, weight)
 
     def get_config(self) -> dict[str, Any]:

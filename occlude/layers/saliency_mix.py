@@ -9,9 +9,9 @@ import keras
 
 from occlude import draws as rnd
 from occlude.augment import regions as geo
-from occlude.augment.checks import check_alpha
+from occlude.augment import saliency as sal
+from occlude.augment.checks import check_alpha, check_label_by
 from occlude.augment.methods.cut_mix import pasted_share
-from occlude.layers import _saliency as sal
 from occlude.layers._base import Batch, Tensor
 from occlude.layers._mixing import MixingLayer
 
@@ -58,7 +58,7 @@ class SaliencyMix(MixingLayer):
             **kwargs,
         )
         self.alpha = check_alpha(alpha)
-        self.label_by = sal.check_label_by(label_by)
+        self.label_by = check_label_by(label_by)
 
     def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
         xp = bk.numpy
@@ -73,17 +73,10 @@ class SaliencyMix(MixingLayer):
         boxes = geo.centred(bk, cx, cy, bw, bh, h, w)
         stacked = geo.Boxes(*(xp.expand_dims(c, 1) for c in boxes))
         area = pasted_share(bk, stacked, applied, h, w)
-        if self.label_by == "area":
-            weight = area
-        else:
-            maps = sal.positive(bk, batch.saliency)
-            everywhere = geo.box_region(bk, boxes, h, w, xp.greater_equal(lam, 0.0))
-            total = xp.sum(maps, axis=(1, 2))
-            inside = sal.region_sums(bk, maps, everywhere)
-            theirs = sal.region_sums(bk, xp.take(maps, partner, axis=0), everywhere)
-            outside = sal.share(bk, xp.subtract(total, inside), total)
-            within = sal.share(bk, theirs, xp.take(total, partner, axis=0))
-            weight = sal.label_weights(bk, "saliency", area, outside, within, applied)
+        maps = sal.positive(bk, batch.saliency) if self.label_by == "saliency" else None
+        theirs = None if maps is None else xp.take(maps, partner, axis=0)
+        everywhere = geo.box_region(bk, boxes, h, w, xp.greater_equal(lam, 0.0))
+        weight = sal.pasted_weights(bk, self.label_by, area, maps, theirs, everywhere, applied)
         return self.paste(bk, batch, partner, geo.box_region(bk, boxes, h, w, applied), weight)
 
     def get_config(self) -> dict[str, Any]:

@@ -377,8 +377,11 @@ def check_methods_draw_exactly_as_on_numpy() -> None:
     for cls in (c for c in METHODS.values() if issubclass(c, Occluder)):
         method = cls(prob=0.5, fill="grey")
         for h, w in ((20, 24), (7, 5)):
-            here = keras.tree.flatten(method.sample(bk, bk.convert_to_tensor(keys), h, w))
-            there = keras.tree.flatten(method.sample(draws.NUMPY, keys, h, w))
+            maps = np.random.default_rng(h * w).integers(-1, 4, (64, h, w)).astype("float32")
+            guides = {"saliency": maps} if cls.guided else {}  # integer maps: exact sums
+            here = method.sample(bk, bk.convert_to_tensor(keys), h, w, **guides)
+            there = keras.tree.flatten(method.sample(draws.NUMPY, keys, h, w, **guides))
+            here = keras.tree.flatten(here)
             for a, b in zip(here, there, strict=True):
                 np.testing.assert_array_equal(numpy(a), b)
     # The mixers: integers exactly, lam up to the Beta sampler's float maths (an ulp).

@@ -26,7 +26,7 @@ from occlude.augment.methods.hide_and_seek import (
     HideAndSeekParams,
     sample_hide_and_seek,
 )
-from occlude.augment.methods.keep_cutout import KeepCutout, KeepCutoutParams, sample_keep_cutout
+from occlude.augment.methods.keep_cutout import KeepCutout, KeepCutoutParams
 from occlude.augment.methods.mix_up import MixUp, MixUpParams
 from occlude.augment.methods.mixer import Mixer
 from occlude.augment.methods.occluder import BoxOccluder, Occluder
@@ -152,5 +152,4 @@ __all__ = [
     "occluders",
     "params_from_dict",
     "sample_hide_and_seek",
-    "sample_keep_cutout",
 ]

@@ -16,10 +16,11 @@ import numpy as np
 
 from occlude.augment import functional as F
 from occlude.augment import saliency as S
-from occlude.augment.checks import check_int, check_prob
+from occlude.augment.checks import check_int, check_label_by, check_prob
 from occlude.augment.methods.base import ArrayMixer, Augmented, Context, expect
-from occlude.augment.methods.saliency_mix import check_label_by
+from occlude.augment.methods.saliency_mix import guided_weight
 from occlude.augment.params import Box, Params, boxes_from, boxes_json, coin
+from occlude.draws import NUMPY
 from occlude.errors import UsageError
 
 
@@ -54,10 +55,11 @@ class AttentiveCutmixParams:
 
 def top_cells(partner: np.ndarray, grid: int, top_k: int) -> list[int]:
     """The ``top_k`` most important cells of a ``grid`` × ``grid`` split (stable order)."""
-    pos = S.positive(partner)
-    cells = S.grid_cells(pos.shape, grid)
-    scores = np.array([pos[y0:y1, x0:x1].sum() for x0, y0, x1, y1 in cells])
-    return sorted(np.argsort(-scores, kind="stable")[:top_k].tolist())
+    maps = S.positive(NUMPY, partner[None])
+    h, w = partner.shape
+    sums = S.cell_sums(NUMPY, maps, S.cell_bounds(NUMPY, h, grid), S.cell_bounds(NUMPY, w, grid))
+    chosen = S.top_k_mask(NUMPY, sums.reshape(1, -1), top_k)[0]
+    return [int(c) for c in np.flatnonzero(chosen)]
 
 
 @dataclass(frozen=True)
@@ -98,15 +100,12 @@ class AttentiveCutmix(ArrayMixer):
             raise UsageError(f"{self.name} needs partner images and their saliency maps",
                              "partner_saliency")  # fmt: skip
         index = int(rng.integers(0, len(context.partners)))
-        partner_map = S.positive(S.fit(context.partner_saliency[index], shape))
+        partner_map = S.fit(context.partner_saliency[index], shape)
         cells = top_cells(partner_map, self.grid, self.top_k)
         every = S.grid_cells(shape, self.grid)
         boxes = tuple(every[c] for c in cells)
-        pasted = S.boxes_mask(shape, boxes)
-        src = S.positive(S.fit(context.saliency, shape)) if context.saliency is not None else None
-        weight = S.source_weight(src, partner_map, pasted, self.label_by)
-        params = AttentiveCutmixParams(tuple(cells), boxes, weight,
-                                       S.share(partner_map, pasted), self.label_by)  # fmt: skip
+        weight, inside = guided_weight(self.label_by, context.saliency, partner_map, list(boxes))
+        params = AttentiveCutmixParams(tuple(cells), boxes, weight, inside, self.label_by)
         partner = F.match_partner(context.partners[index], arr)
         return Augmented(self.apply(arr, params, partner=partner), params, partner_index=index)
 

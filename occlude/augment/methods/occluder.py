@@ -65,6 +65,12 @@ class Occluder(Method):
     def at_fraction(cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float) -> Any:
         """Params (a batch of one) that hide ``fraction`` of an image of ``shape``."""
 
+    def guides(self, context: Context, h: int, w: int) -> dict[str, Any]:
+        """What a guided method's ``sample`` takes besides the keys, from the folder
+        command's ``context`` (KeepCutout: ``saliency``, its image's map as a batch of one);
+        a layer passes its batch's entry of the same name."""
+        return {}
+
     def v1_noise(self, params: Any, seed: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         """A version-1 record's noise (NumPy's generator): the image-sized draw (H, W, C)."""
         return F.noise_array(np.random.default_rng(seed), shape, dtype)
@@ -75,7 +81,7 @@ class Occluder(Method):
         arr = F.check_image(image)
         key = new_key(rng)
         h, w = arr.shape[:2]
-        params = self.sample(NUMPY, keys_of(key), h, w)
+        params = self.sample(NUMPY, keys_of(key), h, w, **self.guides(context, h, w))
         if not bool(params.applied[0]):
             return Augmented(arr.copy(), params, key=key)
         value: F.FillValue = F.Noise(key, keyed=True)

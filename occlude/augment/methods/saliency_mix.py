@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 
 from occlude.augment import functional as F
+from occlude.augment import regions as geo
 from occlude.augment import saliency as S
-from occlude.augment.checks import check_alpha, check_prob
+from occlude.augment.checks import check_alpha, check_label_by, check_prob
 from occlude.augment.methods.base import ArrayMixer, Augmented, Context, expect
 from occlude.augment.params import Box, Params, boxes_from, boxes_json, centred_box, coin
+from occlude.draws import NUMPY
 from occlude.errors import UsageError
 
 
@@ -56,19 +58,14 @@ class SaliencyMixParams:
                    data["importance"], str(data["label_by"]), bool(data["applied"]))  # fmt: skip
 
 
-def check_label_by(rule: str) -> str:
-    if rule not in S.LABEL_RULES:
-        raise UsageError(f"label_by must be area or saliency; received {rule!r}", "label_by")
-    return rule
-
-
 def saliency_box(
     partner: np.ndarray, shape: tuple[int, int], lam: float
 ) -> tuple[Box, tuple[int, int]]:
     """The box of area (1 − λ) H W centred on the partner map's peak, clipped."""
     h, w = shape
     ratio = math.sqrt(1.0 - lam)
-    row, col = S.peak(partner)
+    px, py = S.peak(NUMPY, partner[None])
+    row, col = int(py[0]), int(px[0])
     return centred_box(col, row, round(w * ratio), round(h * ratio), shape), (row, col)
 
 
@@ -108,14 +105,26 @@ class SaliencyMix(ArrayMixer):
         index = int(rng.integers(0, len(context.partners)))
         partner_map = S.fit(context.partner_saliency[index], shape)
         box, top = saliency_box(partner_map, shape, lam)
-        pasted = S.boxes_mask(shape, [box])
-        src = S.positive(S.fit(context.saliency, shape)) if context.saliency is not None else None
-        partner_pos = S.positive(partner_map)
-        weight = S.source_weight(src, partner_pos, pasted, self.label_by)
-        inside = S.box_share(partner_pos, box)
+        weight, inside = guided_weight(self.label_by, context.saliency, partner_map, [box])
         params = SaliencyMixParams((box,), weight, lam, top, inside, self.label_by)
         partner = F.match_partner(context.partners[index], arr)
         return Augmented(self.apply(arr, params, partner=partner), params, partner_index=index)
 
     def mix(self, image: np.ndarray, params: Params, partner: np.ndarray) -> np.ndarray:
         return F.cutmix(image, partner, expect(params, SaliencyMixParams).boxes)
+
+
+def guided_weight(
+    label_by: str, saliency: np.ndarray | None, partner_map: np.ndarray, boxes: list[Box]
+) -> tuple[float, float]:
+    """One image's label weight (the source's, by ``label_by``) and the partner's
+    importance inside the pasted ``boxes``, with :mod:`~occlude.augment.saliency` on NumPy."""
+    h, w = partner_map.shape
+    region = geo.box_region(NUMPY, geo.BoxParams.of(boxes).boxes, h, w, np.asarray([True]))
+    area = np.asarray([region.expand(NUMPY, 1).mean()])
+    partner = S.positive(NUMPY, partner_map[None])
+    source = None if saliency is None else S.positive(NUMPY, S.fit(saliency, (h, w))[None])
+    applied = np.asarray([True])
+    weight = S.pasted_weights(NUMPY, label_by, area, source, partner, region, applied)
+    inside = S.share(NUMPY, S.region_sums(NUMPY, partner, region), partner.sum(axis=(1, 2)))
+    return 1.0 - float(weight[0]), float(inside[0])
