@@ -203,6 +203,9 @@ class MixerLayer(MixingLayer):
         params = self.method.sample(bk, keys, h, w, others(bk, keys))
         partner, distinct = batch_partners(bk, params.partner)
         params = self.method.withheld(bk, params, distinct)
+        if self.method.guided:
+            theirs = bk.numpy.take(batch.saliency, partner, axis=0)
+            params = self.method.place(bk, params, batch.saliency, theirs)
 
         def mixed(x: Tensor | None) -> Tensor | None:
             theirs = None if x is None else bk.numpy.take(x, partner, axis=0)

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from occlude.augment import functional as F
+from occlude.augment import regions as geo
 from occlude.augment import saliency as S
 from occlude.augment.checks import check_int, check_label_by, check_prob
 from occlude.augment.methods.base import ArrayMixer, Augmented, Context, expect
-from occlude.augment.methods.saliency_mix import guided_weight
 from occlude.augment.params import Box, Params, boxes_from, boxes_json, coin
 from occlude.draws import NUMPY
 from occlude.errors import UsageError
@@ -111,3 +111,19 @@ class AttentiveCutmix(ArrayMixer):
 
     def mix(self, image: np.ndarray, params: Params, partner: np.ndarray) -> np.ndarray:
         return F.cutmix(image, partner, expect(params, AttentiveCutmixParams).boxes)
+
+
+def guided_weight(
+    label_by: str, saliency: np.ndarray | None, partner_map: np.ndarray, boxes: list[Box]
+) -> tuple[float, float]:
+    """One image's label weight (the source's, by ``label_by``) and the partner's
+    importance inside the pasted ``boxes``, with :mod:`~occlude.augment.saliency` on NumPy."""
+    h, w = partner_map.shape
+    region = geo.box_region(NUMPY, geo.BoxParams.of(boxes).boxes, h, w, np.asarray([True]))
+    area = np.asarray([region.expand(NUMPY, 1).mean()])
+    partner = S.positive(NUMPY, partner_map[None])
+    source = None if saliency is None else S.positive(NUMPY, S.fit(saliency, (h, w))[None])
+    applied = np.asarray([True])
+    weight = S.pasted_weights(NUMPY, label_by, area, source, partner, region, applied)
+    inside = S.share(NUMPY, S.region_sums(NUMPY, partner, region), partner.sum(axis=(1, 2)))
+    return 1.0 - float(weight[0]), float(inside[0])

@@ -49,14 +49,13 @@ class CutMixParams(NamedTuple):
         return cls(one.boxes, lam, sampled_, one.applied, partner)
 
 
-def cutmix_boxes(bk: Any, keys: Tensor, lam: Tensor, h: Any, w: Any) -> geo.Boxes:
-    """(B, 1) boxes of sides round(sqrt(1 - lam) * W) x round(sqrt(1 - lam) * H), centred
-    on a pixel drawn uniformly from every pixel, clipped at the border."""
+def cutmix_box(bk: Any, lam: Tensor, cx: Tensor, cy: Tensor, h: Any, w: Any) -> geo.Boxes:
+    """(B, 1) boxes of sides round(sqrt(1 - lam) * W) x round(sqrt(1 - lam) * H) centred
+    on pixels ``cx, cy`` (B, 1), clipped at the border."""
     xp = bk.numpy
     ratio = xp.sqrt(xp.maximum(xp.subtract(1.0, lam), 0.0))
     bw = draws.int32(bk, xp.round(xp.multiply(ratio, bk.cast(w, "float32"))))
     bh = draws.int32(bk, xp.round(xp.multiply(ratio, bk.cast(h, "float32"))))
-    cx, cy = geo.random_centres(bk, keys, draws.CENTRE, 1, h, w)
     return geo.centred(bk, cx, cy, xp.expand_dims(bw, 1), xp.expand_dims(bh, 1), h, w)
 
 
@@ -82,7 +81,8 @@ class CutMix(Mixer):
 
     def sample(self, bk: Any, keys: Tensor, h: Any, w: Any, others: Any = 1) -> CutMixParams:
         sampled = beta_lam(bk, keys, self.alpha)
-        boxes = cutmix_boxes(bk, keys, sampled, h, w)
+        cx, cy = geo.random_centres(bk, keys, draws.CENTRE, 1, h, w)
+        boxes = cutmix_box(bk, sampled, cx, cy, h, w)
         applied = geo.coin(bk, keys, self.prob)
         lam = bk.numpy.subtract(1.0, pasted_share(bk, boxes, applied, h, w))
         return CutMixParams(boxes, lam, sampled, applied, partner_steps(bk, keys, others))
@@ -92,7 +92,12 @@ class CutMix(Mixer):
         return params.lam, pasted_share(bk, params.boxes, params.applied, h, w)
 
     def paint(self, bk: Any, images: Tensor, params: Any, partner: Tensor) -> Tensor:
-        """Pixels of the boxes taken from ``partner`` (images, masks or maps alike)."""
-        h, w = bk.shape(images)[1], bk.shape(images)[2]
-        region = geo.box_region(bk, params.boxes, h, w, params.applied)
-        return geo.paint(bk, images, region, geo.row_view(bk, partner))
+        return paste(bk, images, params, partner)
+
+
+def paste(bk: Any, images: Tensor, params: Any, partner: Tensor) -> Tensor:
+    """``images`` (B, H, W[, C]) with ``partner``'s pixels in ``params.boxes`` (B, K) where
+    ``params.applied``: images, masks or maps alike (CutMix's painter and the guided ones')."""
+    h, w = bk.shape(images)[1], bk.shape(images)[2]
+    region = geo.box_region(bk, params.boxes, h, w, params.applied)
+    return geo.paint(bk, images, region, geo.row_view(bk, partner))

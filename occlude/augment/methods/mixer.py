@@ -26,6 +26,7 @@ import numpy as np
 
 from occlude import draws
 from occlude.augment import functional as F
+from occlude.augment import saliency as S
 from occlude.augment.checks import check_alpha
 from occlude.augment.methods.base import Augmented, Context, Method
 from occlude.augment.methods.occluder import keys_of, new_key
@@ -73,6 +74,11 @@ class Mixer(Method):
         """``images`` (B, H, W[, C]) with ``partner`` (the same shape, one per image)
         mixed in as ``params`` say (unchanged where not ``applied``)."""
 
+    def place(self, bk: Any, params: Any, saliency: Tensor | None, partner_saliency: Tensor) -> Any:
+        """A guided mixer's params placed by the maps (B, H, W) of the images (None when
+        there are none) and of their partners; the others' are already placed."""
+        return params
+
     def label_weights(self, bk: Any, params: Any, h: Any, w: Any) -> tuple[Tensor, Tensor]:
         """(B,) float32 weights of the source's label and the partner's."""
         return params.lam, bk.numpy.subtract(1.0, params.lam)
@@ -91,9 +97,15 @@ class Mixer(Method):
         params = self.sample(NUMPY, keys_of(key), h, w, max(len(context.partners), 1))
         if not bool(params.applied[0]):
             return Augmented(arr.copy(), params, key=key)
-        if len(context.partners) == 0:
-            raise UsageError(f"{self.name} needs at least one partner image", "partners")
+        if len(context.partners) == 0 or (self.guided and context.partner_saliency is None):
+            raise UsageError(f"{self.name} needs at least one partner image"
+                             + (" and the partners' saliency maps" if self.guided else ""),
+                             "partner_saliency" if self.guided else "partners")  # fmt: skip
         index = int(params.partner[0])
+        if self.guided and context.partner_saliency is not None:
+            theirs = S.fit(context.partner_saliency[index], (h, w))[None]
+            own = None if context.saliency is None else S.fit(context.saliency, (h, w))[None]
+            params = self.place(NUMPY, params, own, theirs)
         partner = F.match_partner(context.partners[index], arr)
         image_out = self.apply(arr, params, partner=partner)
         return Augmented(image_out, params, partner_index=index, key=key)
