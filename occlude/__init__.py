@@ -16,7 +16,7 @@ from occlude.errors import InputError, ModelError, OccludeError, ScoreError, Usa
 __version__ = "0.2.0"
 
 __all__ = [
-    "AttentiveCutmix",
+    "AttentiveCutMix",
     "Augmented",
     "CutMix",
     "Cutout",
@@ -53,7 +53,7 @@ _LAZY = {
     "augment_image": "occlude.augment.single",
     "augment_files": "occlude.augment.files",
     **dict.fromkeys(("Augmented", "Cutout", "HideAndSeek", "RandomErasing", "MixUp", "CutMix",
-                     "KeepCutout", "SaliencyMix", "AttentiveCutmix"), "occlude.augment.methods"),
+                     "KeepCutout", "SaliencyMix", "AttentiveCutMix"), "occlude.augment.methods"),
 }  # fmt: skip
 
 

@@ -35,7 +35,7 @@ from occlude.augment import (
     replay,
     sample_hide_and_seek,
 )
-from occlude.augment.methods import MIXERS, OCCLUDERS, occluders
+from occlude.augment.methods import OCCLUDERS, Mixer, occluders
 from occlude.augment.regions import BoxParams
 from occlude.box import Box
 from occlude.errors import UsageError
@@ -138,7 +138,7 @@ def test_the_registry_holds_every_method_in_order() -> None:
     mixing = ("mixup", "cutmix", "saliency-mix", "attentive-cutmix")
     for name, cls in METHODS.items():
         assert cls.name == name and cls.reference
-        assert issubclass(cls, MIXERS) == cls.mixing == (name in mixing)
+        assert issubclass(cls, Mixer) == cls.mixing == (name in mixing)
         assert issubclass(cls, OCCLUDERS) != cls.mixing
         assert cls.guided == (name in ("keep-cutout", "saliency-mix", "attentive-cutmix"))
 

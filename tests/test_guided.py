@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from occlude.augment import load_array, replay
 from occlude.augment.methods import (
-    AttentiveCutmix,
+    AttentiveCutMix,
     Context,
     KeepCutout,
     SaliencyMix,
@@ -57,16 +57,17 @@ def test_attentive_cutmix_pastes_exactly_the_top_k_cells() -> None:
         r, c = divmod(cell, 7)
         importance[r * 10 : r * 10 + 10, c * 10 : c * 10 + 10] = 10 - rank
     importance[5, 5] = -100  # negative evidence is no importance
-    out = AttentiveCutmix()(source, np.random.default_rng(0),
+    out = AttentiveCutMix()(source, np.random.default_rng(0),
                             Context([partner], None, None, [importance]))  # fmt: skip
-    assert list(out.params.cells) == sorted(hot)
+    record = out.params_dict()
+    assert record["cells"] == sorted(hot)
     expected = np.zeros((70, 70), bool)
     for cell in hot:
         r, c = divmod(cell, 7)
         expected[r * 10 : r * 10 + 10, c * 10 : c * 10 + 10] = True
     np.testing.assert_array_equal(out.image[..., 0] == 255, expected)
-    assert out.params.lam == pytest.approx(1 - 6 / 49)
-    assert out.params.importance == pytest.approx(1.0)
+    assert record["lam"] == pytest.approx(1 - 6 / 49)
+    assert record["importance"] == pytest.approx(1.0)
 
 
 def test_maps_of_another_size_are_resized_to_the_image() -> None:
@@ -84,8 +85,11 @@ def test_params_round_trip_and_options_are_checked() -> None:
     ctx = Context([flat(30, 30, 200)], None, imp, [imp])
     for name in ("keep-cutout", "saliency-mix", "attentive-cutmix"):
         out = augmentation(name)(image, np.random.default_rng(0), ctx)
-        assert params_from_dict(name, out.params.to_dict()) == out.params
-    with pytest.raises(UsageError, match="top_k 50 is more than the grid's 49 cells"):
+        record = out.params.to_dict()
+        assert params_from_dict(name, record).to_dict() == record
+    with pytest.raises(
+        UsageError, match=r"top_k must be an int from 1 to grid \* grid = 49; received 50"
+    ):
         augmentation("attentive-cutmix", top_k=50)
     with pytest.raises(UsageError, match="keep_quantile must be between 0 and 1"):
         KeepCutout(keep_quantile=2)

@@ -4,7 +4,7 @@
   :class:`Augmented` (``image``, ``params``, ``label_weights``); also
   ``occlude.augment_image`` at the top level (``occlude.augment`` is this package);
 * the method classes (``Cutout``, ``HideAndSeek``, ``RandomErasing``, ``MixUp``,
-  ``CutMix``, ``KeepCutout``, ``SaliencyMix``, ``AttentiveCutmix``) for repeated use:
+  ``CutMix``, ``KeepCutout``, ``SaliencyMix``, ``AttentiveCutMix``) for repeated use:
   ``method(image, rng)``; :data:`METHODS` names them;
 * :func:`augment_files`: files and folders with a manifest, on the job runner;
   :func:`replay` rebuilds one output from its record.
@@ -28,7 +28,7 @@ from typing import Any
 
 __all__ = [
     "METHODS",
-    "AttentiveCutmix",
+    "AttentiveCutMix",
     "AugmentReport",
     "Augmented",
     "CutMix",
@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 _PARTS = {
-    **dict.fromkeys(("METHODS", "AttentiveCutmix", "Augmented", "CutMix", "Cutout",
+    **dict.fromkeys(("METHODS", "AttentiveCutMix", "Augmented", "CutMix", "Cutout",
                      "HideAndSeek", "KeepCutout", "Method", "MixUp", "RandomErasing",
                      "SaliencyMix", "augmentation"), "occlude.augment.methods"),
     **dict.fromkeys(("AugmentReport", "augment_files", "folder_mean"), "occlude.augment.files"),

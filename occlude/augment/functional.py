@@ -194,26 +194,6 @@ def hide_cells(image: np.ndarray, grid: int, hidden: Sequence[Cell], fill: FillV
     return out
 
 
-def _check_pair(source: np.ndarray, partner: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    a, b = check_image(source), check_image(partner)
-    cc = colour_channels(a)
-    if a.shape[:2] != b.shape[:2] or a.dtype != b.dtype or b.shape[2] < cc:
-        raise UsageError(
-            "the partner must have the source's size, dtype and colour channels; received "
-            f"{b.shape} {b.dtype} for a {a.shape} {a.dtype} source (see match_partner)"
-        )
-    return a, b, cc
-
-
-def cutmix(source: np.ndarray, partner: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-    """CutMix: the partner's colour pixels pasted into each box; the source's alpha kept."""
-    a, b, cc = _check_pair(source, partner)
-    out = a.copy()
-    for x0, y0, x1, y1 in boxes:
-        out[y0:y1, x0:x1, :cc] = b[y0:y1, x0:x1, :cc]
-    return out
-
-
 def match_partner(partner: np.ndarray, source: np.ndarray) -> np.ndarray:
     """The partner in the source's colour model, bit depth and size, without alpha.
 

@@ -18,7 +18,7 @@ import numpy as np
 from occlude import draws as rnd
 from occlude.augment import regions as geo
 from occlude.augment.checks import is_whole
-from occlude.augment.methods.mixer import Mixer, partner_steps
+from occlude.augment.methods.mixer import Mixer
 from occlude.errors import UsageError
 from occlude.layers import _checks as chk
 from occlude.layers._base import (
@@ -142,31 +142,6 @@ class MixingLayer(OcclusionLayer):
         if is_integer(spec.dtype) and self.num_classes is not None:
             return keras.KerasTensor((spec.shape[0], self.num_classes), dtype="float32")
         return spec
-
-    def partners(self, bk: Any, keys: Tensor) -> tuple[Tensor, Tensor]:
-        """Each sample's partner index, uniform over the other samples, and whether the
-        sample is mixed at all (its ``prob`` coin, and a batch of more than one)."""
-        partner, distinct = batch_partners(bk, partner_steps(bk, keys, others(bk, keys)))
-        return partner, bk.numpy.logical_and(self.applied(bk, keys), distinct)
-
-    def paste(
-        self, bk: Any, batch: Batch, partner: Tensor, region: geo.Region, share: Tensor
-    ) -> Batch:
-        """The partner's pixels (and mask pixels) on ``region``; the partner's label weight
-        is ``share`` (B,), 0 for samples left alone."""
-        xp = bk.numpy
-        theirs = geo.row_view(bk, xp.take(batch.images, partner, axis=0))
-        images = geo.paint(bk, batch.images, region, theirs)
-        masks = batch.masks
-        if masks is not None:
-            masks = geo.paint(bk, masks, region, geo.row_view(bk, xp.take(masks, partner, axis=0)))
-        saliency = batch.saliency  # a guided mixer's maps follow their pixels too
-        if saliency is not None:
-            saliency = geo.paint(
-                bk, saliency, region, geo.row_view(bk, xp.take(saliency, partner, axis=0))
-            )
-        labels = mix_labels(bk, batch.labels, partner, bk.numpy.subtract(1.0, share), share)
-        return replace(batch, images=images, masks=masks, saliency=saliency, labels=labels)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from occlude.augment.methods.attentive_cutmix import AttentiveCutmix, AttentiveCutmixParams
+from occlude.augment.methods.attentive_cut_mix import AttentiveCutMix, AttentiveCutMixParams
 from occlude.augment.methods.base import (
     AUGMENT_FILLS,
-    ArrayMixer,
     ArrayOccluder,
     Augmented,
     Context,
@@ -45,13 +44,10 @@ METHODS: dict[str, type[Method]] = {
         CutMix,
         KeepCutout,
         SaliencyMix,
-        AttentiveCutmix,
+        AttentiveCutMix,
     )
 }
 """Every method class by its name (``cutout``, ``hide-and-seek`` ...), in this order."""
-
-MIXERS = (Mixer, ArrayMixer)
-"""The mixing methods' bases (``ArrayMixer`` goes once every mixer is converted)."""
 
 OCCLUDERS = (Occluder, ArrayOccluder)
 """The occluding methods' bases (``ArrayOccluder`` goes once every method is converted)."""
@@ -122,12 +118,10 @@ def params_from_dict(method: str, data: dict[str, Any]) -> Params:
 __all__ = [
     "AUGMENT_FILLS",
     "METHODS",
-    "MIXERS",
     "OCCLUDERS",
-    "ArrayMixer",
     "ArrayOccluder",
-    "AttentiveCutmix",
-    "AttentiveCutmixParams",
+    "AttentiveCutMix",
+    "AttentiveCutMixParams",
     "Augmented",
     "BoxOccluder",
     "Context",

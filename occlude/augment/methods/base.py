@@ -220,50 +220,6 @@ class ArrayOccluder(Method):
         """Regions that hide ``fraction`` of an image of ``shape`` (robustness curves)."""
 
 
-@dataclass(frozen=True)
-class ArrayMixer(Method):
-    """A mixer still written on NumPy alone (the guided mixers, until they are converted
-    to :class:`~occlude.augment.methods.mixer.Mixer`)."""
-
-    mixing: ClassVar[bool] = True
-    alpha: float = 1.0
-
-    @abstractmethod
-    def sample(self, rng: np.random.Generator, shape: Sequence[int]) -> Params:
-        """Draw this method's parameters for an image of ``shape`` (height, width, ...)."""
-
-    def __call__(
-        self, image: np.ndarray, rng: np.random.Generator, context: Context = Context()
-    ) -> Augmented:
-        arr = F.check_image(image)
-        params = self.sample(rng, arr.shape)
-        if not params.applied:
-            return Augmented(arr.copy(), params)
-        if len(context.partners) == 0:
-            raise UsageError(f"{self.name} needs at least one partner image", "partners")
-        index = int(rng.integers(0, len(context.partners)))
-        partner = F.match_partner(context.partners[index], arr)
-        return Augmented(self.apply(arr, params, partner=partner), params, partner_index=index)
-
-    def apply(
-        self,
-        image: np.ndarray,
-        params: Params,
-        *,
-        fill: F.FillValue | None = None,
-        partner: np.ndarray | None = None,
-    ) -> np.ndarray:
-        if not params.applied:
-            return F.check_image(image).copy()
-        if partner is None:
-            raise UsageError(f"{self.name} needs a partner image", "partner")
-        return self.mix(image, params, partner)
-
-    @abstractmethod
-    def mix(self, image: np.ndarray, params: Params, partner: np.ndarray) -> np.ndarray:
-        """Mix ``partner`` into ``image`` as ``params`` say (pure)."""
-
-
 def _mixing(method: str) -> bool:
     from occlude.augment.methods import method_class
 

@@ -101,13 +101,8 @@ class SaliencyMix(Mixer):
         px, py = S.peak(bk, partner_saliency)
         pad = (xp.expand_dims(px, 1), xp.expand_dims(py, 1))
         boxes = cutmix_box(bk, params.lam_sampled, *pad, h, w)
-        area = pasted_share(bk, boxes, params.applied, h, w)
-        theirs = S.positive(bk, partner_saliency)
-        own = None if saliency is None else S.positive(bk, saliency)
-        everywhere = geo.box_region(bk, boxes, h, w, xp.greater_equal(area, 0.0))
-        share = S.pasted_weights(bk, self.label_by, area, own, theirs, everywhere, params.applied)
-        inside = S.share(bk, S.region_sums(bk, theirs, everywhere), xp.sum(theirs, axis=(1, 2)))
-        lam = xp.where(params.applied, xp.subtract(1.0, share), 1.0)
+        lam, share, inside = weighed(bk, self.label_by, boxes, params.applied, saliency,
+                                     partner_saliency)  # fmt: skip
         placed: SaliencyMixParams = params._replace(
             boxes=boxes, lam=lam, share=share, row=py, col=px, importance=inside
         )
@@ -118,3 +113,24 @@ class SaliencyMix(Mixer):
 
     def paint(self, bk: Any, images: Tensor, params: Any, partner: Tensor) -> Tensor:
         return paste(bk, images, params, partner)
+
+
+def weighed(
+    bk: Any,
+    label_by: str,
+    boxes: geo.Boxes,
+    applied: Tensor,
+    saliency: Tensor | None,
+    partner_saliency: Tensor,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(B,) the source's label weight ``lam`` (1 where not ``applied``), the partner's, and
+    the partner's importance inside ``boxes`` (B, K) pasted: the guided mixers' labels."""
+    xp = bk.numpy
+    h, w = bk.shape(partner_saliency)[1], bk.shape(partner_saliency)[2]
+    area = pasted_share(bk, boxes, applied, h, w)
+    theirs = S.positive(bk, partner_saliency)
+    own = None if saliency is None else S.positive(bk, saliency)
+    everywhere = geo.box_region(bk, boxes, h, w, xp.greater_equal(area, 0.0))
+    share = S.pasted_weights(bk, label_by, area, own, theirs, everywhere, applied)
+    inside = S.share(bk, S.region_sums(bk, theirs, everywhere), xp.sum(theirs, axis=(1, 2)))
+    return xp.where(applied, xp.subtract(1.0, share), 1.0), share, inside
