@@ -265,13 +265,13 @@ def test_a_mixers_prob_is_each_samples_coin_and_lam_is_one_where_skipped(
 def test_mixer_draws_are_a_function_of_the_keys_alone(bk: Any, name: str) -> None:
     first, again = (mixed(bk, name, 64, 20, 24, seed=1, others=5) for _ in range(2))
     assert repr(first) == repr(again) != repr(mixed(bk, name, 64, 20, 24, seed=2, others=5))
-    # every backend draws the same from the same keys (lam's float maths up to an ulp)
+    # every backend draws the same from the same keys (lam's float maths up to a few ulps)
     on_numpy = mixed(NUMPY, name, 64, 20, 24, seed=1, others=5)
     for got, want in zip(first, on_numpy, strict=True):
         if isinstance(want, str):  # a setting the params carry (saliency-mix's label_by)
             assert str(got) == want
             continue
-        np.testing.assert_allclose(np.asarray(got, float), np.asarray(want, float), rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(got, float), np.asarray(want, float), rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", MIXERS)

@@ -384,7 +384,8 @@ def check_methods_draw_exactly_as_on_numpy() -> None:
             here = keras.tree.flatten(here)
             for a, b in zip(here, there, strict=True):
                 np.testing.assert_array_equal(numpy(a), b)
-    # The mixers: integers exactly, lam up to the Beta sampler's float maths (an ulp).
+    # The mixers: lam up to the Beta sampler's float maths (a few ulps: JAX's log and exp
+    # differ from NumPy's), the rest exactly (a box may move only if lam does).
     for cls in (c for c in METHODS.values() if issubclass(c, Mixer)):
         mixer = cls(prob=0.5)
         here = keras.tree.flatten(mixer.sample(bk, bk.convert_to_tensor(keys), 20, 24, 5))
@@ -393,7 +394,7 @@ def check_methods_draw_exactly_as_on_numpy() -> None:
             if isinstance(b, str):  # a setting the params carry (saliency-mix's label_by)
                 assert a == b
             else:
-                np.testing.assert_allclose(numpy(a), b, rtol=1e-6)
+                np.testing.assert_allclose(numpy(a), b, rtol=1e-5)
 
 
 CHECKS = [
