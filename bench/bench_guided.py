@@ -105,7 +105,7 @@ def augmented(method: str, images, labels, masks, maps, epoch: int, seed: int): 
             hidden[y0:y1, x0:x1] = True
         erased += (hidden & masks[i]).sum() > masks[i].sum() / 2
         if aug.mixing and res.partner_index is not None:
-            lam = float(res.params.lam)
+            lam = res.label_weights[0]
             partner = others[res.partner_index]
             soft[i] = (
                 lam * np.eye(CLASSES)[labels[i]] + (1 - lam) * np.eye(CLASSES)[labels[partner]]

@@ -16,14 +16,14 @@ from occlude.errors import InputError, ModelError, OccludeError, ScoreError, Usa
 __version__ = "0.2.0"
 
 __all__ = [
-    "AttentiveCutmix",
+    "AttentiveCutMix",
     "Augmented",
-    "Cutmix",
+    "CutMix",
     "Cutout",
     "HideAndSeek",
     "InputError",
     "KeepCutout",
-    "Mixup",
+    "MixUp",
     "ModelError",
     "OccludeError",
     "OcclusionSensitivity",
@@ -52,8 +52,8 @@ _LAZY = {
     "robustness_curve": "occlude.robustness.curve",
     "augment_image": "occlude.augment.single",
     "augment_files": "occlude.augment.files",
-    **dict.fromkeys(("Augmented", "Cutout", "HideAndSeek", "RandomErasing", "Mixup", "Cutmix",
-                     "KeepCutout", "SaliencyMix", "AttentiveCutmix"), "occlude.augment.methods"),
+    **dict.fromkeys(("Augmented", "Cutout", "HideAndSeek", "RandomErasing", "MixUp", "CutMix",
+                     "KeepCutout", "SaliencyMix", "AttentiveCutMix"), "occlude.augment.methods"),
 }  # fmt: skip
 
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import occlude
-from occlude.augment import METHODS, Cutout, Mixup, augment, replay
+from occlude.augment import METHODS, Cutout, MixUp, augment, replay
 from occlude.augment.functional import erase_boxes
 from occlude.errors import UsageError
 
@@ -57,7 +57,7 @@ def test_a_partner_for_the_mixing_methods_and_its_label_weights() -> None:
     with pytest.raises(UsageError, match="rng or seed"):
         augment(image, "cutout", seed=0, rng=np.random.default_rng(0))
     with pytest.raises(UsageError, match="go into the method object"):
-        augment(image, Mixup(), seed=0, partner=partner, alpha=0.4)
+        augment(image, MixUp(), seed=0, partner=partner, alpha=0.4)
     with pytest.raises(UsageError, match="alpha applies to"):
         augment(image, "cutout", seed=0, alpha=0.4)
 

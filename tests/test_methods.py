@@ -15,7 +15,7 @@ from scipy import stats
 from occlude import draws
 from occlude.augment import augment, augmentation, output_rng
 from occlude.augment import functional as F
-from occlude.augment.methods import METHODS, Context, Occluder
+from occlude.augment.methods import METHODS, Context, Mixer, Occluder
 from occlude.augment.regions import BoxParams
 from occlude.draws import NUMPY
 from occlude.errors import UsageError
@@ -48,7 +48,7 @@ def arrays(params: Any) -> Any:
     """Params as NumPy arrays, whatever computed them."""
     import keras
 
-    return type(params)(*(arrays(p) if isinstance(p, tuple) else
+    return type(params)(*(arrays(p) if isinstance(p, tuple) else p if isinstance(p, str) else
                           np.asarray(keras.ops.convert_to_numpy(p)) for p in params))  # fmt: skip
 
 
@@ -287,3 +287,148 @@ def test_hide_and_seek_grid_is_checked() -> None:
     ):
         augmentation("hide-and-seek", grid=(16, -1))
     assert augmentation("hide-and-seek", grid=8).grid == (8,)
+
+
+# --- every mixer ----------------------------------------------------------------------
+
+MIXERS = [name for name, cls in METHODS.items() if issubclass(cls, Mixer)]
+MIXING = [name for name in MIXERS if not METHODS[name].guided]  # placed by keys alone
+
+
+def mixed(bk: Any, name: str, n: int, h: int, w: int, seed: int = 0, others: int = 1,
+          **settings: Any) -> Any:  # fmt: skip
+    return arrays(augmentation(name, **settings).sample(bk, keys(n, seed), h, w, others))
+
+
+def ramp(h: int, w: int, c: int = 3, dtype: Any = np.uint8) -> np.ndarray:
+    return (np.arange(h * w * c).reshape(h, w, c) % 50 + 100).astype(dtype)
+
+
+@pytest.mark.parametrize("name", MIXING)
+def test_a_mixers_prob_is_each_samples_coin_and_lam_is_one_where_skipped(
+    bk: Any, name: str
+) -> None:
+    params = mixed(bk, name, N, 20, 24, prob=0.3)
+    assert params.applied.shape == (N,) and binomial_ok(int(params.applied.sum()), N, 0.3)
+    assert (params.lam[~params.applied] == 1.0).all() and (params.lam[params.applied] < 1).any()
+    assert mixed(bk, name, 50, 20, 24, prob=1.0).applied.all()
+    assert not mixed(bk, name, 50, 20, 24, prob=0.0).applied.any()
+
+
+@pytest.mark.parametrize("name", MIXERS)
+def test_mixer_draws_are_a_function_of_the_keys_alone(bk: Any, name: str) -> None:
+    first, again = (mixed(bk, name, 64, 20, 24, seed=1, others=5) for _ in range(2))
+    assert repr(first) == repr(again) != repr(mixed(bk, name, 64, 20, 24, seed=2, others=5))
+    # every backend draws the same from the same keys (lam's float maths up to a few ulps)
+    on_numpy = mixed(NUMPY, name, 64, 20, 24, seed=1, others=5)
+    for got, want in zip(first, on_numpy, strict=True):
+        if isinstance(want, str):  # a setting the params carry (saliency-mix's label_by)
+            assert str(got) == want
+            continue
+        np.testing.assert_allclose(np.asarray(got, float), np.asarray(want, float), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", MIXERS)
+def test_the_partner_is_uniform_over_the_candidates(bk: Any, name: str) -> None:
+    partner = mixed(bk, name, N, 8, 8, others=3).partner
+    assert partner.dtype == np.int32 and set(partner) == {0, 1, 2}
+    assert stats.chisquare(np.bincount(partner, minlength=3)).pvalue > 1e-3
+    assert (mixed(bk, name, 50, 8, 8, others=1).partner == 0).all()
+
+
+@pytest.mark.parametrize("name", MIXING)
+def test_mixer_params_survive_json_and_replay_the_same_pixels(name: str) -> None:
+    image, partners = ramp(20, 24), [ramp(10, 12)[::-1].copy(), np.full((20, 24, 4), 7, np.uint8)]
+    method = augmentation(name, prob=1.0)
+    seen = set()
+    for k in range(12):
+        result = method(image, output_rng(0, "a.png", k), Context(partners))
+        assert result.partner_index == int(result.params.partner[0])  # type: ignore[attr-defined]
+        seen.add(result.partner_index)
+        params = type(method).params_from_dict(result.params_dict())
+        partner = F.match_partner(partners[result.partner_index or 0], image)
+        np.testing.assert_array_equal(method.apply(image, params, partner=partner), result.image)
+        assert result.params_dict()["key"] == result.key and result.fill is None
+    assert seen == {0, 1}
+
+
+@pytest.mark.parametrize("name", MIXING)
+def test_the_folder_mixer_draws_one_key_from_the_generator(name: str) -> None:
+    image, partner = np.full((12, 16, 3), 9, np.uint8), np.full((12, 16, 3), 99, np.uint8)
+    result = augment(image, name, rng=output_rng(5, "a", 0), partner=partner)
+    g = output_rng(5, "a", 0)
+    assert result.key == int(g.integers(-(2**31), 2**31, dtype=np.int64))
+    lam = float(result.params.lam[0])  # type: ignore[attr-defined]
+    assert result.label_weights == (lam, 1.0 - lam)
+    skipped = augment(image, name, seed=0, partner=partner, prob=0.0)
+    np.testing.assert_array_equal(skipped.image, image)
+    assert skipped.params_dict()["lam"] == 1.0 and skipped.params_dict()["lam_sampled"] is None
+    with pytest.raises(UsageError, match=f"{name} needs at least one partner image"):
+        augmentation(name)(image, output_rng(0, "a", 0))
+
+
+@pytest.mark.parametrize("name", MIXING)
+@pytest.mark.parametrize("shape", [(14, 18, 1), (14, 18, 2), (14, 18, 3), (14, 18, 4)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_mixers_keep_alpha_and_the_images_units(
+    name: str, shape: tuple[int, ...], dtype: Any
+) -> None:
+    image, partner = np.full(shape, 3, dtype), np.full(shape, np.iinfo(dtype).max, dtype)
+    partner[..., F.colour_channels(image) :] = 5  # the partner's alpha is not mixed in
+    out = augment(image, name, seed=1, partner=partner, alpha=1.0).image
+    assert out.dtype == dtype and out.shape == shape
+    cc = F.colour_channels(image)
+    assert (out[..., :cc] > 3).any()
+    np.testing.assert_array_equal(out[..., cc:], image[..., cc:])
+
+
+# --- mixup ----------------------------------------------------------------------------
+
+
+def test_mixup_lam_is_beta_alpha_alpha(bk: Any) -> None:
+    for alpha in (0.2, 1.0):
+        params = mixed(bk, "mixup", N, 8, 8, seed=3, alpha=alpha)
+        np.testing.assert_array_equal(params.lam, params.lam_sampled)
+        assert stats.kstest(params.lam, stats.beta(alpha, alpha).cdf).pvalue > 1e-3
+    with pytest.raises(UsageError, match=r"alpha must be a positive number below .*received 0"):
+        augmentation("mixup", alpha=0.0)
+
+
+def test_mixup_pixels_are_lam_a_plus_one_minus_lam_b() -> None:
+    g = np.random.default_rng(12)
+    a = g.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    b = g.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    for k in range(30):
+        result = augment(a, "mixup", rng=output_rng(0, "a.png", k), partners=[b])
+        lam = float(result.params.lam[0])  # type: ignore[attr-defined]
+        exact = lam * a.astype(np.float64) + (1 - lam) * b.astype(np.float64)
+        np.testing.assert_array_equal(result.image, np.rint(exact))
+
+
+# --- cutmix ---------------------------------------------------------------------------
+
+
+def test_cutmix_lam_is_one_minus_clipped_box_area(bk: Any) -> None:
+    params = mixed(bk, "cutmix", N, 48, 64, seed=4)
+    x0, y0, x1, y1 = (c[:, 0] for c in params.boxes)
+    area = (x1 - x0) * (y1 - y0)
+    np.testing.assert_allclose(params.lam, 1 - area / (48 * 64), rtol=1e-6)
+    assert stats.kstest(params.lam_sampled, stats.beta(1.0, 1.0).cdf).pvalue > 1e-3
+    # the unclipped box has area (1 - lam_sampled) H W, up to rounding of its sides
+    r = np.sqrt(1 - params.lam_sampled.astype(np.float64))
+    unclipped = np.round(64 * r) * np.round(48 * r)
+    assert (np.abs(unclipped - (1 - params.lam_sampled) * 48 * 64) <= 0.5 * 112 * r + 1).all()
+    assert (area <= unclipped).all()
+    assert (area < unclipped).sum() > N // 4  # clipping is common: the centre is uniform
+
+
+def test_cutmix_pastes_partner_into_the_recorded_box() -> None:
+    a = np.zeros((30, 40, 3), np.uint8)
+    b = np.full((60, 80, 3), 255, np.uint8)  # a different size: resized to a's
+    for k in range(10):
+        result = augment(a, "cutmix", rng=output_rng(1, "x", k), partners=[b])
+        ((x0, y0, x1, y1),) = result.params_dict()["boxes"]
+        expected = np.zeros_like(a)
+        expected[y0:y1, x0:x1] = 255
+        np.testing.assert_array_equal(result.image, expected)
+        assert result.label_weights[0] == pytest.approx(1 - (expected[..., 0] > 0).mean())

@@ -3,8 +3,8 @@
 * :func:`augment`: one image array, a method by name (or object) and a seed ->
   :class:`Augmented` (``image``, ``params``, ``label_weights``); also
   ``occlude.augment_image`` at the top level (``occlude.augment`` is this package);
-* the method classes (``Cutout``, ``HideAndSeek``, ``RandomErasing``, ``Mixup``,
-  ``Cutmix``, ``KeepCutout``, ``SaliencyMix``, ``AttentiveCutmix``) for repeated use:
+* the method classes (``Cutout``, ``HideAndSeek``, ``RandomErasing``, ``MixUp``,
+  ``CutMix``, ``KeepCutout``, ``SaliencyMix``, ``AttentiveCutMix``) for repeated use:
   ``method(image, rng)``; :data:`METHODS` names them;
 * :func:`augment_files`: files and folders with a manifest, on the job runner;
   :func:`replay` rebuilds one output from its record.
@@ -28,15 +28,15 @@ from typing import Any
 
 __all__ = [
     "METHODS",
-    "AttentiveCutmix",
+    "AttentiveCutMix",
     "AugmentReport",
     "Augmented",
-    "Cutmix",
+    "CutMix",
     "Cutout",
     "HideAndSeek",
     "KeepCutout",
     "Method",
-    "Mixup",
+    "MixUp",
     "RandomErasing",
     "SaliencyMix",
     "augment",
@@ -47,16 +47,16 @@ __all__ = [
 ]
 
 _PARTS = {
-    **dict.fromkeys(("METHODS", "AttentiveCutmix", "Augmented", "Cutmix", "Cutout",
-                     "HideAndSeek", "KeepCutout", "Method", "Mixup", "RandomErasing",
+    **dict.fromkeys(("METHODS", "AttentiveCutMix", "Augmented", "CutMix", "Cutout",
+                     "HideAndSeek", "KeepCutout", "Method", "MixUp", "RandomErasing",
                      "SaliencyMix", "augmentation"), "occlude.augment.methods"),
     **dict.fromkeys(("AugmentReport", "augment_files", "folder_mean"), "occlude.augment.files"),
     "replay": "occlude.augment.manifest",
     "augment": "occlude.augment.single",
-    **dict.fromkeys(("Noise", "cutmix", "erase_boxes", "fill_colour", "match_partner",
-                     "mixup"), "occlude.augment.functional"),
-    **dict.fromkeys(("Context", "CutmixParams", "MixupParams", "params_from_dict",
-                     "sample_cutmix", "sample_mixup"), "occlude.augment.methods"),
+    **dict.fromkeys(("Noise", "erase_boxes", "fill_colour", "match_partner"),
+                    "occlude.augment.functional"),
+    **dict.fromkeys(("Context", "CutMixParams", "MixUpParams", "params_from_dict"),
+                    "occlude.augment.methods"),
     **dict.fromkeys(("Box", "Params", "box_area"), "occlude.augment.params"),
     **dict.fromkeys(("output_rng", "output_seed"), "occlude.augment.seeding"),
     "load_array": "occlude.augment.arrays",

@@ -149,53 +149,6 @@ def erase_boxes(image: np.ndarray, boxes: Sequence[Box], fill: FillValue) -> np.
             _paint(out[y0:y1, x0:x1, :cc], colour)
     return out
 
-
-def _check_pair(source: np.ndarray, partner: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    a, b = check_image(source), check_image(partner)
-    cc = colour_channels(a)
-    if a.shape[:2] != b.shape[:2] or a.dtype != b.dtype or b.shape[2] < cc:
-        raise UsageError(
-            "the partner must have the source's size, dtype and colour channels; received "
-            f"{b.shape} {b.dtype} for a {a.shape} {a.dtype} source (see match_partner)"
-        )
-    return a, b, cc
-
-
-def mixup(source: np.ndarray, partner: np.ndarray, lam: float) -> np.ndarray:
-    """MixUp: ``rint(lam * source + (1 - lam) * partner)`` on colour channels (in float64).
-
-    The source's alpha is kept. ``partner`` must already match ``source`` (see
-    :func:`match_partner`); its extra channels, if any, are ignored.
-    """
-    a, b, cc = _check_pair(source, partner)
-    if not 0.0 <= lam <= 1.0:
-        raise UsageError(f"lam must be between 0 and 1; received {lam}")
-    top = full_scale(a.dtype)
-    whole = cc == a.shape[2] == b.shape[2]
-    ca, cb = (a, b) if whole else (a[..., :cc], b[..., :cc])
-    if a.dtype == np.uint8:
-        # The same float64 arithmetic, tabulated over all 256 x 256 pairs of values.
-        v = np.arange(256, dtype=np.float64)
-        table = np.clip(np.rint(lam * v[:, None] + (1.0 - lam) * v[None, :]), 0, top)
-        index = ca.astype(np.uint16) << 8
-        index |= cb
-        mixed = table.astype(np.uint8).ravel().take(index)
-    else:
-        exact = lam * ca.astype(np.float64) + (1.0 - lam) * cb.astype(np.float64)
-        mixed = np.clip(np.rint(exact), 0, top).astype(a.dtype)
-    if whole:
-        return mixed
-    out = a.copy()
-    out[..., :cc] = mixed
-    return out
-
-
-def cutmix(source: np.ndarray, partner: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-    """CutMix: the partner's colour pixels pasted into each box; the source's alpha kept."""
-    a, b, cc = _check_pair(source, partner)
-    out = a.copy()
-    for x0, y0, x1, y1 in boxes:
-        out[y0:y1, x0:x1, :cc] = b[y0:y1, x0:x1, :cc]
     return out
 
 

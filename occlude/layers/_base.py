@@ -67,6 +67,17 @@ def is_integer(dtype: Any) -> bool:
     return "int" in name or name == "bool"
 
 
+def method_arguments(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A method layer's settings (``layer.settings``, in positional order) from its
+    arguments; they leave ``kwargs``, which keeps the Keras layer's own."""
+    if len(args) > len(layer.settings):
+        raise UsageError(f"{type(layer).__name__} takes at most {len(layer.settings)} "
+                         f"positional arguments; received {len(args)}")  # fmt: skip
+    given = dict(zip(layer.settings, args, strict=False))
+    given.update({k: kwargs.pop(k) for k in layer.settings if k in kwargs})
+    return given
+
+
 class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
     """Base class: ``call`` unpacks the input, augments it in training, packs it back.
 

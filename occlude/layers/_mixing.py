@@ -18,6 +18,7 @@ import numpy as np
 from occlude import draws as rnd
 from occlude.augment import regions as geo
 from occlude.augment.checks import is_whole
+from occlude.augment.methods.mixer import Mixer
 from occlude.errors import UsageError
 from occlude.layers import _checks as chk
 from occlude.layers._base import (
@@ -30,6 +31,7 @@ from occlude.layers._base import (
     Spec,
     Tensor,
     is_integer,
+    method_arguments,
 )
 
 
@@ -141,41 +143,73 @@ class MixingLayer(OcclusionLayer):
             return keras.KerasTensor((spec.shape[0], self.num_classes), dtype="float32")
         return spec
 
-    def partners(self, bk: Any, keys: Tensor) -> tuple[Tensor, Tensor]:
-        """Each sample's partner index, uniform over the other samples, and whether the
-        sample is mixed at all (its ``prob`` coin, and a batch of more than one)."""
-        xp = bk.numpy
-        b = bk.shape(keys)[0]
-        others = xp.maximum(xp.subtract(rnd.int32(bk, b), 1), 1)
-        step = rnd.randint(bk, rnd.uniform(bk, keys, rnd.PARTNER, 1)[:, 0], others)
-        index = xp.arange(b, dtype="int32")
-        partner = xp.mod(xp.add(xp.add(index, 1), step), rnd.int32(bk, b))
-        applied = xp.logical_and(self.applied(bk, keys), xp.not_equal(partner, index))
-        return partner, applied
-
-    def paste(
-        self, bk: Any, batch: Batch, partner: Tensor, region: geo.Region, share: Tensor
-    ) -> Batch:
-        """The partner's pixels (and mask pixels) on ``region``; the partner's label weight
-        is ``share`` (B,), 0 for samples left alone."""
-        xp = bk.numpy
-        theirs = geo.row_view(bk, xp.take(batch.images, partner, axis=0))
-        images = geo.paint(bk, batch.images, region, theirs)
-        masks = batch.masks
-        if masks is not None:
-            masks = geo.paint(bk, masks, region, geo.row_view(bk, xp.take(masks, partner, axis=0)))
-        saliency = batch.saliency  # a guided mixer's maps follow their pixels too
-        if saliency is not None:
-            saliency = geo.paint(
-                bk, saliency, region, geo.row_view(bk, xp.take(saliency, partner, axis=0))
-            )
-        labels = mix_labels(bk, batch.labels, partner, bk.numpy.subtract(1.0, share), share)
-        return replace(batch, images=images, masks=masks, saliency=saliency, labels=labels)
-
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(num_classes=self.num_classes)
         return config
+
+
+class MixerLayer(MixingLayer):
+    """A layer that runs ``method_class``, a :class:`~occlude.augment.methods.mixer.Mixer`;
+    ``settings`` names its arguments in order, which take the method's defaults. The
+    partner's pixels, mask pixels (a pasting mixer's) and maps follow the method's
+    ``paint``; the labels take its ``label_weights``."""
+
+    method_class: ClassVar[type[Mixer]]
+    settings: ClassVar[tuple[str, ...]] = ("alpha", "prob")
+
+    def __init__(
+        self,
+        *args: Any,
+        num_classes: int | None = None,
+        value_range: Sequence[float] = (0, 255),
+        seed: int | None = None,
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.method = self.method_class(**method_arguments(self, args, kwargs))
+        super().__init__(prob=self.method.prob, num_classes=num_classes, value_range=value_range,
+                         seed=seed, data_format=data_format, **kwargs)  # fmt: skip
+        for name in self.settings:
+            setattr(self, name, getattr(self.method, name))
+
+    def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
+        h, w = geo.image_hw(bk, batch.images)
+        params = self.method.sample(bk, keys, h, w, others(bk, keys))
+        partner, distinct = batch_partners(bk, params.partner)
+        params = self.method.withheld(bk, params, distinct)
+        if self.method.guided:
+            theirs = bk.numpy.take(batch.saliency, partner, axis=0)
+            params = self.method.place(bk, params, batch.saliency, theirs)
+
+        def mixed(x: Tensor | None) -> Tensor | None:
+            theirs = None if x is None else bk.numpy.take(x, partner, axis=0)
+            return None if x is None else self.method.paint(bk, x, params, theirs)
+
+        own, theirs = self.method.label_weights(bk, params, h, w)
+        labels = mix_labels(bk, batch.labels, partner, own, theirs)
+        return replace(batch, images=mixed(batch.images), masks=mixed(batch.masks),
+                       saliency=mixed(batch.saliency), labels=labels)  # fmt: skip
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({k: getattr(self, k) for k in self.settings})
+        return config
+
+
+def others(bk: Any, keys: Tensor) -> Tensor:
+    """The candidate partners of each sample: the other samples (at least 1)."""
+    return bk.numpy.maximum(bk.numpy.subtract(rnd.int32(bk, bk.shape(keys)[0]), 1), 1)
+
+
+def batch_partners(bk: Any, steps: Tensor) -> tuple[Tensor, Tensor]:
+    """Each sample's partner in the batch, ``steps`` (B,) after it among the others, and
+    whether it is another sample (not in a batch of one)."""
+    xp = bk.numpy
+    b = bk.shape(steps)[0]
+    index = xp.arange(b, dtype="int32")
+    partner = xp.mod(xp.add(xp.add(index, 1), steps), rnd.int32(bk, b))
+    return partner, xp.not_equal(partner, index)
 
 
 def mix_labels(

@@ -22,7 +22,15 @@ from occlude.augment.methods.occluder import Occluder
 from occlude.errors import UsageError
 from occlude.fill import Fill, FillLike, fill_values, parse_fill
 from occlude.layers import _checks as chk
-from occlude.layers._base import MASKS, Batch, OcclusionLayer, Spec, Tensor, is_integer
+from occlude.layers._base import (
+    MASKS,
+    Batch,
+    OcclusionLayer,
+    Spec,
+    Tensor,
+    is_integer,
+    method_arguments,
+)
 
 
 class OccludingLayer(OcclusionLayer):
@@ -99,11 +107,7 @@ class MethodLayer(OccludingLayer):
         data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if len(args) > len(self.settings):
-            raise UsageError(f"{type(self).__name__} takes at most {len(self.settings)} "
-                             f"positional arguments; received {len(args)}")  # fmt: skip
-        given = dict(zip(self.settings, args, strict=False))
-        given.update({k: kwargs.pop(k) for k in self.settings if k in kwargs})
+        given = method_arguments(self, args, kwargs)
         fill = given.pop("fill", None)
         fill = str(self.method_class().fill) if fill is None else fill
         self.method = self.method_class(fill=layer_fill(fill, type(self).__name__), **given)

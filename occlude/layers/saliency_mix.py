@@ -1,23 +1,15 @@
-"""SaliencyMix (Uddin et al. 2021) as a Keras layer."""
+"""SaliencyMix (Uddin et al. 2021) as a Keras layer: :mod:`occlude.augment.methods.saliency_mix`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import keras
 
-from occlude import draws as rnd
-from occlude.augment import regions as geo
-from occlude.augment import saliency as sal
-from occlude.augment.checks import check_alpha, check_label_by
-from occlude.layers._base import Batch, Tensor
-from occlude.layers._mixing import MixingLayer
-from occlude.layers.cut_mix import pixel_share
+from occlude.augment.methods.saliency_mix import SaliencyMix as SaliencyMixMethod
+from occlude.layers._mixing import MixerLayer
 
 
 @keras.saving.register_keras_serializable(package="occlude")
-class SaliencyMix(MixingLayer):
+class SaliencyMix(MixerLayer):
     """CutMix with the box centred on the partner's saliency peak.
 
     ``lam`` ~ Beta(``alpha``, ``alpha``) per sample; the box has CutMix's sides, sqrt(1 - lam)
@@ -33,52 +25,9 @@ class SaliencyMix(MixingLayer):
 
     Args:
         alpha, prob, num_classes, value_range, seed, data_format: as :class:`CutMix`.
-        label_by: ``'area'`` or ``'saliency'``.
+        label_by: ``'area'`` (default) or ``'saliency'``.
     """
 
+    method_class = SaliencyMixMethod
+    settings = ("alpha", "prob", "label_by")
     needs_saliency = True
-
-    def __init__(
-        self,
-        alpha: float = 1.0,
-        prob: float = 1.0,
-        label_by: str = "area",
-        num_classes: int | None = None,
-        value_range: Sequence[float] = (0, 255),
-        seed: int | None = None,
-        data_format: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            prob=prob,
-            num_classes=num_classes,
-            value_range=value_range,
-            seed=seed,
-            data_format=data_format,
-            **kwargs,
-        )
-        self.alpha = check_alpha(alpha)
-        self.label_by = check_label_by(label_by)
-
-    def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
-        xp = bk.numpy
-        partner, applied = self.partners(bk, keys)
-        h, w = geo.image_hw(bk, batch.images)
-        lam = rnd.beta_symmetric(bk, keys, rnd.LAMBDA, self.alpha)
-        ratio = xp.sqrt(xp.maximum(xp.subtract(1.0, lam), 0.0))
-        bw = rnd.int32(bk, xp.round(xp.multiply(ratio, bk.cast(w, "float32"))))
-        bh = rnd.int32(bk, xp.round(xp.multiply(ratio, bk.cast(h, "float32"))))
-        px, py = sal.peak(bk, batch.saliency)
-        cx, cy = xp.take(px, partner, axis=0), xp.take(py, partner, axis=0)
-        boxes = geo.centred(bk, cx, cy, bw, bh, h, w)
-        area = pixel_share(bk, boxes, applied, h, w)
-        maps = sal.positive(bk, batch.saliency) if self.label_by == "saliency" else None
-        theirs = None if maps is None else xp.take(maps, partner, axis=0)
-        everywhere = geo.box_region(bk, boxes, h, w, xp.greater_equal(lam, 0.0))
-        weight = sal.pasted_weights(bk, self.label_by, area, maps, theirs, everywhere, applied)
-        return self.paste(bk, batch, partner, geo.box_region(bk, boxes, h, w, applied), weight)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(alpha=self.alpha, label_by=self.label_by)
-        return config

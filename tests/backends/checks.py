@@ -370,7 +370,7 @@ def check_methods_draw_exactly_as_on_numpy() -> None:
     """Each method's ``sample`` on this backend equals NumPy's for the same keys (integer
     arithmetic is exact), so test_methods.py's statistics hold here too."""
     from occlude import draws
-    from occlude.augment.methods import METHODS, Occluder
+    from occlude.augment.methods import METHODS, Mixer, Occluder
 
     keys = draws.mix32(draws.NUMPY, np.arange(64, dtype="int32"))
     bk = Cutout().backend
@@ -384,6 +384,17 @@ def check_methods_draw_exactly_as_on_numpy() -> None:
             here = keras.tree.flatten(here)
             for a, b in zip(here, there, strict=True):
                 np.testing.assert_array_equal(numpy(a), b)
+    # The mixers: lam up to the Beta sampler's float maths (a few ulps: JAX's log and exp
+    # differ from NumPy's), the rest exactly (a box may move only if lam does).
+    for cls in (c for c in METHODS.values() if issubclass(c, Mixer)):
+        mixer = cls(prob=0.5)
+        here = keras.tree.flatten(mixer.sample(bk, bk.convert_to_tensor(keys), 20, 24, 5))
+        there = keras.tree.flatten(mixer.sample(draws.NUMPY, keys, 20, 24, 5))
+        for a, b in zip(here, there, strict=True):
+            if isinstance(b, str):  # a setting the params carry (saliency-mix's label_by)
+                assert a == b
+            else:
+                np.testing.assert_allclose(numpy(a), b, rtol=1e-5)
 
 
 CHECKS = [

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from occlude.augment.methods.attentive_cutmix import AttentiveCutmix, AttentiveCutmixParams
+from occlude.augment.methods.attentive_cut_mix import AttentiveCutMix, AttentiveCutMixParams
 from occlude.augment.methods.base import (
     AUGMENT_FILLS,
     ArrayOccluder,
     Augmented,
     Context,
     Method,
-    Mixer,
 )
-from occlude.augment.methods.cutmix import Cutmix, CutmixParams, sample_cutmix
+from occlude.augment.methods.cut_mix import CutMix, CutMixParams
 from occlude.augment.methods.cutout import Cutout
 from occlude.augment.methods.hide_and_seek import CellParams, HideAndSeek
 from occlude.augment.methods.keep_cutout import KeepCutout, KeepCutoutParams
-from occlude.augment.methods.mixup import Mixup, MixupParams, sample_mixup
+from occlude.augment.methods.mix_up import MixUp, MixUpParams
+from occlude.augment.methods.mixer import Mixer
 from occlude.augment.methods.occluder import BoxOccluder, Occluder
 from occlude.augment.methods.random_erasing import ErasingParams, RandomErasing
 from occlude.augment.methods.saliency_mix import SaliencyMix, SaliencyMixParams
@@ -36,11 +36,11 @@ METHODS: dict[str, type[Method]] = {
         Cutout,
         HideAndSeek,
         RandomErasing,
-        Mixup,
-        Cutmix,
+        MixUp,
+        CutMix,
         KeepCutout,
         SaliencyMix,
-        AttentiveCutmix,
+        AttentiveCutMix,
     )
 }
 """Every method class by its name (``cutout``, ``hide-and-seek`` ...), in this order."""
@@ -116,23 +116,23 @@ __all__ = [
     "METHODS",
     "OCCLUDERS",
     "ArrayOccluder",
-    "AttentiveCutmix",
-    "AttentiveCutmixParams",
+    "AttentiveCutMix",
+    "AttentiveCutMixParams",
     "Augmented",
     "BoxOccluder",
     "CellParams",
     "Context",
-    "Cutmix",
-    "CutmixParams",
+    "CutMix",
+    "CutMixParams",
     "Cutout",
     "ErasingParams",
     "HideAndSeek",
     "KeepCutout",
     "KeepCutoutParams",
     "Method",
+    "MixUp",
+    "MixUpParams",
     "Mixer",
-    "Mixup",
-    "MixupParams",
     "Occluder",
     "RandomErasing",
     "SaliencyMix",
@@ -141,6 +141,4 @@ __all__ = [
     "method_class",
     "occluders",
     "params_from_dict",
-    "sample_cutmix",
-    "sample_mixup",
 ]

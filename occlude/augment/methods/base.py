@@ -68,7 +68,7 @@ class Augmented:
     def label_weights(self) -> tuple[float, float]:
         """How much of the label is the source's and how much the partner's: ``(lam, 1 -
         lam)`` for the mixing methods, ``(1.0, 0.0)`` otherwise."""
-        lam = float(getattr(self.params, "lam", 1.0))
+        lam = float(np.asarray(getattr(self.params, "lam", 1.0)).reshape(-1)[0])
         return lam, 1.0 - lam
 
     def fill_json(self) -> str | list[float] | None:
@@ -218,49 +218,6 @@ class ArrayOccluder(Method):
         cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float
     ) -> Params:
         """Regions that hide ``fraction`` of an image of ``shape`` (robustness curves)."""
-
-
-@dataclass(frozen=True)
-class Mixer(Method):
-    """A method that mixes each image with a partner (mixup, cutmix)."""
-
-    mixing: ClassVar[bool] = True
-    alpha: float = 1.0
-
-    @abstractmethod
-    def sample(self, rng: np.random.Generator, shape: Sequence[int]) -> Params:
-        """Draw this method's parameters for an image of ``shape`` (height, width, ...)."""
-
-    def __call__(
-        self, image: np.ndarray, rng: np.random.Generator, context: Context = Context()
-    ) -> Augmented:
-        arr = F.check_image(image)
-        params = self.sample(rng, arr.shape)
-        if not params.applied:
-            return Augmented(arr.copy(), params)
-        if len(context.partners) == 0:
-            raise UsageError(f"{self.name} needs at least one partner image", "partners")
-        index = int(rng.integers(0, len(context.partners)))
-        partner = F.match_partner(context.partners[index], arr)
-        return Augmented(self.apply(arr, params, partner=partner), params, partner_index=index)
-
-    def apply(
-        self,
-        image: np.ndarray,
-        params: Params,
-        *,
-        fill: F.FillValue | None = None,
-        partner: np.ndarray | None = None,
-    ) -> np.ndarray:
-        if not params.applied:
-            return F.check_image(image).copy()
-        if partner is None:
-            raise UsageError(f"{self.name} needs a partner image", "partner")
-        return self.mix(image, params, partner)
-
-    @abstractmethod
-    def mix(self, image: np.ndarray, params: Params, partner: np.ndarray) -> np.ndarray:
-        """Mix ``partner`` into ``image`` as ``params`` say (pure)."""
 
 
 def _mixing(method: str) -> bool:

@@ -5,68 +5,64 @@ important pixel (its map's peak, the first in raster order on ties), clipped at 
 and the partner's pixels there are pasted at the same place in the source, so the pasted
 patch carries the partner's object. The label follows ``label_by``: ``area`` (the source
 keeps its pixel share) or ``saliency`` (SnapMix-style importance weights).
+
+Written once over a backend namespace (see :mod:`~occlude.augment.methods.mixer`):
+``sample`` draws λ, the coin and the partner from the keys, ``place`` puts the box on the
+partner's map; the folder command, ``replay`` and :class:`occlude.layers.SaliencyMix` run it.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from occlude.augment import functional as F
 from occlude.augment import regions as geo
 from occlude.augment import saliency as S
-from occlude.augment.checks import check_alpha, check_label_by, check_prob
-from occlude.augment.methods.base import Augmented, Context, Mixer, expect
-from occlude.augment.params import Box, Params, boxes_from, boxes_json, centred_box, coin
-from occlude.draws import NUMPY
-from occlude.errors import UsageError
+from occlude.augment.checks import check_label_by
+from occlude.augment.methods.cut_mix import cutmix_box, paste, pasted_share
+from occlude.augment.methods.mixer import Mixer, beta_lam, optional, partner_steps
+from occlude.box import Box
+
+Tensor = Any
 
 
-@dataclass(frozen=True)
-class SaliencyMixParams:
-    """The pasted box, the source's label weight ``lam`` (by ``label_by``), the raw Beta
-    draw, the partner's peak ``(row, col)`` and the partner's importance inside the box."""
+class SaliencyMixParams(NamedTuple):
+    """The pasted ``boxes`` (each coordinate (B, 1)); ``lam`` (B,) the source's label
+    weight (by ``label_by``; 1 where not ``applied``) and ``share`` the partner's;
+    ``lam_sampled`` the Beta draw; ``partner``; the partner's ``peak`` ``row``, ``col`` and
+    ``importance`` inside the box. As JSON (one image): ``{"applied", "boxes", "lam",
+    "lam_sampled", "peak": [row, col], "importance", "label_by"}``."""
 
-    boxes: tuple[Box, ...]
-    lam: float
-    lam_sampled: float | None
-    peak: tuple[int, int] | None = None
-    importance: float | None = None
+    boxes: geo.Boxes
+    lam: Tensor
+    share: Tensor
+    lam_sampled: Tensor
+    applied: Tensor
+    partner: Tensor
+    row: Tensor
+    col: Tensor
+    importance: Tensor
     label_by: str = "area"
-    applied: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "applied": self.applied,
-            "boxes": boxes_json(self.boxes),
-            "lam": self.lam,
-            "lam_sampled": self.lam_sampled,
-            "peak": list(self.peak) if self.peak else None,
-            "importance": self.importance,
-            "label_by": self.label_by,
-        }
+        data = geo.BoxParams(self.boxes, self.applied).to_dict()
+        on = data["applied"]
+        peak = [int(np.asarray(v).reshape(-1)[0]) for v in (self.row, self.col)] if on else None
+        return {**data, "lam": optional(self.lam, True),
+                "lam_sampled": optional(self.lam_sampled, on), "peak": peak,
+                "importance": optional(self.importance, on), "label_by": self.label_by}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SaliencyMixParams:
-        peak = tuple(data["peak"]) if data["peak"] is not None else None
-        sampled = None if data["lam_sampled"] is None else float(data["lam_sampled"])
-        return cls(boxes_from(data["boxes"]), float(data["lam"]), sampled, peak,  # type: ignore[arg-type]
-                   data["importance"], str(data["label_by"]), bool(data["applied"]))  # fmt: skip
-
-
-def saliency_box(
-    partner: np.ndarray, shape: tuple[int, int], lam: float
-) -> tuple[Box, tuple[int, int]]:
-    """The box of area (1 − λ) H W centred on the partner map's peak, clipped."""
-    h, w = shape
-    ratio = math.sqrt(1.0 - lam)
-    px, py = S.peak(NUMPY, partner[None])
-    row, col = int(py[0]), int(px[0])
-    return centred_box(col, row, round(w * ratio), round(h * ratio), shape), (row, col)
+        one = geo.BoxParams.of([Box.of(b) for b in data["boxes"]] or [Box(0, 0, 0, 0)],
+                               bool(data["applied"]))  # fmt: skip
+        lam, peak = float(data["lam"]), data["peak"] or [0, 0]
+        values = (lam, 1.0 - lam, data["lam_sampled"] or 1.0, 0, *peak, data["importance"] or 0.0)
+        lam_, share, sampled, partner, row, col, importance = (np.asarray([v]) for v in values)
+        return cls(one.boxes, lam_, share, sampled, one.applied, partner, row, col, importance,
+                   str(data["label_by"]))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -83,48 +79,58 @@ class SaliencyMix(Mixer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "alpha", check_alpha(self.alpha))
         object.__setattr__(self, "label_by", check_label_by(self.label_by))
 
-    def sample(self, rng: np.random.Generator, shape: Sequence[int]) -> SaliencyMixParams:
-        raise UsageError("saliency-mix samples from the partner's saliency map: call it with "
-                         "a Context that holds them", "partner_saliency")  # fmt: skip
+    def sample(self, bk: Any, keys: Tensor, h: Any, w: Any, others: Any = 1) -> SaliencyMixParams:
+        """λ, the coin and the partner; the box waits for the partner's map (:meth:`place`)."""
+        xp = bk.numpy
+        sampled = beta_lam(bk, keys, self.alpha)
+        zeros = xp.zeros_like(keys)
+        boxes = geo.Boxes(*(xp.expand_dims(zeros, 1) for _ in range(4)))
+        ones = xp.ones_like(sampled)
+        applied = geo.coin(bk, keys, self.prob)
+        return SaliencyMixParams(boxes, ones, xp.zeros_like(sampled), sampled, applied,
+                                 partner_steps(bk, keys, others), zeros, zeros,
+                                 xp.zeros_like(sampled), self.label_by)  # fmt: skip
 
-    def __call__(
-        self, image: np.ndarray, rng: np.random.Generator, context: Context = Context()
-    ) -> Augmented:
-        """The draws: the coin, λ, then the partner's index."""
-        arr = F.check_image(image)
-        shape = (int(arr.shape[0]), int(arr.shape[1]))
-        if not coin(rng, check_prob(self.prob)):
-            return Augmented(arr.copy(), SaliencyMixParams((), 1.0, None, applied=False))
-        lam = float(rng.beta(self.alpha, self.alpha))
-        if len(context.partners) == 0 or context.partner_saliency is None:
-            raise UsageError(f"{self.name} needs partner images and their saliency maps",
-                             "partner_saliency")  # fmt: skip
-        index = int(rng.integers(0, len(context.partners)))
-        partner_map = S.fit(context.partner_saliency[index], shape)
-        box, top = saliency_box(partner_map, shape, lam)
-        weight, inside = guided_weight(self.label_by, context.saliency, partner_map, [box])
-        params = SaliencyMixParams((box,), weight, lam, top, inside, self.label_by)
-        partner = F.match_partner(context.partners[index], arr)
-        return Augmented(self.apply(arr, params, partner=partner), params, partner_index=index)
+    def place(
+        self, bk: Any, params: Any, saliency: Tensor | None, partner_saliency: Tensor
+    ) -> SaliencyMixParams:
+        xp = bk.numpy
+        h, w = bk.shape(partner_saliency)[1], bk.shape(partner_saliency)[2]
+        px, py = S.peak(bk, partner_saliency)
+        pad = (xp.expand_dims(px, 1), xp.expand_dims(py, 1))
+        boxes = cutmix_box(bk, params.lam_sampled, *pad, h, w)
+        lam, share, inside = weighed(bk, self.label_by, boxes, params.applied, saliency,
+                                     partner_saliency)  # fmt: skip
+        placed: SaliencyMixParams = params._replace(
+            boxes=boxes, lam=lam, share=share, row=py, col=px, importance=inside
+        )
+        return placed
 
-    def mix(self, image: np.ndarray, params: Params, partner: np.ndarray) -> np.ndarray:
-        return F.cutmix(image, partner, expect(params, SaliencyMixParams).boxes)
+    def label_weights(self, bk: Any, params: Any, h: Any, w: Any) -> tuple[Tensor, Tensor]:
+        return params.lam, params.share
+
+    def paint(self, bk: Any, images: Tensor, params: Any, partner: Tensor) -> Tensor:
+        return paste(bk, images, params, partner)
 
 
-def guided_weight(
-    label_by: str, saliency: np.ndarray | None, partner_map: np.ndarray, boxes: list[Box]
-) -> tuple[float, float]:
-    """One image's label weight (the source's, by ``label_by``) and the partner's
-    importance inside the pasted ``boxes``, with :mod:`~occlude.augment.saliency` on NumPy."""
-    h, w = partner_map.shape
-    region = geo.box_region(NUMPY, geo.BoxParams.of(boxes).boxes, h, w, np.asarray([True]))
-    area = np.asarray([region.expand(NUMPY, 1).mean()])
-    partner = S.positive(NUMPY, partner_map[None])
-    source = None if saliency is None else S.positive(NUMPY, S.fit(saliency, (h, w))[None])
-    applied = np.asarray([True])
-    weight = S.pasted_weights(NUMPY, label_by, area, source, partner, region, applied)
-    inside = S.share(NUMPY, S.region_sums(NUMPY, partner, region), partner.sum(axis=(1, 2)))
-    return 1.0 - float(weight[0]), float(inside[0])
+def weighed(
+    bk: Any,
+    label_by: str,
+    boxes: geo.Boxes,
+    applied: Tensor,
+    saliency: Tensor | None,
+    partner_saliency: Tensor,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(B,) the source's label weight ``lam`` (1 where not ``applied``), the partner's, and
+    the partner's importance inside ``boxes`` (B, K) pasted: the guided mixers' labels."""
+    xp = bk.numpy
+    h, w = bk.shape(partner_saliency)[1], bk.shape(partner_saliency)[2]
+    area = pasted_share(bk, boxes, applied, h, w)
+    theirs = S.positive(bk, partner_saliency)
+    own = None if saliency is None else S.positive(bk, saliency)
+    everywhere = geo.box_region(bk, boxes, h, w, xp.greater_equal(area, 0.0))
+    share = S.pasted_weights(bk, label_by, area, own, theirs, everywhere, applied)
+    inside = S.share(bk, S.region_sums(bk, theirs, everywhere), xp.sum(theirs, axis=(1, 2)))
+    return xp.where(applied, xp.subtract(1.0, share), 1.0), share, inside

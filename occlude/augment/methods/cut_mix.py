@@ -1,0 +1,103 @@
+"""CutMix (Yun et al. 2019): a box of the partner pasted in; lam from the clipped box.
+
+Written once over a backend namespace (see :mod:`~occlude.augment.methods.mixer`); the
+folder command, ``replay`` and :class:`occlude.layers.CutMix` all run it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from occlude import draws
+from occlude.augment import regions as geo
+from occlude.augment.methods.mixer import Mixer, beta_lam, optional, partner_steps
+from occlude.box import Box
+
+Tensor = Any
+
+CUTMIX_ALPHA = 1.0
+
+
+class CutMixParams(NamedTuple):
+    """The partner's pixels pasted into ``boxes`` (each coordinate (B, 1)); ``lam`` (B,)
+    = 1 - (clipped box area) / (H * W), the source's share of the pixels (1 where not
+    ``applied``); ``lam_sampled`` the Beta draw that sized the box; ``partner`` the
+    partner's index among the candidates. As JSON (one image): ``{"applied", "boxes":
+    [] or [[x0, y0, x1, y1]], "lam", "lam_sampled"}``."""
+
+    boxes: geo.Boxes
+    lam: Tensor
+    lam_sampled: Tensor
+    applied: Tensor
+    partner: Tensor
+
+    def to_dict(self) -> dict[str, Any]:
+        data = geo.BoxParams(self.boxes, self.applied).to_dict()
+        applied = data["applied"]
+        lam = optional(self.lam, True)
+        return {**data, "lam": lam, "lam_sampled": optional(self.lam_sampled, applied)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CutMixParams:
+        one = geo.BoxParams.of([Box.of(b) for b in data["boxes"]] or [Box(0, 0, 0, 0)],
+                               bool(data["applied"]))  # fmt: skip
+        sampled = 1.0 if data["lam_sampled"] is None else float(data["lam_sampled"])
+        lam, sampled_, partner = (np.asarray([v]) for v in (float(data["lam"]), sampled, 0))
+        return cls(one.boxes, lam, sampled_, one.applied, partner)
+
+
+def cutmix_box(bk: Any, lam: Tensor, cx: Tensor, cy: Tensor, h: Any, w: Any) -> geo.Boxes:
+    """(B, 1) boxes of sides round(sqrt(1 - lam) * W) x round(sqrt(1 - lam) * H) centred
+    on pixels ``cx, cy`` (B, 1), clipped at the border."""
+    xp = bk.numpy
+    ratio = xp.sqrt(xp.maximum(xp.subtract(1.0, lam), 0.0))
+    bw = draws.int32(bk, xp.round(xp.multiply(ratio, bk.cast(w, "float32"))))
+    bh = draws.int32(bk, xp.round(xp.multiply(ratio, bk.cast(h, "float32"))))
+    return geo.centred(bk, cx, cy, xp.expand_dims(bw, 1), xp.expand_dims(bh, 1), h, w)
+
+
+def pasted_share(bk: Any, boxes: geo.Boxes, applied: Tensor, h: Any, w: Any) -> Tensor:
+    """(B,) float32: the exact share of the image inside ``boxes`` ((B, K) coordinates;
+    0 where not ``applied``): the partner's share of the pixels, and of the label."""
+    xp = bk.numpy
+    total = bk.cast(xp.multiply(draws.int32(bk, h), draws.int32(bk, w)), "float32")
+    pasted = bk.cast(xp.sum(geo.area(bk, boxes), axis=1), "float32")
+    return xp.where(applied, xp.divide(pasted, total), 0.0)
+
+
+@dataclass(frozen=True)
+class CutMix(Mixer):
+    """lam ~ Beta(alpha, alpha); the partner's pixels pasted into a box of (1 - lam) of
+    the image with a uniform centre, clipped; lam recomputed from the clipped box."""
+
+    name = "cutmix"
+    reference = "Yun et al. 2019"
+    params_type = CutMixParams
+
+    alpha: float = CUTMIX_ALPHA
+
+    def sample(self, bk: Any, keys: Tensor, h: Any, w: Any, others: Any = 1) -> CutMixParams:
+        sampled = beta_lam(bk, keys, self.alpha)
+        cx, cy = geo.random_centres(bk, keys, draws.CENTRE, 1, h, w)
+        boxes = cutmix_box(bk, sampled, cx, cy, h, w)
+        applied = geo.coin(bk, keys, self.prob)
+        lam = bk.numpy.subtract(1.0, pasted_share(bk, boxes, applied, h, w))
+        return CutMixParams(boxes, lam, sampled, applied, partner_steps(bk, keys, others))
+
+    def label_weights(self, bk: Any, params: Any, h: Any, w: Any) -> tuple[Tensor, Tensor]:
+        """``lam`` and the pasted share itself (not ``1 - lam``: exactly the pixels')."""
+        return params.lam, pasted_share(bk, params.boxes, params.applied, h, w)
+
+    def paint(self, bk: Any, images: Tensor, params: Any, partner: Tensor) -> Tensor:
+        return paste(bk, images, params, partner)
+
+
+def paste(bk: Any, images: Tensor, params: Any, partner: Tensor) -> Tensor:
+    """``images`` (B, H, W[, C]) with ``partner``'s pixels in ``params.boxes`` (B, K) where
+    ``params.applied``: images, masks or maps alike (CutMix's painter and the guided ones')."""
+    h, w = bk.shape(images)[1], bk.shape(images)[2]
+    region = geo.box_region(bk, params.boxes, h, w, params.applied)
+    return geo.paint(bk, images, region, geo.row_view(bk, partner))

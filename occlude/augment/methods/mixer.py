@@ -1,0 +1,141 @@
+"""The base of a mixing method written once, over a backend namespace.
+
+A mixer module (see :mod:`~occlude.augment.methods.mix_up`) holds its settings,
+``sample(bk, keys, h, w, others)``: its draws for a batch (``lam``, the source's share of
+the label; ``applied``, the ``prob`` coin; ``partner``, an index from 0 to ``others`` - 1
+among the candidates; its region, for a pasting mixer) and ``paint(bk, images, params,
+partner)``: the partners' pixels (already matched and gathered, one per image) mixed in.
+This base adds the rest once:
+
+* the NumPy adapter: ``method(image, rng, context)`` draws ONE int32 key from ``rng``,
+  samples on :data:`~occlude.draws.NUMPY` as a batch of one, picks the partner among
+  ``context.partners`` by ``params.partner`` and paints the colour channels in float64
+  (alpha kept; rounded half to even); :meth:`Mixer.apply` paints recorded params
+  (``replay``);
+* the Keras adapter, :class:`occlude.layers._mixing.MixerLayer`, calls the same ``sample``
+  and ``paint`` on Keras's backend, the partner drawn from the other samples of the batch.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from occlude import draws
+from occlude.augment import functional as F
+from occlude.augment import saliency as S
+from occlude.augment.checks import check_alpha
+from occlude.augment.methods.base import Augmented, Context, Method
+from occlude.augment.methods.occluder import keys_of, new_key
+from occlude.draws import NUMPY
+from occlude.errors import UsageError
+
+Tensor = Any
+
+
+def partner_steps(bk: Any, keys: Tensor, others: Any) -> Tensor:
+    """(B,) int32: each sample's partner among ``others`` candidates (an int or a scalar
+    tensor, at least 1), uniform, from its own stream."""
+    return draws.randint(bk, draws.uniform(bk, keys, draws.PARTNER, 1)[:, 0], others)
+
+
+def beta_lam(bk: Any, keys: Tensor, alpha: float) -> Tensor:
+    """(B,) float32 draws of Beta(``alpha``, ``alpha``): the mixers' lam."""
+    return draws.beta_symmetric(bk, keys, draws.LAMBDA, alpha)
+
+
+def optional(values: Tensor, applied: bool) -> float | None:
+    """A batch of one's float for the manifest, None where the coin skipped the image."""
+    return float(np.asarray(values).reshape(-1)[0]) if applied else None
+
+
+@dataclass(frozen=True)
+class Mixer(Method):
+    """A method that mixes each image with a partner."""
+
+    mixing: ClassVar[bool] = True
+    alpha: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "alpha", check_alpha(self.alpha))
+
+    @abstractmethod
+    def sample(self, bk: Any, keys: Tensor, h: Any, w: Any, others: Any = 1) -> Any:
+        """Draws for ``keys`` (B,) int32, images of ``h`` x ``w`` and ``others`` candidate
+        partners: a NamedTuple with ``lam`` (B,) (1 where not ``applied``), ``applied``
+        (B,) bool and ``partner`` (B,) int32."""
+
+    @abstractmethod
+    def paint(self, bk: Any, images: Tensor, params: Any, partner: Tensor) -> Tensor:
+        """``images`` (B, H, W[, C]) with ``partner`` (the same shape, one per image)
+        mixed in as ``params`` say (unchanged where not ``applied``)."""
+
+    def place(self, bk: Any, params: Any, saliency: Tensor | None, partner_saliency: Tensor) -> Any:
+        """A guided mixer's params placed by the maps (B, H, W) of the images (None when
+        there are none) and of their partners; the others' are already placed."""
+        return params
+
+    def label_weights(self, bk: Any, params: Any, h: Any, w: Any) -> tuple[Tensor, Tensor]:
+        """(B,) float32 weights of the source's label and the partner's."""
+        return params.lam, bk.numpy.subtract(1.0, params.lam)
+
+    def withheld(self, bk: Any, params: Any, keep: Tensor) -> Any:
+        """``params`` with the images where ``keep`` (B,) is false left alone."""
+        applied = bk.numpy.logical_and(params.applied, keep)
+        return params._replace(applied=applied, lam=bk.numpy.where(applied, params.lam, 1.0))
+
+    def __call__(
+        self, image: np.ndarray, rng: np.random.Generator, context: Context = Context()
+    ) -> Augmented:
+        arr = F.check_image(image)
+        key = new_key(rng)
+        h, w = arr.shape[:2]
+        params = self.sample(NUMPY, keys_of(key), h, w, max(len(context.partners), 1))
+        if not bool(params.applied[0]):
+            return Augmented(arr.copy(), params, key=key)
+        if len(context.partners) == 0 or (self.guided and context.partner_saliency is None):
+            raise UsageError(f"{self.name} needs at least one partner image"
+                             + (" and the partners' saliency maps" if self.guided else ""),
+                             "partner_saliency" if self.guided else "partners")  # fmt: skip
+        index = int(params.partner[0])
+        if self.guided and context.partner_saliency is not None:
+            theirs = S.fit(context.partner_saliency[index], (h, w))[None]
+            own = None if context.saliency is None else S.fit(context.saliency, (h, w))[None]
+            params = self.place(NUMPY, params, own, theirs)
+        partner = F.match_partner(context.partners[index], arr)
+        image_out = self.apply(arr, params, partner=partner)
+        return Augmented(image_out, params, partner_index=index, key=key)
+
+    def apply(
+        self,
+        image: np.ndarray,
+        params: Any,
+        *,
+        fill: F.FillValue | None = None,
+        partner: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``image`` with ``partner`` (matched to it: see ``match_partner``) mixed into its
+        colour channels as ``params`` say, in float64, rounded half to even; alpha kept."""
+        arr = F.check_image(image)
+        if not bool(np.asarray(params.applied).reshape(-1)[0]):
+            return arr.copy()
+        if partner is None:
+            raise UsageError(f"{self.name} needs a partner image", "partner")
+        theirs = F.check_image(partner)
+        cc = F.colour_channels(arr)
+        if arr.shape[:2] != theirs.shape[:2] or arr.dtype != theirs.dtype or theirs.shape[2] < cc:
+            raise UsageError(
+                "the partner must have the source's size, dtype and colour channels; received "
+                f"{theirs.shape} {theirs.dtype} for a {arr.shape} {arr.dtype} source (see "
+                "match_partner)",
+                "partner",
+            )
+        colour = (arr[None, ..., :cc].astype(np.float64), theirs[None, ..., :cc].astype(np.float64))
+        painted = self.paint(NUMPY, colour[0], params, colour[1])
+        out = arr.copy()
+        out[..., :cc] = np.clip(np.round(painted[0]), 0, F.full_scale(arr.dtype)).astype(arr.dtype)
+        return out
