@@ -25,3 +25,27 @@ def real_out(tmp_path_factory: pytest.TempPathFactory, model_file: Path) -> Path
     from test_report_synth import real_run
 
     return real_run(tmp_path_factory.mktemp("report-real"), model_file)
+
+
+# --- parallel runs (pytest -n auto --dist loadfile) -------------------------------------
+
+LONGEST_FIRST = (
+    "test_backend_matrix.py",  # JAX and PyTorch each run tests/backends in a child pytest
+)
+"""Files that take far longer than the rest, started first so that no worker is left with
+one of them at the end while the others idle. The rest keep pytest's order."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist hands whole files to workers, by default the files with the most tests
+    # first; keep the order made below instead (the option exists from pytest-xdist 3.6).
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: within a rank, and within a file, the order is pytest's
