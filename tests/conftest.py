@@ -31,9 +31,14 @@ def real_out(tmp_path_factory: pytest.TempPathFactory, model_file: Path) -> Path
 
 LONGEST_FIRST = (
     "test_backend_matrix.py",  # JAX and PyTorch each run tests/backends in a child pytest
+    "test_incremental_exact.py",  # ResNet50, VGG16, MobileNetV2, EfficientNetB0
+    "test_scale_out.py",  # a Ray cluster, shards
+    "test_backends.py",  # the CLI under each backend, in child processes
+    "test_incremental_dtypes.py",
 )
-"""Files that take far longer than the rest, started first so that no worker is left with
-one of them at the end while the others idle. The rest keep pytest's order."""
+"""Files that take far longer than the rest (pytest --durations, summed per file), longest
+first, started first so that no worker is left with one of them at the end while the others
+idle. The rest keep pytest's order."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
