@@ -108,8 +108,8 @@ def test_unknown_layer_switches_to_full_and_stays_exact() -> None:
     inc = IncrementalModel(model, batch_size=4)
     est = inc.estimate(4)
     assert est.switch_layer is not None and est.switch_layer.startswith("up_sampling2d")
-    assert ("up_sampling2d" in {n.split("_")[0] + "_" + n.split("_")[1] for n, _ in
-                                inc.unknown_layers()})  # fmt: skip
+    # Keras numbers layer names per process ("conv2d", then "conv2d_1"): match the prefix
+    assert any(n.startswith("up_sampling2d") for n, _ in inc.unknown_layers())
     assert 0.0 < est.macs_fraction < 1.0
 
 
