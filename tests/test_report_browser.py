@@ -24,7 +24,6 @@ from occlude.runner.ledger import read_state
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-real_out = synth.real_out
 
 
 def browser_missing() -> str | None:

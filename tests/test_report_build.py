@@ -21,7 +21,6 @@ from occlude.report import build, build_report
 from occlude.report.thumbs import THUMB_SIDE
 from occlude.runner.ledger import read_state
 
-real_out = synth.real_out
 runner = CliRunner()
 
 

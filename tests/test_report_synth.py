@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from badfiles import text_as_image
 from kerasmodels import red_image
 from PIL import Image
@@ -172,11 +171,6 @@ def real_run(root: Path, model_file: Path) -> Path:
                            "--out", str(out), "-q"])  # fmt: skip
     assert res.exit_code == 1, res.output
     return out
-
-
-@pytest.fixture(scope="module")
-def real_out(tmp_path_factory: pytest.TempPathFactory, model_file: Path) -> Path:
-    return real_run(tmp_path_factory.getbasetemp() / "report-real", model_file)
 
 
 def test_synthetic_records_have_the_shape_of_real_ones(real_out: Path, tmp_path: Path) -> None:
