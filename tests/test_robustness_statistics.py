@@ -79,8 +79,8 @@ def test_results_do_not_depend_on_the_order_of_the_images() -> None:
 
 
 def test_repeats_draw_different_placements_and_count_every_evaluation() -> None:
-    boxes = {Cutout.at_fraction(case_rng(0, "a.png", "cutout", 0.2, r), (60, 80), 0.2).boxes
-             for r in range(8)}  # fmt: skip
+    boxes = {str(Cutout.at_fraction(case_rng(0, "a.png", "cutout", 0.2, r), (60, 80), 0.2)
+                 .to_dict()["boxes"]) for r in range(8)}  # fmt: skip
     assert len(boxes) == 8
     assert (
         case_rng(0, "a.png", "cutout", 0.2, 0).random()

@@ -16,6 +16,7 @@ A method module (see :mod:`~occlude.augment.methods.cutout`) holds the method's 
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -38,6 +39,16 @@ def new_key(rng: np.random.Generator) -> int:
 
 def keys_of(key: int) -> np.ndarray:
     return np.asarray([key], dtype=np.int32)
+
+
+def colour_of(
+    fill: Fill, image: np.ndarray, dataset_mean: Sequence[float] | None = None
+) -> F.Colour:
+    """A non-noise ``fill`` in one image's units (:func:`occlude.fill.colour` on NumPy)."""
+    arr = F.check_image(image)
+    top, cc = F.full_scale(arr.dtype), F.colour_channels(arr)
+    found = colour(NUMPY, fill, F.colour_part(arr), (0, top), dataset_mean)
+    return tuple(float(v) for v in np.broadcast_to(found[0], (cc,)))
 
 
 @dataclass(frozen=True)
@@ -86,10 +97,7 @@ class Occluder(Method):
             return Augmented(arr.copy(), params, key=key)
         value: F.FillValue = F.Noise(key, keyed=True)
         if self.fill.kind != "noise":
-            top = F.full_scale(arr.dtype)
-            cc = F.colour_channels(arr)
-            found = colour(NUMPY, self.fill, F.colour_part(arr), (0, top), context.dataset_mean)
-            value = tuple(float(v) for v in np.broadcast_to(found[0], (cc,)))
+            value = colour_of(self.fill, arr, context.dataset_mean)
         return Augmented(self.apply(arr, params, fill=value), params, fill=value, key=key)
 
     def apply(
