@@ -187,12 +187,6 @@ def noise(bk: Any, images: Any, keys: Any, value_range: tuple[float, float], int
     return bk.cast(drawn, images.dtype)
 
 
-def channel_means(image: np.ndarray) -> tuple[float, float, float]:
-    """Per-channel mean of an H×W×3 image, in its own pixel units."""
-    m = np.asarray(image, dtype=np.float64).reshape(-1, image.shape[-1]).mean(axis=0)
-    return (float(m[0]), float(m[1]), float(m[2]))
-
-
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     """Separable Gaussian blur of an H×W×C float image, edges reflected."""
     if sigma <= 0:
