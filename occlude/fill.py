@@ -162,7 +162,7 @@ def fill_values(
     integer: bool = True,
 ) -> Any:
     """What ``fill`` paints on ``images`` (B, H, W, C floats), broadcastable against their
-    row view (B, H, W * C) (see :func:`occlude.augment.regions.paint`)."""
+    row view (B, H, W * C) (see :func:`occlude.augment.geometry.paint`)."""
     if fill.kind == "noise":
         return noise(bk, images, keys, value_range, integer)
     col = colour(bk, fill, images, value_range, dataset_mean)

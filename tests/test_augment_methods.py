@@ -30,8 +30,8 @@ from occlude.augment import (
     params_from_dict,
     replay,
 )
+from occlude.augment.geometry import BoxParams
 from occlude.augment.methods import Mixer, Occluder, occluders
-from occlude.augment.regions import BoxParams
 from occlude.box import Box
 from occlude.errors import UsageError
 

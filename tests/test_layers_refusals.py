@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.errors import UsageError
 from occlude.layers import (
     AttentiveCutMix,

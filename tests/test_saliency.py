@@ -10,7 +10,7 @@ import pytest
 from backends.guided import centre_importances
 from test_methods import ADAPTERS
 
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment import saliency as S
 from occlude.augment.checks import check_label_by
 from occlude.errors import UsageError

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from occlude import draws as rnd
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.box import Box
 from occlude.errors import UsageError
 

@@ -21,7 +21,7 @@ from keras.src.utils import backend_utils, jax_utils, tracking
 
 from occlude import draws as rnd
 from occlude.augment import checks
-from occlude.augment.regions import coin
+from occlude.augment.geometry import coin
 from occlude.errors import UsageError
 from occlude.layers import _checks as chk
 
@@ -46,14 +46,14 @@ class Batch:
 
 
 @dataclass(frozen=True)
-class Spec:
+class InputSpec:
     """An input entry's shape (None where unknown) and dtype, read without converting it."""
 
     shape: tuple[int | None, ...]
     dtype: str
 
     @classmethod
-    def of(cls, x: Any) -> Spec:
+    def of(cls, x: Any) -> InputSpec:
         if not (hasattr(x, "shape") and hasattr(x, "dtype")):
             x = np.asarray(x)
         if getattr(x.shape, "rank", 0) is None:
@@ -221,7 +221,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
                 f"received a dict with keys {sorted(data)}"
             )
         raw = data if isinstance(data, dict) else {IMAGES: data}
-        specs = {k: Spec.of(v) for k, v in raw.items()}
+        specs = {k: InputSpec.of(v) for k, v in raw.items()}
         shape, layout = specs[IMAGES].shape, self._layout()
         if len(shape) not in (3, 4):
             one = "(" + layout.removeprefix("(B, ")
@@ -259,7 +259,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
     def _layout(self) -> str:
         return "(B, H, W, C)" if self.data_format == "channels_last" else "(B, C, H, W)"
 
-    def _check_map(self, key: str, spec: Spec, image: tuple[int | None, ...]) -> None:
+    def _check_map(self, key: str, spec: InputSpec, image: tuple[int | None, ...]) -> None:
         """Masks or maps: one per image, (B, H, W), or with a channel axis where the images
         have theirs (a saliency map's of size 1)."""
         shape, first = spec.shape, self.data_format == "channels_first"
@@ -300,7 +300,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
             saliency=same(SALIENCY, batch.saliency),
         )
 
-    def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
+    def check_inputs(self, specs: dict[str, InputSpec], batched: bool) -> None:
         """Refuse entries the layer cannot keep consistent (mixers override)."""
         return  # (a body for AutoGraph, which cannot convert a docstring-only method)
 

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from occlude import draws as rnd
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment.checks import is_whole
 from occlude.augment.methods.mixer import Mixer
 from occlude.errors import UsageError
@@ -27,8 +27,8 @@ from occlude.layers._base import (
     MASKS,
     SALIENCY,
     Batch,
+    InputSpec,
     OcclusionLayer,
-    Spec,
     Tensor,
     is_integer,
     method_arguments,
@@ -62,7 +62,7 @@ class MixingLayer(OcclusionLayer):
             )
         self.num_classes = None if num_classes is None else int(num_classes)
 
-    def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
+    def check_inputs(self, specs: dict[str, InputSpec], batched: bool) -> None:
         name = type(self).__name__
         known = {IMAGES, LABELS, MASKS} | ({SALIENCY} if self.needs_saliency else set())
         if set(specs) - known:
@@ -78,7 +78,7 @@ class MixingLayer(OcclusionLayer):
         if LABELS in specs:
             self._check_labels(specs[LABELS])
 
-    def _check_labels(self, spec: Spec) -> None:
+    def _check_labels(self, spec: InputSpec) -> None:
         name = type(self).__name__
         chk.check_dtype(name, LABELS, spec.dtype, ("int", "float"))
         if is_integer(spec.dtype):

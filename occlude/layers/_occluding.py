@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment.checks import check_optional_int
 from occlude.augment.methods.occluder import Occluder
 from occlude.errors import UsageError
@@ -25,8 +25,8 @@ from occlude.layers import _checks as chk
 from occlude.layers._base import (
     MASKS,
     Batch,
+    InputSpec,
     OcclusionLayer,
-    Spec,
     Tensor,
     is_integer,
     method_arguments,
@@ -56,7 +56,7 @@ class OccludingLayer(OcclusionLayer):
         self._fill = layer_fill(fill)
         self.ignore_class = check_optional_int(ignore_class, "ignore_class")
 
-    def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
+    def check_inputs(self, specs: dict[str, InputSpec], batched: bool) -> None:
         """``ignore_class`` must be a value of the masks' dtype (a cast would change it)."""
         if MASKS not in specs or self.ignore_class is None:
             return

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from occlude import draws
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment import saliency as S
 from occlude.augment.checks import MAX_CELLS_GRID, check_int, check_label_by, is_whole
 from occlude.augment.methods.cut_mix import paste

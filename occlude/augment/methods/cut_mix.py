@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from occlude import draws
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment.methods.mixer import Mixer, beta_lam, optional, partner_steps
 from occlude.box import Box
 

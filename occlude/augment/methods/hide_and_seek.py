@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, TypeAlias
 import numpy as np
 
 from occlude import draws
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment.checks import MAX_CELL_SIDE, check_prob, is_whole
 from occlude.augment.methods.occluder import Occluder
 from occlude.errors import UsageError

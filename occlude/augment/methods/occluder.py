@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from occlude.augment import functional as F
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment.methods.base import AUGMENT_FILLS, Augmented, Context, Method
 from occlude.draws import NUMPY
 from occlude.errors import UsageError
@@ -65,7 +65,7 @@ class Occluder(Method):
     def sample(self, bk: Any, keys: Tensor, h: Any, w: Any) -> Any:
         """This method's draws for ``keys`` (B,) int32 and images of ``h`` x ``w``
         (ints, or scalar tensors in a graph): arrays with a leading batch axis, and
-        ``applied`` (B,) bool, the ``prob`` coin (:func:`~occlude.augment.regions.coin`)."""
+        ``applied`` (B,) bool, the ``prob`` coin (:func:`~occlude.augment.geometry.coin`)."""
 
     @abstractmethod
     def region(self, bk: Any, params: Any, h: Any, w: Any) -> geo.Region:
@@ -137,7 +137,7 @@ class Occluder(Method):
 
 @dataclass(frozen=True)
 class BoxOccluder(Occluder):
-    """An occluder whose params are boxes (:class:`~occlude.augment.regions.BoxParams`)."""
+    """An occluder whose params are boxes (:class:`~occlude.augment.geometry.BoxParams`)."""
 
     params_type: ClassVar[Any] = geo.BoxParams
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment import saliency as S
 from occlude.augment.checks import check_label_by
 from occlude.augment.methods.cut_mix import cutmix_box, paste, pasted_share
