@@ -21,7 +21,6 @@ from keras.src.utils import backend_utils, jax_utils, tracking
 
 from occlude import draws as rnd
 from occlude.augment import checks
-from occlude.augment.geometry import coin
 from occlude.errors import UsageError
 from occlude.layers import _checks as chk
 
@@ -165,10 +164,6 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
 
     def label_spec(self, spec: Any) -> Any:
         return spec
-
-    def applied(self, bk: Any, keys: Tensor) -> Tensor:
-        """(B,) bool: the ``prob`` coin of each sample (its first draw)."""
-        return coin(bk, keys, self.prob)
 
     def sample_keys(self, bk: Any, images: Tensor) -> Tensor:
         """(B,) int32: each sample's key (seed, batch pixels, position; a counter if unseeded)."""

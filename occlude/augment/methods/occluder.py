@@ -9,7 +9,7 @@ A method module (see :mod:`~occlude.augment.methods.cutout`) holds the method's 
 * the NumPy adapter: ``method(image, rng)`` draws ONE int32 key from ``rng`` and runs the
   method on :data:`~occlude.draws.NUMPY` as a batch of one; :meth:`Occluder.apply` paints
   recorded params (``replay``);
-* the Keras adapter, :class:`occlude.layers.OccludingLayer`, calls the same ``sample`` and
+* the Keras adapter, :class:`~occlude.layers._occluding.MethodLayer`, calls the same ``sample`` and
   ``region`` on Keras's backend, with the same :func:`occlude.fill.fill_values`.
 """
 
