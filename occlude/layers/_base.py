@@ -5,7 +5,7 @@ is the TensorFlow backend inside a ``tf.data`` pipeline (whatever Keras's backen
 Keras's backend otherwise. Unlike them, it keeps the input dtypes (integer labels stay
 integers until a mixer converts them) and draws nothing from shared mutable state when
 seeded: each sample's randomness is a hash of the seed, the batch's pixels and the
-sample's position (see :mod:`occlude.layers._random`).
+sample's position (see :mod:`occlude.draws`).
 """
 
 from __future__ import annotations

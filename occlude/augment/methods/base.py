@@ -142,7 +142,6 @@ class Method(ABC):
         values = {f.name: _json(getattr(self, f.name)) for f in dataclasses.fields(self)}
         return {"method": self.name, **values}
 
-    @abstractmethod
     def apply(
         self,
         image: np.ndarray,
@@ -151,7 +150,18 @@ class Method(ABC):
         fill: F.FillValue | None = None,
         partner: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The augmented copy of ``image`` (pure; ``partner`` already matched to it)."""
+        """The augmented copy of ``image`` (pure; ``partner`` already matched to it), a plain
+        copy where ``params`` were not applied."""
+        arr = F.check_image(image)
+        if not bool(np.asarray(params.applied).reshape(-1)[0]):
+            return arr.copy()
+        return self.paint_one(arr, params, fill, partner)
+
+    @abstractmethod
+    def paint_one(
+        self, image: np.ndarray, params: Any, fill: F.FillValue | None, partner: np.ndarray | None
+    ) -> np.ndarray:
+        """:meth:`apply` for params that were applied, on a checked image."""
 
     @abstractmethod
     def __call__(

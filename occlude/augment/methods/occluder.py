@@ -100,22 +100,14 @@ class Occluder(Method):
             value = colour_of(self.fill, arr, context.dataset_mean)
         return Augmented(self.apply(arr, params, fill=value), params, fill=value, key=key)
 
-    def apply(
-        self,
-        image: np.ndarray,
-        params: Any,
-        *,
-        fill: F.FillValue | None = None,
-        partner: np.ndarray | None = None,
+    def paint_one(
+        self, image: np.ndarray, params: Any, fill: F.FillValue | None, partner: np.ndarray | None
     ) -> np.ndarray:
         """``image`` painted as ``params`` say with ``fill``: a colour in the image's units,
         keyed noise, or a version-1 record's NumPy noise."""
-        arr = F.check_image(image)
-        if not bool(np.asarray(params.applied)[0]):
-            return arr.copy()
         if fill is None:
             raise UsageError(f"{self.name} needs a fill value", "fill")
-        return self.paint(arr, params, fill)
+        return self.paint(image, params, fill)
 
     def paint(self, image: np.ndarray, params: Any, fill: F.FillValue) -> np.ndarray:
         """One image (H, W, C uint8/uint16) painted on NumPy, alpha kept."""
