@@ -113,10 +113,10 @@ class Mixer(Method):
     def paint_one(
         self, arr: np.ndarray, params: Any, fill: F.FillValue | None, partner: np.ndarray | None
     ) -> np.ndarray:
-        """``arr`` with ``partner`` (matched to it: see ``match_partner``) mixed into its
+        """The image ``arr`` with ``partner`` (matched to it: see ``match_partner``) mixed into its
         colour channels as ``params`` say, in float64, rounded half to even; alpha kept."""
         if partner is None:
-            raise UsageError(f"{self.name} needs a partner arr", "partner")
+            raise UsageError(f"{self.name} needs a partner image", "partner")
         theirs = F.check_image(partner)
         cc = F.colour_channels(arr)
         if arr.shape[:2] != theirs.shape[:2] or arr.dtype != theirs.dtype or theirs.shape[2] < cc:
