@@ -162,7 +162,7 @@ def fill_values(
     integer: bool = True,
 ) -> Any:
     """What ``fill`` paints on ``images`` (B, H, W, C floats), broadcastable against their
-    row view (B, H, W * C) (see :func:`occlude.augment.regions.paint`)."""
+    row view (B, H, W * C) (see :func:`occlude.augment.geometry.paint`)."""
     if fill.kind == "noise":
         return noise(bk, images, keys, value_range, integer)
     col = colour(bk, fill, images, value_range, dataset_mean)
@@ -185,12 +185,6 @@ def noise(bk: Any, images: Any, keys: Any, value_range: tuple[float, float], int
     else:
         drawn = xp.add(xp.multiply(u, high - low), low)
     return bk.cast(drawn, images.dtype)
-
-
-def channel_means(image: np.ndarray) -> tuple[float, float, float]:
-    """Per-channel mean of an H×W×3 image, in its own pixel units."""
-    m = np.asarray(image, dtype=np.float64).reshape(-1, image.shape[-1]).mean(axis=0)
-    return (float(m[0]), float(m[1]), float(m[2]))
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:

@@ -10,7 +10,7 @@ from PIL import Image
 
 import occlude
 from occlude.augment import METHODS, Cutout, MixUp, augment, replay
-from occlude.augment.functional import erase_boxes
+from occlude.augment.functional import match_partner
 from occlude.errors import UsageError
 
 
@@ -79,6 +79,6 @@ def test_the_package_lists_the_product_and_keeps_the_parts_importable() -> None:
 
     assert set(package.__all__) >= {"augment", "augment_files", "replay", "Augmented", "METHODS"}
     assert {cls.__name__ for cls in METHODS.values()} <= set(package.__all__)
-    assert "erase_boxes" not in package.__all__ and len(package.__all__) < 20
-    assert package.erase_boxes is erase_boxes  # the old name still works
+    assert "match_partner" not in package.__all__ and len(package.__all__) < 20
+    assert package.match_partner is match_partner  # a part, importable from the package
     assert occlude.Cutout is Cutout and "augment_image" in occlude.__all__

@@ -9,15 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from occlude.augment import (
-    Noise,
-    augmentation,
-    erase_boxes,
-    fill_colour,
-    match_partner,
-    params_from_dict,
-)
+from occlude.augment import Noise, augmentation, match_partner, params_from_dict
 from occlude.augment.arrays import array_to_pil, output_suffix, pil_to_array
+from occlude.augment.functional import FillValue
+from occlude.augment.geometry import BoxParams
+from occlude.augment.methods import Cutout
+from occlude.augment.methods.occluder import colour_of
+from occlude.box import Box
 from occlude.errors import UsageError
 from occlude.fill import parse_fill
 
@@ -27,7 +25,12 @@ def ramp(h: int, w: int, c: int = 3, dtype: type = np.uint8) -> np.ndarray:
     return (np.arange(h * w * c).reshape(h, w, c) % 50 + 100).astype(dtype)
 
 
-# --- erase_boxes (cutout, random erasing) ----------------------------------------
+# --- box painting (cutout, random erasing) on the folder adapter ----------------------
+
+
+def erase_boxes(image: np.ndarray, boxes: list[tuple[int, ...]], fill: FillValue) -> np.ndarray:
+    """The box occluders' NumPy painter on hand-built boxes."""
+    return Cutout().apply(image, BoxParams.of([Box(*b) for b in boxes]), fill=fill)
 
 
 def test_erase_boxes_paints_exactly_the_end_exclusive_box() -> None:
@@ -95,33 +98,33 @@ def test_check_image_says_what_it_received() -> None:
         erase_boxes(np.zeros((2, 2, 3), np.float32), [], (0.0, 0.0, 0.0))
 
 
-# --- fills ---------------------------------------------------------------------------
+# --- fills (occlude.fill.colour in an image's units) ------------------------------
 
 
-def test_fill_colour_converts_rgb_to_luma_for_grey_and_scales_16_bit() -> None:
+def test_colour_of_converts_rgb_to_luma_for_grey_and_scales_16_bit() -> None:
     rgb8 = np.zeros((2, 2, 3), np.uint8)
     grey8 = np.zeros((2, 2, 1), np.uint8)
     grey16 = np.zeros((2, 2, 1), np.uint16)
     la8 = np.zeros((2, 2, 2), np.uint8)
     colour = parse_fill("100,200,50")
-    assert fill_colour(colour, rgb8) == (100.0, 200.0, 50.0)
+    assert colour_of(colour, rgb8) == (100.0, 200.0, 50.0)
     luma = 0.299 * 100 + 0.587 * 200 + 0.114 * 50
-    assert fill_colour(colour, grey8) == pytest.approx((luma,))
-    assert fill_colour(colour, la8) == pytest.approx((luma,))
-    assert fill_colour(parse_fill("white"), grey16) == pytest.approx((65535.0,))
-    out = erase_boxes(grey16, [(0, 0, 2, 2)], fill_colour(parse_fill("grey"), grey16))
+    assert colour_of(colour, grey8) == pytest.approx((luma,))
+    assert colour_of(colour, la8) == pytest.approx((luma,))
+    assert colour_of(parse_fill("white"), grey16) == pytest.approx((65535.0,))
+    out = erase_boxes(grey16, [(0, 0, 2, 2)], colour_of(parse_fill("grey"), grey16))
     assert (out == 32768).all()  # 127.5 * 257 = 32767.5, rounded half to even
 
 
-def test_fill_colour_mean_is_the_images_own_and_dataset_mean_is_given() -> None:
+def test_colour_of_mean_is_the_images_own_and_dataset_mean_is_given() -> None:
     img = np.array([[[0, 10, 20, 255], [100, 30, 40, 0]]], np.uint8)
-    assert fill_colour(parse_fill("mean", ["mean"]), img) == (50.0, 20.0, 30.0)
+    assert colour_of(parse_fill("mean", ["mean"]), img) == (50.0, 20.0, 30.0)
     dm = parse_fill("dataset-mean", ["dataset-mean"])
-    assert fill_colour(dm, img, (1.0, 2.0, 3.0)) == (1.0, 2.0, 3.0)
+    assert colour_of(dm, img, (1.0, 2.0, 3.0)) == (1.0, 2.0, 3.0)
     with pytest.raises(UsageError, match="dataset's mean"):
-        fill_colour(dm, img)
-    with pytest.raises(UsageError, match="Noise"):
-        fill_colour(parse_fill("noise", ["noise"]), img)
+        colour_of(dm, img)
+    with pytest.raises(UsageError, match="not a colour"):
+        colour_of(parse_fill("noise", ["noise"]), img)
 
 
 # --- mixing: the mixers' painters on the folder adapter (NumPy, float64) -------------

@@ -15,8 +15,8 @@ from scipy import stats
 from occlude import draws
 from occlude.augment import augment, augmentation, output_rng
 from occlude.augment import functional as F
+from occlude.augment.geometry import BoxParams
 from occlude.augment.methods import METHODS, Context, Mixer, Occluder
-from occlude.augment.regions import BoxParams
 from occlude.draws import NUMPY
 from occlude.errors import UsageError
 

@@ -10,7 +10,7 @@ import pytest
 from backends.guided import centre_importances
 from test_methods import ADAPTERS
 
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment import saliency as S
 from occlude.augment.checks import check_label_by
 from occlude.errors import UsageError
@@ -44,12 +44,10 @@ def test_every_centres_box_importance_matches_a_naive_sum(bk: Any) -> None:
         np.testing.assert_allclose(sums / totals, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_box_sums_and_region_sums_agree_with_a_slice(bk: Any) -> None:
+def test_region_sums_agree_with_a_slice(bk: Any) -> None:
     maps = np.random.default_rng(2).random((2, 8, 10)).astype("float32")
     boxes = geo.Boxes(*(np.asarray(v, "int32") for v in ([1, 0], [2, 3], [7, 10], [5, 8])))
     expected = [maps[0, 2:5, 1:7].sum(), maps[1, 3:8, 0:10].sum()]
-    table = S.integral(bk, bk.convert_to_tensor(maps))
-    np.testing.assert_allclose(numpy(S.box_sums(bk, table, boxes)), expected, rtol=1e-5)
     region = geo.box_region(bk, boxes, 8, 10, np.asarray([True, True]))
     np.testing.assert_allclose(numpy(S.region_sums(bk, maps, region)), expected, rtol=1e-5)
 
@@ -82,30 +80,19 @@ def test_top_k_takes_ties_in_index_order(bk: Any) -> None:
 def test_cells_have_floor_boundaries(bk: Any, n: int, grid: int) -> None:
     bounds = numpy(S.cell_bounds(bk, n, grid))
     assert list(bounds) == [i * n // grid for i in range(grid + 1)]
-    cells = numpy(S.cell_of(bk, S.cell_bounds(bk, n, grid), n, 1))[0]
-    for i in range(grid):
-        assert np.all(cells[bounds[i] : bounds[i + 1]] == i)
 
 
 def test_cell_sums_static_and_from_the_integral_image_agree(bk: Any) -> None:
     maps = np.random.default_rng(3).random((2, 23, 30)).astype("float32")
     rows, cols = S.cell_bounds(bk, 23, 7), S.cell_bounds(bk, 30, 7)
-    expected = [[[m[y0:y1, x0:x1].sum() for x0, y0, x1, y1 in S.grid_cells((23, 30), 7)]]
-                for m in maps]  # fmt: skip
+    ys, xs = (S.cell_bounds(None, n, 7) for n in (23, 30))
+    expected = [[[m[ys[r] : ys[r + 1], xs[c] : xs[c + 1]].sum() for r in range(7)
+                  for c in range(7)]] for m in maps]  # fmt: skip
     static = numpy(S.cell_sums(bk, maps, rows, cols)).reshape(2, 1, -1)
     tensors = [bk.convert_to_tensor(v, dtype="int32") for v in (rows, cols)]
     traced = numpy(S.cell_sums(bk, bk.convert_to_tensor(maps), *tensors)).reshape(2, 1, -1)
     np.testing.assert_allclose(static, expected, rtol=1e-5)
     np.testing.assert_allclose(traced, expected, rtol=1e-4)
-
-
-def test_grid_cells_cover_the_image_when_sides_do_not_divide() -> None:
-    cells = S.grid_cells((23, 30), 7)
-    assert len(cells) == 49
-    mask = np.zeros((23, 30), int)
-    for x0, y0, x1, y1 in cells:
-        mask[y0:y1, x0:x1] += 1
-    assert (mask == 1).all()
 
 
 def test_label_weights_by_area_and_by_saliency(bk: Any) -> None:

@@ -17,8 +17,8 @@ Example::
     result.image, result.params_dict(), result.label_weights
 
 The parts stay importable from their modules (:mod:`~occlude.augment.functional`: the
-painters; :mod:`~occlude.augment.methods`: samplers and parameter records;
-:mod:`~occlude.augment.seeding`), and by their old names from here. Importing this
+image model; :mod:`~occlude.augment.methods`: the methods and parameter records;
+:mod:`~occlude.augment.seeding`), and from here. Importing this
 package loads nothing; the methods load numpy only.
 """
 
@@ -53,11 +53,9 @@ _PARTS = {
     **dict.fromkeys(("AugmentReport", "augment_files", "folder_mean"), "occlude.augment.files"),
     "replay": "occlude.augment.manifest",
     "augment": "occlude.augment.single",
-    **dict.fromkeys(("Noise", "erase_boxes", "fill_colour", "match_partner"),
-                    "occlude.augment.functional"),
-    **dict.fromkeys(("Context", "CutMixParams", "MixUpParams", "params_from_dict"),
+    **dict.fromkeys(("Noise", "match_partner"), "occlude.augment.functional"),
+    **dict.fromkeys(("Context", "CutMixParams", "MixUpParams", "Params", "params_from_dict"),
                     "occlude.augment.methods"),
-    **dict.fromkeys(("Box", "Params", "box_area"), "occlude.augment.params"),
     **dict.fromkeys(("output_rng", "output_seed"), "occlude.augment.seeding"),
     "load_array": "occlude.augment.arrays",
 }  # fmt: skip

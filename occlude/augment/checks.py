@@ -116,13 +116,6 @@ def check_range(bounds: Sequence[float], name: str, upper: float = math.inf) -> 
     return low, high
 
 
-def check_shape(shape: Sequence[int]) -> tuple[int, int]:
-    """``(height, width)`` as positive ints, or a UsageError naming what was received."""
-    if len(shape) < 2 or int(shape[0]) < 1 or int(shape[1]) < 1:
-        raise UsageError(f"shape must be (height, width) >= 1; received {tuple(shape)}", "shape")
-    return int(shape[0]), int(shape[1])
-
-
 def check_size(size: float) -> float:
     """A square's side: a fraction of the shorter side below 1, whole pixels from 1 up."""
     if not (is_number(size) and size > 0):

@@ -1,29 +1,24 @@
-"""Pure functions: an image array and explicit parameters in, a new image array out.
+"""The folder command's image model, its fill values, and the partner matched to a source.
 
 The image model: an ``H x W x C`` array of ``uint8`` (0-255) or ``uint16`` (0-65535)
 with ``C`` = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA). The alpha channel (the
 last one when ``C`` is 2 or 4) is never changed: only colour channels are occluded or
 mixed. Inputs are never modified; every function returns a new array.
 
-A fill is either a colour (one value per colour channel, in the image's own units; see
-:func:`fill_colour`) or :class:`Noise`, per-pixel uniform noise over the full range drawn
-from its own seed so that an output can be replayed from its parameters.
+A fill value is a colour (one value per colour channel, in the image's own units; see
+:func:`~occlude.augment.methods.occluder.colour_of`) or :class:`Noise`, drawn from its
+seed so that an output replays from its parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
 import numpy as np
 
-from occlude.box import Box
 from occlude.errors import UsageError
-from occlude.fill import Fill
-
-# ITU-R 601-2 luma, the weights Pillow uses for RGB -> L.
-LUMA = (0.299, 0.587, 0.114)
+from occlude.fill import LUMA
 
 
 @dataclass(frozen=True)
@@ -65,46 +60,6 @@ def check_image(image: np.ndarray) -> np.ndarray:
     return arr
 
 
-def rgb_to_channels(rgb: Sequence[float], channels: int, scale: float = 1.0) -> Colour:
-    """An 8-bit RGB colour in an image's colour model: luma for grey, times ``scale``."""
-    r, g, b = (float(v) * scale for v in rgb)
-    if channels == 1:
-        return (r,) if r == g == b else (LUMA[0] * r + LUMA[1] * g + LUMA[2] * b,)
-    return (r, g, b)
-
-
-def fill_colour(
-    fill: Fill, image: np.ndarray, dataset_mean: Sequence[float] | None = None
-) -> Colour:
-    """Resolve a non-noise :class:`~occlude.fill.Fill` into ``image``'s units.
-
-    Constants and ``dataset-mean`` are 8-bit RGB: grey images get their luma, and 16-bit
-    images scale them by 257 (so 255 becomes 65535). ``mean`` is the image's own mean per
-    colour channel (alpha ignored).
-    """
-    arr = check_image(image)
-    cc = colour_channels(arr)
-    scale = full_scale(arr.dtype) / 255.0
-    if fill.kind == "constant":
-        return rgb_to_channels(fill.rgb, cc, scale)
-    if fill.kind == "dataset-mean":
-        if dataset_mean is None:
-            raise UsageError("fill dataset-mean needs the dataset's mean colour")
-        return rgb_to_channels(dataset_mean, cc, scale)
-    if fill.kind == "mean":
-        means = arr[..., :cc].reshape(-1, cc).mean(axis=0, dtype=np.float64)
-        return tuple(float(m) for m in means)
-    raise UsageError(f"fill {fill} is not a colour; use Noise for noise")
-
-
-def _colour_array(colour: Colour, image: np.ndarray) -> np.ndarray:
-    cc = colour_channels(image)
-    if len(colour) != cc:
-        raise UsageError(f"fill needs {cc} colour value(s); received {len(colour)}")
-    top = full_scale(image.dtype)
-    return np.clip(np.rint(np.asarray(colour, dtype=np.float64)), 0, top).astype(image.dtype)
-
-
 def colour_part(image: np.ndarray) -> np.ndarray:
     """The colour channels of one image as a float64 batch of one, (1, H, W, C)."""
     return image[None, ..., : colour_channels(image)].astype(np.float64)
@@ -120,36 +75,6 @@ def noise_array(
     rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype[np.generic]
 ) -> np.ndarray:
     return rng.integers(0, full_scale(dtype), size=shape, dtype=dtype, endpoint=True)
-
-
-def _paint(view: np.ndarray, colour: np.ndarray) -> None:
-    """``view[...] = colour``, laying the colour out as one contiguous row first.
-
-    Broadcasting a 1-4 value vector over a block is ~30x slower than copying a ready row.
-    """
-    view[...] = np.ascontiguousarray(np.broadcast_to(colour, view.shape[1:]))
-
-
-def erase_boxes(image: np.ndarray, boxes: Sequence[Box], fill: FillValue) -> np.ndarray:
-    """Cutout and Random Erasing: paint each box (in order; later boxes win) with ``fill``.
-
-    Noise is drawn box by box, row-major within a box, from one ``default_rng(seed)``.
-    """
-    arr = check_image(image)
-    out = arr.copy()
-    cc = colour_channels(arr)
-    rng = np.random.default_rng(fill.seed) if isinstance(fill, Noise) else None
-    colour = None if isinstance(fill, Noise) else _colour_array(fill, arr)
-    for x0, y0, x1, y1 in boxes:
-        if x1 <= x0 or y1 <= y0:
-            continue
-        if rng is not None:
-            out[y0:y1, x0:x1, :cc] = noise_array(rng, (y1 - y0, x1 - x0, cc), arr.dtype)
-        elif colour is not None:
-            _paint(out[y0:y1, x0:x1, :cc], colour)
-    return out
-
-    return out
 
 
 def match_partner(partner: np.ndarray, source: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ class Source:
 
 
 @dataclass(frozen=True)
-class Task:
+class AugmentTask:
     """What a worker needs for one input."""
 
     key: str
@@ -216,10 +216,10 @@ class AugmentJob(Job):
         self.config = fingerprint(settings, 16)
         return settings
 
-    def task(self, unit: Unit) -> Task:
+    def task(self, unit: Unit) -> AugmentTask:
         assert unit.source is not None and self._hashes is not None
         index = self._position[(unit.source.rel.as_posix(), str(unit.source.path))]
-        return Task(
+        return AugmentTask(
             key=unit.key,
             source=self._pool[index],
             pool_index=index,
@@ -229,7 +229,7 @@ class AugmentJob(Job):
             source_sha256=self._hashes(unit.source.path),
         )
 
-    def process(self, task: Task, tick: Tick | None = None) -> UnitResult:
+    def process(self, task: AugmentTask, tick: Tick | None = None) -> UnitResult:
         """Write every copy of one input; failures become lines, never exceptions."""
         src = task.source
         result = UnitResult(task.key)
@@ -260,7 +260,7 @@ class AugmentJob(Job):
         self,
         image: np.ndarray,
         saliency: np.ndarray | None,
-        task: Task,
+        task: AugmentTask,
         copy: int,
         rel_out: str,
         partners: _Others,

@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from occlude import draws as rnd
-from occlude.augment import regions as geo
-from occlude.box import Box
+from occlude.augment import geometry as geo
 from occlude.errors import UsageError
 
 Tensor = Any
@@ -51,25 +50,6 @@ def integral(bk: Any, maps: Tensor) -> Tensor:
 def totals(bk: Any, table: Tensor) -> Tensor:
     """(B,) each map's whole sum: the integral image's last entry."""
     return table[:, -1, -1]
-
-
-def _at(bk: Any, table: Tensor, ys: Tensor, xs: Tensor) -> Tensor:
-    """``table[b, ys[b, ...], xs[b, ...]]`` for index tensors of one shape (B, ...)."""
-    xp = bk.numpy
-    width = bk.shape(table)[2]
-    flat = xp.reshape(table, (bk.shape(table)[0], -1))
-    index = xp.add(xp.multiply(ys, width), xs)
-    shape = bk.shape(index)
-    picked = xp.take_along_axis(flat, xp.reshape(index, (shape[0], -1)), axis=1)
-    return xp.reshape(picked, shape)
-
-
-def box_sums(bk: Any, table: Tensor, boxes: geo.Boxes) -> Tensor:
-    """Sums inside clipped boxes (coordinates (B,) or (B, K)) from an integral ``table``."""
-    xp = bk.numpy
-    inner = xp.add(_at(bk, table, boxes.y1, boxes.x1), _at(bk, table, boxes.y0, boxes.x0))
-    outer = xp.add(_at(bk, table, boxes.y0, boxes.x1), _at(bk, table, boxes.y1, boxes.x0))
-    return xp.subtract(inner, outer)
 
 
 def centred_box_sums(bk: Any, table: Tensor, side: Any, h: Any, w: Any) -> Tensor:
@@ -133,22 +113,6 @@ def cell_bounds(bk: Any, n: Any, grid: int) -> Any:
         return [i * n // grid for i in range(grid + 1)]
     steps = bk.numpy.multiply(bk.numpy.arange(grid + 1, dtype="int32"), rnd.int32(bk, n))
     return bk.numpy.floor_divide(steps, grid)
-
-
-def grid_cells(shape: Sequence[int], grid: int) -> list[Box]:
-    """The ``grid`` x ``grid`` cells of an image of ``shape`` (height, width), row-major."""
-    ys = cell_bounds(None, int(shape[0]), grid)
-    xs = cell_bounds(None, int(shape[1]), grid)
-    return [Box(xs[c], ys[r], xs[c + 1], ys[r + 1]) for r in range(grid) for c in range(grid)]
-
-
-def cell_of(bk: Any, bounds: Any, n: Any, batch: Any) -> Tensor:
-    """(B, n) the cell of each pixel along one side: how many inner edges are <= it."""
-    xp = bk.numpy
-    pos = xp.expand_dims(xp.arange(n, dtype="int32"), 1)
-    inner = xp.expand_dims(bk.convert_to_tensor(bounds, dtype="int32")[1:-1], 0)
-    cells = xp.sum(rnd.int32(bk, xp.greater_equal(pos, inner)), axis=1)
-    return xp.broadcast_to(xp.expand_dims(cells, 0), (batch, bk.shape(cells)[0]))
 
 
 def cell_sums(bk: Any, maps: Tensor, rows: Any, cols: Any) -> Tensor:

@@ -5,7 +5,7 @@ is the TensorFlow backend inside a ``tf.data`` pipeline (whatever Keras's backen
 Keras's backend otherwise. Unlike them, it keeps the input dtypes (integer labels stay
 integers until a mixer converts them) and draws nothing from shared mutable state when
 seeded: each sample's randomness is a hash of the seed, the batch's pixels and the
-sample's position (see :mod:`occlude.layers._random`).
+sample's position (see :mod:`occlude.draws`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from keras.src.utils import backend_utils, jax_utils, tracking
 
 from occlude import draws as rnd
 from occlude.augment import checks
-from occlude.augment.regions import coin
 from occlude.errors import UsageError
 from occlude.layers import _checks as chk
 
@@ -46,14 +45,14 @@ class Batch:
 
 
 @dataclass(frozen=True)
-class Spec:
+class InputSpec:
     """An input entry's shape (None where unknown) and dtype, read without converting it."""
 
     shape: tuple[int | None, ...]
     dtype: str
 
     @classmethod
-    def of(cls, x: Any) -> Spec:
+    def of(cls, x: Any) -> InputSpec:
         if not (hasattr(x, "shape") and hasattr(x, "dtype")):
             x = np.asarray(x)
         if getattr(x.shape, "rank", 0) is None:
@@ -166,10 +165,6 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
     def label_spec(self, spec: Any) -> Any:
         return spec
 
-    def applied(self, bk: Any, keys: Tensor) -> Tensor:
-        """(B,) bool: the ``prob`` coin of each sample (its first draw)."""
-        return coin(bk, keys, self.prob)
-
     def sample_keys(self, bk: Any, images: Tensor) -> Tensor:
         """(B,) int32: each sample's key (seed, batch pixels, position; a counter if unseeded)."""
         digests = rnd.fingerprints(bk, images, self.value_range)
@@ -221,7 +216,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
                 f"received a dict with keys {sorted(data)}"
             )
         raw = data if isinstance(data, dict) else {IMAGES: data}
-        specs = {k: Spec.of(v) for k, v in raw.items()}
+        specs = {k: InputSpec.of(v) for k, v in raw.items()}
         shape, layout = specs[IMAGES].shape, self._layout()
         if len(shape) not in (3, 4):
             one = "(" + layout.removeprefix("(B, ")
@@ -259,7 +254,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
     def _layout(self) -> str:
         return "(B, H, W, C)" if self.data_format == "channels_last" else "(B, C, H, W)"
 
-    def _check_map(self, key: str, spec: Spec, image: tuple[int | None, ...]) -> None:
+    def _check_map(self, key: str, spec: InputSpec, image: tuple[int | None, ...]) -> None:
         """Masks or maps: one per image, (B, H, W), or with a channel axis where the images
         have theirs (a saliency map's of size 1)."""
         shape, first = spec.shape, self.data_format == "channels_first"
@@ -300,7 +295,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
             saliency=same(SALIENCY, batch.saliency),
         )
 
-    def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
+    def check_inputs(self, specs: dict[str, InputSpec], batched: bool) -> None:
         """Refuse entries the layer cannot keep consistent (mixers override)."""
         return  # (a body for AutoGraph, which cannot convert a docstring-only method)
 

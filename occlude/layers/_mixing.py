@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from occlude import draws as rnd
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment.checks import is_whole
 from occlude.augment.methods.mixer import Mixer
 from occlude.errors import UsageError
@@ -27,42 +27,48 @@ from occlude.layers._base import (
     MASKS,
     SALIENCY,
     Batch,
+    InputSpec,
     OcclusionLayer,
-    Spec,
     Tensor,
     is_integer,
     method_arguments,
 )
 
 
-class MixingLayer(OcclusionLayer):
-    """Mix each sample with a partner from its batch; subclasses say how."""
+class MixerLayer(OcclusionLayer):
+    """A layer that runs ``method_class``, a :class:`~occlude.augment.methods.mixer.Mixer`;
+    ``settings`` names its arguments in order, which take the method's defaults. The
+    partner's pixels, mask pixels (a pasting mixer's) and maps follow the method's
+    ``paint``; the labels take its ``label_weights``."""
 
     needs_batch = True
     # Pasting layers move mask pixels with image pixels; blending ones cannot.
     pastes: ClassVar[bool] = True
+    method_class: ClassVar[type[Mixer]]
+    settings: ClassVar[tuple[str, ...]] = ("alpha", "prob")
 
     def __init__(
         self,
-        *,
-        prob: float,
+        *args: Any,
         num_classes: int | None = None,
         value_range: Sequence[float] = (0, 255),
         seed: int | None = None,
         data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            prob=prob, value_range=value_range, seed=seed, data_format=data_format, **kwargs
-        )
+        self.method = self.method_class(**method_arguments(self, args, kwargs))
+        super().__init__(prob=self.method.prob, value_range=value_range, seed=seed,
+                         data_format=data_format, **kwargs)  # fmt: skip
         if num_classes is not None and not (is_whole(num_classes) and num_classes >= 1):
             raise UsageError(
                 f"num_classes must be a positive int or None; received {num_classes!r}",
                 "num_classes",
             )
         self.num_classes = None if num_classes is None else int(num_classes)
+        for name in self.settings:
+            setattr(self, name, getattr(self.method, name))
 
-    def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
+    def check_inputs(self, specs: dict[str, InputSpec], batched: bool) -> None:
         name = type(self).__name__
         known = {IMAGES, LABELS, MASKS} | ({SALIENCY} if self.needs_saliency else set())
         if set(specs) - known:
@@ -78,7 +84,7 @@ class MixingLayer(OcclusionLayer):
         if LABELS in specs:
             self._check_labels(specs[LABELS])
 
-    def _check_labels(self, spec: Spec) -> None:
+    def _check_labels(self, spec: InputSpec) -> None:
         name = type(self).__name__
         chk.check_dtype(name, LABELS, spec.dtype, ("int", "float"))
         if is_integer(spec.dtype):
@@ -143,36 +149,6 @@ class MixingLayer(OcclusionLayer):
             return keras.KerasTensor((spec.shape[0], self.num_classes), dtype="float32")
         return spec
 
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(num_classes=self.num_classes)
-        return config
-
-
-class MixerLayer(MixingLayer):
-    """A layer that runs ``method_class``, a :class:`~occlude.augment.methods.mixer.Mixer`;
-    ``settings`` names its arguments in order, which take the method's defaults. The
-    partner's pixels, mask pixels (a pasting mixer's) and maps follow the method's
-    ``paint``; the labels take its ``label_weights``."""
-
-    method_class: ClassVar[type[Mixer]]
-    settings: ClassVar[tuple[str, ...]] = ("alpha", "prob")
-
-    def __init__(
-        self,
-        *args: Any,
-        num_classes: int | None = None,
-        value_range: Sequence[float] = (0, 255),
-        seed: int | None = None,
-        data_format: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.method = self.method_class(**method_arguments(self, args, kwargs))
-        super().__init__(prob=self.method.prob, num_classes=num_classes, value_range=value_range,
-                         seed=seed, data_format=data_format, **kwargs)  # fmt: skip
-        for name in self.settings:
-            setattr(self, name, getattr(self.method, name))
-
     def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
         h, w = geo.image_hw(bk, batch.images)
         params = self.method.sample(bk, keys, h, w, others(bk, keys))
@@ -193,6 +169,7 @@ class MixerLayer(MixingLayer):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
+        config.update(num_classes=self.num_classes)
         config.update({k: getattr(self, k) for k in self.settings})
         return config
 

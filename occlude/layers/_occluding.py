@@ -1,6 +1,5 @@
-"""The occluding layers' adapter: a method of :mod:`occlude.augment.methods` as a layer.
-
-:class:`MethodLayer` wraps an :class:`~occlude.augment.methods.Occluder`: the layer's
+"""The occluding layers' adapter: :class:`MethodLayer` wraps an
+:class:`~occlude.augment.methods.Occluder`: the layer's
 settings are the method's (checked by it), each call runs the method's ``sample`` and
 ``region`` on the layer's backend with the per-sample keys, paints the region with
 :func:`occlude.fill.fill_values` and, when ``ignore_class`` is set, writes it into occluded
@@ -16,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment.checks import check_optional_int
 from occlude.augment.methods.occluder import Occluder
 from occlude.errors import UsageError
@@ -25,75 +24,17 @@ from occlude.layers import _checks as chk
 from occlude.layers._base import (
     MASKS,
     Batch,
+    InputSpec,
     OcclusionLayer,
-    Spec,
     Tensor,
     is_integer,
     method_arguments,
 )
 
 
-class OccludingLayer(OcclusionLayer):
-    """Occlude a region of each sample with ``fill``: a subclass gives :meth:`region`
-    (:class:`MethodLayer` from its method; KeepCutout still its own, until its method is
-    converted)."""
-
-    def __init__(
-        self,
-        *,
-        fill: FillLike,
-        prob: float,
-        ignore_class: int | None = None,
-        value_range: Sequence[float] = (0, 255),
-        seed: int | None = None,
-        data_format: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            prob=prob, value_range=value_range, seed=seed, data_format=data_format, **kwargs
-        )
-        self.fill = fill
-        self._fill = layer_fill(fill)
-        self.ignore_class = check_optional_int(ignore_class, "ignore_class")
-
-    def check_inputs(self, specs: dict[str, Spec], batched: bool) -> None:
-        """``ignore_class`` must be a value of the masks' dtype (a cast would change it)."""
-        if MASKS not in specs or self.ignore_class is None:
-            return
-        dtype = specs[MASKS].dtype
-        if chk.dtype_kind(dtype) == "float":
-            return
-        info = (0, 1) if dtype == "bool" else (np.iinfo(dtype).min, np.iinfo(dtype).max)
-        if not info[0] <= self.ignore_class <= info[1]:
-            raise UsageError(
-                f"{type(self).__name__}: ignore_class={self.ignore_class} is not a value of "
-                f"segmentation_masks' dtype {dtype} ({info[0]} to {info[1]})",
-                "ignore_class",
-            )
-
-    def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:
-        """The pixels to occlude in each sample, none where ``applied`` (B,) is false."""
-        raise NotImplementedError
-
-    def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
-        region = self.region(bk, batch, keys, self.applied(bk, keys))
-        integer = is_integer(batch.dtype)
-        fill = fill_values(bk, self._fill, batch.images, keys, self.value_range, None, integer)
-        images = geo.paint(bk, batch.images, region, fill)
-        masks = batch.masks
-        if masks is not None and self.ignore_class is not None:
-            masks = geo.paint(bk, masks, region, bk.cast(self.ignore_class, masks.dtype))
-        return replace(batch, images=images, masks=masks)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(fill=_json(self.fill), ignore_class=self.ignore_class)
-        return config
-
-
-class MethodLayer(OccludingLayer):
-    """A layer that runs ``method_class``; ``settings`` names its arguments in order
-    (``prob`` and ``fill`` among them), which take the method's defaults."""
+class MethodLayer(OcclusionLayer):
+    """A layer that runs ``method_class``, an occluder; ``settings`` names its arguments in
+    order (``prob`` and ``fill`` among them), which take the method's defaults."""
 
     method_class: ClassVar[type[Occluder]]
     settings: ClassVar[tuple[str, ...]]
@@ -111,9 +52,11 @@ class MethodLayer(OccludingLayer):
         fill = given.pop("fill", None)
         fill = str(self.method_class().fill) if fill is None else fill
         self.method = self.method_class(fill=layer_fill(fill, type(self).__name__), **given)
-        super().__init__(fill=fill, prob=self.method.prob, ignore_class=ignore_class,
-                         value_range=value_range, seed=seed, data_format=data_format,
-                         **kwargs)  # fmt: skip
+        super().__init__(prob=self.method.prob, value_range=value_range, seed=seed,
+                         data_format=data_format, **kwargs)  # fmt: skip
+        self.fill = fill
+        self._fill = self.method.fill
+        self.ignore_class = check_optional_int(ignore_class, "ignore_class")
         for name in self.settings:
             if name != "fill":
                 setattr(self, name, getattr(self.method, name))
@@ -123,13 +66,37 @@ class MethodLayer(OccludingLayer):
         if "method_class" in cls.__dict__:
             cls.needs_saliency = cls.method_class.guided
 
-    def region(self, bk: Any, batch: Batch, keys: Tensor, applied: Tensor) -> geo.Region:
+    def check_inputs(self, specs: dict[str, InputSpec], batched: bool) -> None:
+        """``ignore_class`` must be a value of the masks' dtype (a cast would change it)."""
+        if MASKS not in specs or self.ignore_class is None:
+            return
+        dtype = specs[MASKS].dtype
+        if chk.dtype_kind(dtype) == "float":
+            return
+        info = (0, 1) if dtype == "bool" else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+        if not info[0] <= self.ignore_class <= info[1]:
+            raise UsageError(
+                f"{type(self).__name__}: ignore_class={self.ignore_class} is not a value of "
+                f"segmentation_masks' dtype {dtype} ({info[0]} to {info[1]})",
+                "ignore_class",
+            )
+
+    def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
+        """The method's region painted with the fill (and ``ignore_class`` in the masks)."""
         h, w = geo.image_hw(bk, batch.images)
         guides = {"saliency": batch.saliency} if self.needs_saliency else {}
-        return self.method.region(bk, self.method.sample(bk, keys, h, w, **guides), h, w)
+        region = self.method.region(bk, self.method.sample(bk, keys, h, w, **guides), h, w)
+        integer = is_integer(batch.dtype)
+        fill = fill_values(bk, self._fill, batch.images, keys, self.value_range, None, integer)
+        images = geo.paint(bk, batch.images, region, fill)
+        masks = batch.masks
+        if masks is not None and self.ignore_class is not None:
+            masks = geo.paint(bk, masks, region, bk.cast(self.ignore_class, masks.dtype))
+        return replace(batch, images=images, masks=masks)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
+        config.update(ignore_class=self.ignore_class)
         config.update({k: _json(getattr(self, k)) for k in self.settings})
         return config
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from occlude.augment.checks import check_value_range
 from occlude.errors import UsageError
 
 
@@ -27,11 +28,7 @@ def dataset_mean(
     >>> dataset_mean(np.full((2, 4, 4, 3), 0.5), value_range=(0, 1))
     (127.5, 127.5, 127.5)
     """
-    low, high = float(value_range[0]), float(value_range[1])
-    if not low < high:
-        raise UsageError(
-            f"value_range must be (low, high) with low < high; received {value_range!r}"
-        )
+    low, high = check_value_range(value_range)
     if _is_paths(source):
         raise UsageError(
             "dataset_mean takes arrays or a dataset; for image files use "

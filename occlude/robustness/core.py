@@ -23,8 +23,9 @@ from functools import cache
 
 import numpy as np
 
-from occlude.augment.functional import FillValue, Noise, fill_colour
-from occlude.augment.methods import METHODS, OCCLUDERS, ArrayOccluder, Occluder, occluders
+from occlude.augment.functional import FillValue, Noise
+from occlude.augment.methods import METHODS, Occluder, occluders
+from occlude.augment.methods.occluder import colour_of
 from occlude.augment.seeding import output_seed
 from occlude.errors import UsageError
 from occlude.fill import Fill
@@ -59,10 +60,10 @@ def check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:
 
 
 @cache
-def occluder(method: str) -> Occluder | ArrayOccluder:
+def occluder(method: str) -> Occluder:
     """The registry's method ``method`` (with its default settings)."""
     instance = METHODS[check_methods([method])[0]]()
-    if not isinstance(instance, OCCLUDERS):
+    if not isinstance(instance, Occluder):
         raise UsageError(f"methods: {method} does not occlude", "methods")
     return instance
 
@@ -77,13 +78,10 @@ def occluded(
     if fraction == 0.0:
         return image
     shape = (int(image.shape[0]), int(image.shape[1]))
-    value: FillValue
-    if fill.kind == "noise":
-        value = Noise(int(rng.integers(0, 2**63)))
-    else:
-        value = fill_colour(fill, image)
+    noise = fill.kind == "noise"
+    value: FillValue = Noise(int(rng.integers(0, 2**63))) if noise else colour_of(fill, image)
     method_ = occluder(method)
-    return method_.paint(image, method_.at_fraction(rng, shape, fraction), value)
+    return method_.apply(image, method_.at_fraction(rng, shape, fraction), fill=value)
 
 
 def case_rng(

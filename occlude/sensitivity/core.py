@@ -14,8 +14,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from occlude.draws import NUMPY
 from occlude.errors import ScoreError, UsageError
-from occlude.fill import Fill, channel_means, gaussian_blur, parse_fill
+from occlude.fill import Fill, colour, gaussian_blur, parse_fill
 from occlude.scoring import Predict, balanced_batch_size, score_batch
 from occlude.sensitivity.windows import coverage, resolve_scales, scale_windows, window_boxes
 
@@ -49,19 +50,17 @@ class Sweep:
 
 
 def fill_pixels(image: np.ndarray, fill: Fill | str) -> np.ndarray:
-    """The H×W×3 float32 array whose pixels replace an occluded window."""
+    """The H×W×3 float32 array whose pixels replace an occluded window: a colour (a constant,
+    or the image's channel means) resolved by :func:`occlude.fill.colour`, or the blur."""
     if isinstance(fill, str):
         fill = parse_fill(fill, SENSITIVITY_FILLS)
     img = np.asarray(image, dtype=np.float32)
-    if fill.kind == "constant":
-        colour = fill.rgb
-    elif fill.kind == "mean":
-        colour = channel_means(img)
-    elif fill.kind == "blur":
+    if fill.kind == "blur":
         return gaussian_blur(img, BLUR_SIGMA_FRACTION * min(img.shape[:2]))
-    else:
+    if fill.kind not in ("constant", "mean"):
         raise UsageError(f"fill {fill} is not available for sensitivity maps", "fill")
-    return np.broadcast_to(np.asarray(colour, dtype=np.float32), img.shape).copy()
+    found = colour(NUMPY, fill, img[None].astype(np.float64), (0.0, 255.0))
+    return np.broadcast_to(found[0].astype(np.float32), img.shape).copy()
 
 
 def occlusion_sensitivity(

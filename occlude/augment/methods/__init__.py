@@ -13,10 +13,10 @@ from typing import Any
 from occlude.augment.methods.attentive_cut_mix import AttentiveCutMix, AttentiveCutMixParams
 from occlude.augment.methods.base import (
     AUGMENT_FILLS,
-    ArrayOccluder,
     Augmented,
     Context,
     Method,
+    Params,
 )
 from occlude.augment.methods.cut_mix import CutMix, CutMixParams
 from occlude.augment.methods.cutout import Cutout
@@ -27,7 +27,6 @@ from occlude.augment.methods.mixer import Mixer
 from occlude.augment.methods.occluder import BoxOccluder, Occluder
 from occlude.augment.methods.random_erasing import ErasingParams, RandomErasing
 from occlude.augment.methods.saliency_mix import SaliencyMix, SaliencyMixParams
-from occlude.augment.params import Params
 from occlude.errors import UsageError
 
 METHODS: dict[str, type[Method]] = {
@@ -45,9 +44,6 @@ METHODS: dict[str, type[Method]] = {
 }
 """Every method class by its name (``cutout``, ``hide-and-seek`` ...), in this order."""
 
-OCCLUDERS = (Occluder, ArrayOccluder)
-"""The occluding methods' bases (``ArrayOccluder`` goes once every method is converted)."""
-
 
 def method_class(name: str) -> type[Method]:
     """The class registered as ``name``."""
@@ -61,7 +57,7 @@ def method_class(name: str) -> type[Method]:
 
 def occluders() -> tuple[str, ...]:
     """Names of the methods that occlude (and so can draw robustness curves)."""
-    return tuple(n for n, cls in METHODS.items() if issubclass(cls, OCCLUDERS) and not cls.guided)
+    return tuple(n for n, cls in METHODS.items() if issubclass(cls, Occluder) and not cls.guided)
 
 
 def augmentation(name: str, **options: Any) -> Method:
@@ -114,8 +110,6 @@ def params_from_dict(method: str, data: dict[str, Any]) -> Params:
 __all__ = [
     "AUGMENT_FILLS",
     "METHODS",
-    "OCCLUDERS",
-    "ArrayOccluder",
     "AttentiveCutMix",
     "AttentiveCutMixParams",
     "Augmented",

@@ -17,13 +17,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from occlude import draws
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment import saliency as S
 from occlude.augment.checks import MAX_CELLS_GRID, check_int, check_label_by, is_whole
 from occlude.augment.methods.cut_mix import paste
 from occlude.augment.methods.mixer import Mixer, optional, partner_steps
 from occlude.augment.methods.saliency_mix import weighed
-from occlude.box import Box
 from occlude.errors import UsageError
 
 Tensor = Any
@@ -54,8 +53,7 @@ class AttentiveCutMixParams(NamedTuple):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AttentiveCutMixParams:
-        one = geo.BoxParams.of([Box.of(b) for b in data["boxes"]] or [Box(0, 0, 0, 0)],
-                               bool(data["applied"]))  # fmt: skip
+        one = geo.BoxParams.from_dict(data, one=True)
         cells = np.asarray([[int(c) for c in data["cells"]] or [0]], "int32")
         lam, importance = float(data["lam"]), data["importance"] or 0.0
         values = (np.asarray([v]) for v in (lam, 1.0 - lam, 0, importance))

@@ -1,10 +1,9 @@
-"""The method interface: one frozen class per augmentation.
+"""The method interface: one frozen class per augmentation, its settings checked when built.
 
-A method validates its own settings when built, draws its parameters from an explicit
-``numpy.random.Generator`` (:meth:`Method.sample`, the ``prob`` coin first) and applies
-them with a pure function (:meth:`Method.apply`). Calling a method does both, plus what
-comes after sampling: the fill for occluders (a noise seed is drawn last), the partner for
-mixers (its index is drawn after the parameters).
+Calling a method on a NumPy image samples and paints it (:class:`Augmented`);
+:meth:`Method.apply` paints recorded params (``replay``). The bases that write a method
+once over a backend namespace are :class:`~occlude.augment.methods.occluder.Occluder` and
+:class:`~occlude.augment.methods.mixer.Mixer`.
 """
 
 from __future__ import annotations
@@ -12,19 +11,28 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
 from occlude.augment import functional as F
 from occlude.augment.checks import check_prob
-from occlude.augment.params import Params
 from occlude.errors import UsageError
-from occlude.fill import Fill, parse_fill
+from occlude.fill import Fill
 
 AUGMENT_FILLS = ("mean", "dataset-mean", "noise")
 """Derived fills that occluding methods support besides constant colours."""
+
+
+class Params(Protocol):
+    """Any method's sampled parameters: ``applied`` (false when the ``prob`` coin skipped
+    the image), ``to_dict()`` for the manifest (each type also has ``from_dict``)."""
+
+    @property
+    def applied(self) -> bool: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -134,7 +142,6 @@ class Method(ABC):
         values = {f.name: _json(getattr(self, f.name)) for f in dataclasses.fields(self)}
         return {"method": self.name, **values}
 
-    @abstractmethod
     def apply(
         self,
         image: np.ndarray,
@@ -143,7 +150,18 @@ class Method(ABC):
         fill: F.FillValue | None = None,
         partner: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The augmented copy of ``image`` (pure; ``partner`` already matched to it)."""
+        """The augmented copy of ``image`` (pure; ``partner`` already matched to it), a plain
+        copy where ``params`` were not applied."""
+        arr = F.check_image(image)
+        if not bool(np.asarray(params.applied).reshape(-1)[0]):
+            return arr.copy()
+        return self.paint_one(arr, params, fill, partner)
+
+    @abstractmethod
+    def paint_one(
+        self, image: np.ndarray, params: Any, fill: F.FillValue | None, partner: np.ndarray | None
+    ) -> np.ndarray:
+        """:meth:`apply` for params that were applied, on a checked image."""
 
     @abstractmethod
     def __call__(
@@ -156,68 +174,6 @@ class Method(ABC):
         """Rebuild parameters from a manifest ``params`` dict."""
         result: Params = cls.params_type.from_dict(data)
         return result
-
-
-@dataclass(frozen=True)
-class ArrayOccluder(Method):
-    """An occluder still written on NumPy alone (keep-cutout, until it is converted to
-    :class:`~occlude.augment.methods.occluder.Occluder`)."""
-
-    fill: Fill = field(default_factory=lambda: parse_fill("grey"))
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if isinstance(self.fill, str):
-            object.__setattr__(self, "fill", parse_fill(self.fill, AUGMENT_FILLS))
-        elif not isinstance(self.fill, Fill):
-            raise UsageError(f"fill must be a Fill or text; received {self.fill!r}", "fill")
-
-    @abstractmethod
-    def sample(self, rng: np.random.Generator, shape: Sequence[int]) -> Params:
-        """Draw this method's parameters for an image of ``shape`` (height, width, ...)."""
-
-    def fill_value(
-        self, rng: np.random.Generator, image: np.ndarray, dataset_mean: Sequence[float] | None
-    ) -> F.FillValue:
-        """The fill resolved for ``image``; noise draws its seed from ``rng``."""
-        if self.fill.kind == "noise":
-            return F.Noise(int(rng.integers(0, 2**53)))  # exact in any JSON reader
-        return F.fill_colour(self.fill, image, dataset_mean)
-
-    def __call__(
-        self, image: np.ndarray, rng: np.random.Generator, context: Context = Context()
-    ) -> Augmented:
-        arr = F.check_image(image)
-        params = self.sample(rng, arr.shape)
-        if not params.applied:
-            return Augmented(arr.copy(), params)
-        fill = self.fill_value(rng, arr, context.dataset_mean)
-        return Augmented(self.apply(arr, params, fill=fill), params, fill=fill)
-
-    def apply(
-        self,
-        image: np.ndarray,
-        params: Params,
-        *,
-        fill: F.FillValue | None = None,
-        partner: np.ndarray | None = None,
-    ) -> np.ndarray:
-        if not params.applied:
-            return F.check_image(image).copy()
-        if fill is None:
-            raise UsageError(f"{self.name} needs a fill value", "fill")
-        return self.paint(image, params, fill)
-
-    @abstractmethod
-    def paint(self, image: np.ndarray, params: Params, fill: F.FillValue) -> np.ndarray:
-        """Paint the sampled regions of ``image`` with ``fill`` (pure)."""
-
-    @classmethod
-    @abstractmethod
-    def at_fraction(
-        cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float
-    ) -> Params:
-        """Regions that hide ``fraction`` of an image of ``shape`` (robustness curves)."""
 
 
 def _mixing(method: str) -> bool:

@@ -12,9 +12,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from occlude import draws
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment.methods.mixer import Mixer, beta_lam, optional, partner_steps
-from occlude.box import Box
 
 Tensor = Any
 
@@ -42,8 +41,7 @@ class CutMixParams(NamedTuple):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CutMixParams:
-        one = geo.BoxParams.of([Box.of(b) for b in data["boxes"]] or [Box(0, 0, 0, 0)],
-                               bool(data["applied"]))  # fmt: skip
+        one = geo.BoxParams.from_dict(data, one=True)
         sampled = 1.0 if data["lam_sampled"] is None else float(data["lam_sampled"])
         lam, sampled_, partner = (np.asarray([v]) for v in (float(data["lam"]), sampled, 0))
         return cls(one.boxes, lam, sampled_, one.applied, partner)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from occlude import draws
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment.checks import MAX_HOLES, check_int, check_size
 from occlude.augment.methods.occluder import BoxOccluder
 from occlude.box import Box

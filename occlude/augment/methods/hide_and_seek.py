@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 
 from occlude import draws
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment.checks import MAX_CELL_SIDE, check_prob, is_whole
 from occlude.augment.methods.occluder import Occluder
-from occlude.augment.params import Cell
 from occlude.errors import UsageError
 from occlude.fill import Fill, parse_fill
+
+Cell: TypeAlias = tuple[int, int]
+"""``(row, col)`` of a grid cell."""
 
 Tensor = Any
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from occlude import draws
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment import saliency as S
 from occlude.augment.checks import MAX_DRAWS, check_int, check_prob, check_size
 from occlude.augment.methods.base import Context

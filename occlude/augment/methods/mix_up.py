@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment.methods.mixer import Mixer, beta_lam, optional, partner_steps
 
 Tensor = Any

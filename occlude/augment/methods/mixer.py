@@ -110,19 +110,11 @@ class Mixer(Method):
         image_out = self.apply(arr, params, partner=partner)
         return Augmented(image_out, params, partner_index=index, key=key)
 
-    def apply(
-        self,
-        image: np.ndarray,
-        params: Any,
-        *,
-        fill: F.FillValue | None = None,
-        partner: np.ndarray | None = None,
+    def paint_one(
+        self, arr: np.ndarray, params: Any, fill: F.FillValue | None, partner: np.ndarray | None
     ) -> np.ndarray:
-        """``image`` with ``partner`` (matched to it: see ``match_partner``) mixed into its
+        """The image ``arr`` with ``partner`` (matched to it: see ``match_partner``) mixed into its
         colour channels as ``params`` say, in float64, rounded half to even; alpha kept."""
-        arr = F.check_image(image)
-        if not bool(np.asarray(params.applied).reshape(-1)[0]):
-            return arr.copy()
         if partner is None:
             raise UsageError(f"{self.name} needs a partner image", "partner")
         theirs = F.check_image(partner)

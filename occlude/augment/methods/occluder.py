@@ -9,20 +9,21 @@ A method module (see :mod:`~occlude.augment.methods.cutout`) holds the method's 
 * the NumPy adapter: ``method(image, rng)`` draws ONE int32 key from ``rng`` and runs the
   method on :data:`~occlude.draws.NUMPY` as a batch of one; :meth:`Occluder.apply` paints
   recorded params (``replay``);
-* the Keras adapter, :class:`occlude.layers.OccludingLayer`, calls the same ``sample`` and
+* the Keras adapter, :class:`~occlude.layers._occluding.MethodLayer`, calls the same ``sample`` and
   ``region`` on Keras's backend, with the same :func:`occlude.fill.fill_values`.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from occlude.augment import functional as F
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment.methods.base import AUGMENT_FILLS, Augmented, Context, Method
 from occlude.draws import NUMPY
 from occlude.errors import UsageError
@@ -40,6 +41,16 @@ def keys_of(key: int) -> np.ndarray:
     return np.asarray([key], dtype=np.int32)
 
 
+def colour_of(
+    fill: Fill, image: np.ndarray, dataset_mean: Sequence[float] | None = None
+) -> F.Colour:
+    """A non-noise ``fill`` in one image's units (:func:`occlude.fill.colour` on NumPy)."""
+    arr = F.check_image(image)
+    top, cc = F.full_scale(arr.dtype), F.colour_channels(arr)
+    found = colour(NUMPY, fill, F.colour_part(arr), (0, top), dataset_mean)
+    return tuple(float(v) for v in np.broadcast_to(found[0], (cc,)))
+
+
 @dataclass(frozen=True)
 class Occluder(Method):
     """A method that paints a region of each image with a fill."""
@@ -54,7 +65,7 @@ class Occluder(Method):
     def sample(self, bk: Any, keys: Tensor, h: Any, w: Any) -> Any:
         """This method's draws for ``keys`` (B,) int32 and images of ``h`` x ``w``
         (ints, or scalar tensors in a graph): arrays with a leading batch axis, and
-        ``applied`` (B,) bool, the ``prob`` coin (:func:`~occlude.augment.regions.coin`)."""
+        ``applied`` (B,) bool, the ``prob`` coin (:func:`~occlude.augment.geometry.coin`)."""
 
     @abstractmethod
     def region(self, bk: Any, params: Any, h: Any, w: Any) -> geo.Region:
@@ -86,28 +97,17 @@ class Occluder(Method):
             return Augmented(arr.copy(), params, key=key)
         value: F.FillValue = F.Noise(key, keyed=True)
         if self.fill.kind != "noise":
-            top = F.full_scale(arr.dtype)
-            cc = F.colour_channels(arr)
-            found = colour(NUMPY, self.fill, F.colour_part(arr), (0, top), context.dataset_mean)
-            value = tuple(float(v) for v in np.broadcast_to(found[0], (cc,)))
+            value = colour_of(self.fill, arr, context.dataset_mean)
         return Augmented(self.apply(arr, params, fill=value), params, fill=value, key=key)
 
-    def apply(
-        self,
-        image: np.ndarray,
-        params: Any,
-        *,
-        fill: F.FillValue | None = None,
-        partner: np.ndarray | None = None,
+    def paint_one(
+        self, image: np.ndarray, params: Any, fill: F.FillValue | None, partner: np.ndarray | None
     ) -> np.ndarray:
         """``image`` painted as ``params`` say with ``fill``: a colour in the image's units,
         keyed noise, or a version-1 record's NumPy noise."""
-        arr = F.check_image(image)
-        if not bool(np.asarray(params.applied)[0]):
-            return arr.copy()
         if fill is None:
             raise UsageError(f"{self.name} needs a fill value", "fill")
-        return self.paint(arr, params, fill)
+        return self.paint(image, params, fill)
 
     def paint(self, image: np.ndarray, params: Any, fill: F.FillValue) -> np.ndarray:
         """One image (H, W, C uint8/uint16) painted on NumPy, alpha kept."""
@@ -129,7 +129,7 @@ class Occluder(Method):
 
 @dataclass(frozen=True)
 class BoxOccluder(Occluder):
-    """An occluder whose params are boxes (:class:`~occlude.augment.regions.BoxParams`)."""
+    """An occluder whose params are boxes (:class:`~occlude.augment.geometry.BoxParams`)."""
 
     params_type: ClassVar[Any] = geo.BoxParams
 

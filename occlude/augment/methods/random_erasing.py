@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from occlude import draws
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment.checks import MAX_DRAWS, check_int, check_range
 from occlude.augment.methods.occluder import BoxOccluder
 from occlude.box import Box

@@ -18,12 +18,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from occlude.augment import regions as geo
+from occlude.augment import geometry as geo
 from occlude.augment import saliency as S
 from occlude.augment.checks import check_label_by
 from occlude.augment.methods.cut_mix import cutmix_box, paste, pasted_share
 from occlude.augment.methods.mixer import Mixer, beta_lam, optional, partner_steps
-from occlude.box import Box
 
 Tensor = Any
 
@@ -56,8 +55,7 @@ class SaliencyMixParams(NamedTuple):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SaliencyMixParams:
-        one = geo.BoxParams.of([Box.of(b) for b in data["boxes"]] or [Box(0, 0, 0, 0)],
-                               bool(data["applied"]))  # fmt: skip
+        one = geo.BoxParams.from_dict(data, one=True)
         lam, peak = float(data["lam"]), data["peak"] or [0, 0]
         values = (lam, 1.0 - lam, data["lam_sampled"] or 1.0, 0, *peak, data["importance"] or 0.0)
         lam_, share, sampled, partner, row, col, importance = (np.asarray([v]) for v in values)

@@ -56,8 +56,10 @@ class BoxParams(NamedTuple):
         return {"applied": applied, "boxes": boxes}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BoxParams:
-        return cls.of([Box.of(b) for b in data["boxes"]], bool(data["applied"]))
+    def from_dict(cls, data: dict[str, Any], one: bool = False) -> BoxParams:
+        """From the JSON; ``one``: a method of one box gets an empty one where none was."""
+        boxes = [Box.of(b) for b in data["boxes"]] or ([Box(0, 0, 0, 0)] if one else [])
+        return cls.of(boxes, bool(data["applied"]))
 
 
 def image_hw(bk: Any, images: Tensor) -> tuple[Any, Any]:
