@@ -19,7 +19,7 @@ from occlude.incremental.execute import (
     run_full,
 )
 from occlude.incremental.graph import GraphError, build_graph, check_size, whole_model_graph
-from occlude.incremental.kernels import fold
+from occlude.incremental.kernels import weights_of
 from occlude.incremental.plan import (
     SWITCH_THRESHOLD,
     WORTH_IT,
@@ -107,8 +107,7 @@ class IncrementalModel:
         self.specs = [n.spec for n in self.nodes]
         self.channels = int(self.nodes[0].meta.get("channels") or 3)
         self._cache_nodes = cache_nodes(self.specs)
-        self._kernels = fold(self.nodes)
-        self._weights: list[Any] | None = None
+        self._kernels = weights_of(self.nodes)
         self._plans: dict[tuple[int, int], TilePlan] = {}
         self._steps: dict[tuple[int, int], Callable[..., Any]] = {}
         self._gathers: dict[tuple[int, int], tuple[Gather, ...]] = {}
@@ -178,15 +177,6 @@ class IncrementalModel:
             self._steps[shape] = compile_fn(make_step(self.nodes, plan, self._kernels))
         return self._steps[shape]
 
-    def weights(self) -> list[Any]:
-        """The engine's weights as backend tensors (made once; the model's weights must not
-        change while the engine is in use)."""
-        from keras import ops
-
-        if self._weights is None:
-            self._weights = [ops.convert_to_tensor(a) for a in self._kernels.arrays]
-        return self._weights
-
 
 class Session:
     """One clean image's cached activations; :meth:`score` evaluates occluded copies."""
@@ -200,7 +190,8 @@ class Session:
             raise UsageError(f"x_clean must have shape {expected}; received shape {x.shape}")
         self.engine = engine
         self.x_clean = x
-        scores, caches = engine._clean_fn()(engine.weights(), ops.convert_to_tensor(x[None]))
+        self._weights = engine._kernels.tensors()  # the model's weights as they are now
+        scores, caches = engine._clean_fn()(self._weights, ops.convert_to_tensor(x[None]))
         self.base_scores: np.ndarray = np.asarray(ops.convert_to_numpy(scores))[0]
         self._caches = dict(zip(engine._cache_nodes, caches, strict=True))
 
@@ -242,7 +233,7 @@ class Session:
             tile = input_tiles(self.x_clean, fill, boxes[padded], pos[0, padded], plan.patch)
             index = gather_indices(engine._gathers[plan.patch], engine.specs, plan, pos[:, padded])
             scores = step(
-                engine.weights(),
+                self._weights,
                 caches,
                 ops.convert_to_tensor(tile),
                 ops.convert_to_tensor(pos[:, padded]),

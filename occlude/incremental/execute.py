@@ -126,7 +126,7 @@ def run_full(
     nodes: Sequence[Node], x: Any, keep: Sequence[int], kernels: Kernels, weights: list[Any]
 ) -> tuple[Any, list[Any]]:
     """The whole graph in full on ``x`` with the engine's kernels (``weights`` are the
-    tensors of ``kernels.arrays``): (output, outputs of the nodes in ``keep``)."""
+    tensors of ``kernels.tensors()``): (output, outputs of the nodes in ``keep``)."""
     values: dict[int, Any] = {0: x}
     for i in range(1, len(nodes)):
         values[i] = apply(nodes[i], i, values, kernels, weights)
@@ -137,7 +137,7 @@ def make_step(nodes: Sequence[Node], plan: TilePlan, kernels: Kernels) -> Callab
     """``step(weights, caches, input_tile, pos, index) -> scores (B, K)`` for the batches
     of one plan.
 
-    ``weights`` are the tensors of ``kernels.arrays``; ``caches`` follow ``plan.cached``;
+    ``weights`` are ``kernels.tensors()``; ``caches`` follow ``plan.cached``;
     ``input_tile`` is (B, ph, pw, C), the copies' pixels over their input tiles; ``pos``
     (nodes, B, 2) int32 holds every tiled node's tile starts (rows of other nodes are
     ignored); ``index`` follows :func:`plan_gathers` (the windows' rows, from
