@@ -1,7 +1,8 @@
 """One image, cold and warm: is the incremental engine worth starting up?
 
-Run: ``python bench/bench_first_image.py [--reps N]``. Every "cold" figure is a fresh
-process (a subprocess each), timed from outside:
+Run: ``python bench/bench_first_image.py [--reps N] [--models resnet50,mobilenet_v2]
+[--skip cli,library,jax]`` (one repetition of the defaults: about 10 minutes on 2 loaded
+cores). Every "cold" figure is a fresh process (a subprocess each), timed from outside:
 
 * cli: ``occlude sensitivity cat.png --class 281`` end to end (process wall, model load
   included), ResNet50 (``--weights none``: speed does not depend on weights) and
@@ -103,7 +104,7 @@ def cli(model: str, patch: str, compute: str, work: Path, backend: str = "tensor
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=1)
-    parser.add_argument("--models", default="resnet50,mobilenet_v2")
+    parser.add_argument("--models", default="resnet50", help="also: mobilenet_v2")
     parser.add_argument("--patches", default="16,40,sweep")
     parser.add_argument("--skip", default="", help="comma-separated: cli,library,jax")
     args = parser.parse_args()

@@ -19,6 +19,7 @@ from occlude.incremental.execute import (
     run_full,
 )
 from occlude.incremental.graph import GraphError, build_graph, check_size, whole_model_graph
+from occlude.incremental.kernels import weights_of
 from occlude.incremental.plan import (
     SWITCH_THRESHOLD,
     WORTH_IT,
@@ -106,6 +107,7 @@ class IncrementalModel:
         self.specs = [n.spec for n in self.nodes]
         self.channels = int(self.nodes[0].meta.get("channels") or 3)
         self._cache_nodes = cache_nodes(self.specs)
+        self._kernels = weights_of(self.nodes)
         self._plans: dict[tuple[int, int], TilePlan] = {}
         self._steps: dict[tuple[int, int], Callable[..., Any]] = {}
         self._gathers: dict[tuple[int, int], tuple[Gather, ...]] = {}
@@ -153,10 +155,12 @@ class IncrementalModel:
 
         nodes, keep = self.nodes, self._cache_nodes
 
-        def clean(x: Any) -> Any:
+        kernels = self._kernels
+
+        def clean(weights: list[Any], x: Any) -> Any:
             from keras import ops
 
-            out, kept = run_full(nodes, x, keep)
+            out, kept = run_full(nodes, x, keep, kernels, weights)
             scores = ops.reshape(ops.cast(out, "float32"), (1, -1))
             return scores, [cache_table(v) for v in kept]
 
@@ -170,7 +174,7 @@ class IncrementalModel:
         if shape not in self._steps:
             plan = self.plan(shape)
             self._gathers[shape] = plan_gathers(self.specs, plan)
-            self._steps[shape] = compile_fn(make_step(self.nodes, plan))
+            self._steps[shape] = compile_fn(make_step(self.nodes, plan, self._kernels))
         return self._steps[shape]
 
 
@@ -186,7 +190,8 @@ class Session:
             raise UsageError(f"x_clean must have shape {expected}; received shape {x.shape}")
         self.engine = engine
         self.x_clean = x
-        scores, caches = engine._clean_fn()(ops.convert_to_tensor(x[None]))
+        self._weights = engine._kernels.tensors()  # the model's weights as they are now
+        scores, caches = engine._clean_fn()(self._weights, ops.convert_to_tensor(x[None]))
         self.base_scores: np.ndarray = np.asarray(ops.convert_to_numpy(scores))[0]
         self._caches = dict(zip(engine._cache_nodes, caches, strict=True))
 
@@ -228,6 +233,7 @@ class Session:
             tile = input_tiles(self.x_clean, fill, boxes[padded], pos[0, padded], plan.patch)
             index = gather_indices(engine._gathers[plan.patch], engine.specs, plan, pos[:, padded])
             scores = step(
+                self._weights,
                 caches,
                 ops.convert_to_tensor(tile),
                 ops.convert_to_tensor(pos[:, padded]),

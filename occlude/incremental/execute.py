@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from occlude.incremental.graph import Node
-from occlude.incremental.layers import needs_starts, run_window
+from occlude.incremental.kernels import Kernels, apply, window
+from occlude.incremental.layers import needs_starts
 from occlude.incremental.plan import TilePlan
 from occlude.incremental.regions import Merge, Pointwise, Spec, Window
 
@@ -121,28 +122,34 @@ def take_window(cache: Any, tile: Any, index: Any) -> Any:
     return ops.take(table, index, axis=0)
 
 
-def run_full(nodes: Sequence[Node], x: Any, keep: Sequence[int]) -> tuple[Any, list[Any]]:
-    """The whole graph in full on ``x``: (output, outputs of the nodes in ``keep``)."""
+def run_full(
+    nodes: Sequence[Node], x: Any, keep: Sequence[int], kernels: Kernels, weights: list[Any]
+) -> tuple[Any, list[Any]]:
+    """The whole graph in full on ``x`` with the engine's kernels (``weights`` are the
+    tensors of ``kernels.tensors()``): (output, outputs of the nodes in ``keep``)."""
     values: dict[int, Any] = {0: x}
     for i in range(1, len(nodes)):
-        values[i] = nodes[i].call(values)
+        values[i] = apply(nodes[i], i, values, kernels, weights)
     return values[len(nodes) - 1], [values[i] for i in keep]
 
 
-def make_step(nodes: Sequence[Node], plan: TilePlan) -> Callable[[list[Any], Any, Any, Any], Any]:
-    """``step(caches, input_tile, pos, index) -> scores (B, K)`` for the batches of one plan.
+def make_step(nodes: Sequence[Node], plan: TilePlan, kernels: Kernels) -> Callable[..., Any]:
+    """``step(weights, caches, input_tile, pos, index) -> scores (B, K)`` for the batches
+    of one plan.
 
-    ``caches`` follow ``plan.cached``; ``input_tile`` is (B, ph, pw, C), the copies'
-    pixels over their input tiles; ``pos`` (nodes, B, 2) int32 holds every tiled node's
-    tile starts (rows of other nodes are ignored); ``index`` follows
-    :func:`plan_gathers` (the windows' rows, from :func:`gather_indices`).
+    ``weights`` are ``kernels.tensors()``; ``caches`` follow ``plan.cached``;
+    ``input_tile`` is (B, ph, pw, C), the copies' pixels over their input tiles; ``pos``
+    (nodes, B, 2) int32 holds every tiled node's tile starts (rows of other nodes are
+    ignored); ``index`` follows :func:`plan_gathers` (the windows' rows, from
+    :func:`gather_indices`).
     """
     from keras import ops
 
     specs = [n.spec for n in nodes]
     gathers = plan_gathers(specs, plan)
 
-    def step(caches: list[Any], input_tile: Any, pos: Any, index: list[Any]) -> Any:
+    def step(weights: list[Any], caches: list[Any], input_tile: Any, pos: Any,
+             index: list[Any]) -> Any:  # fmt: skip
         cache = dict(zip(plan.cached, caches, strict=True))
         reads = iter(zip(gathers, index, strict=True))
         tiles: dict[int, Any] = {0: input_tile}
@@ -160,20 +167,20 @@ def make_step(nodes: Sequence[Node], plan: TilePlan) -> Callable[[list[Any], Any
         for i in range(1, len(nodes)):
             spec, tile = specs[i], plan.tiles[i]
             if tile is None:
-                full[i] = nodes[i].call({j: whole(j) for j in spec.inputs})
+                full[i] = apply(nodes[i], i, {j: whole(j) for j in spec.inputs}, kernels, weights)
             elif isinstance(spec.rule, Pointwise):
-                tiles[i] = nodes[i].call({j: tiles[j] for j in spec.inputs})
+                tiles[i] = apply(nodes[i], i, {j: tiles[j] for j in spec.inputs}, kernels, weights)
             elif isinstance(spec.rule, Window):
                 rule, j = spec.rule, spec.inputs[0]
                 inplace = plan.inplace[i][0]
                 x = tiles[j] if inplace else read()
                 starts = _starts(nodes[i].op, rule, pos, i, inplace)
-                tiles[i] = run_window(nodes[i].op, rule, x, starts, _size(specs, j))
+                tiles[i] = window(nodes[i], i, x, starts, _size(specs, j), kernels, weights)
             else:
                 assert isinstance(spec.rule, Merge)
                 parts = {j: tiles[j] if same else read()
                          for j, same in zip(spec.inputs, plan.inplace[i], strict=True)}  # fmt: skip
-                tiles[i] = nodes[i].call(parts)
+                tiles[i] = apply(nodes[i], i, parts, kernels, weights)
         out = whole(len(nodes) - 1)
         return ops.reshape(ops.cast(out, "float32"), (out.shape[0], -1))
 

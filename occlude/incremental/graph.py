@@ -125,7 +125,9 @@ def _add_node(knode: Any, ins: list[int], nodes: list[Node], shapes: dict[int, A
     rule, size, macs = classify(op, in_shapes, out_shape, dtypes)
     keys = tuple(id(t) for t in knode.input_tensors)
     index = len(nodes)
-    nodes.append(Node(Spec(op.name, rule, tuple(ins), size, macs), op, knode.arguments, keys))
+    meta = {"float32": all(d == "float32" for d in dtypes)}
+    spec = Spec(op.name, rule, tuple(ins), size, macs)
+    nodes.append(Node(spec, op, knode.arguments, keys, meta))
     shapes[index] = out_shape
     return index
 

@@ -76,7 +76,7 @@ def not_float32(op: Any, dtypes: Sequence[str] = ()) -> str | None:
     return f"works on {', '.join(other)} tensors" if other else None
 
 
-def _kind(op: Any) -> str:
+def kind_of(op: Any) -> str:
     import keras
 
     layers = keras.layers
@@ -96,7 +96,7 @@ def _kind(op: Any) -> str:
 
 
 def _window_rule(op: Any, in_size: tuple[int, int]) -> Rule | None:
-    kind = _kind(op)
+    kind = kind_of(op)
     if kind == "pad":
         (top, _), (left, _) = op.padding
         return Window(pad=(int(top), int(left)))
@@ -171,7 +171,7 @@ def _per_channel(op: Any, name: str) -> bool:
 
 def layer_macs(op: Any, in_shapes: list[Shape], out_shape: Shape) -> int:
     """Multiply-adds of one image through ``op`` (convolutions and dense layers)."""
-    kind = _kind(op)
+    kind = kind_of(op)
     pixels = math.prod(int(d) for d in out_shape[1:-1] if d is not None)
     if kind in ("conv", "depthwise", "separable"):
         kh, kw = _pair(op.kernel_size)
@@ -191,7 +191,7 @@ def layer_macs(op: Any, in_shapes: list[Shape], out_shape: Shape) -> int:
 def needs_starts(op: Any) -> bool:
     """Whether :func:`run_window` needs the windows' starts: average pooling with "same"
     padding divides by the pixels inside the image."""
-    return _kind(op) == "average_pool" and op.padding != "valid"
+    return kind_of(op) == "average_pool" and op.padding != "valid"
 
 
 def run_window(op: Any, rule: Window, x: Any, starts: Any, in_size: tuple[int, int]) -> Any:
@@ -204,7 +204,7 @@ def run_window(op: Any, rule: Window, x: Any, starts: Any, in_size: tuple[int, i
     """
     from keras import ops
 
-    kind = _kind(op)
+    kind = kind_of(op)
     if kind in ("pad", "crop"):
         return x
     if kind == "max_pool":

@@ -21,17 +21,17 @@ MODES = ("auto", "incremental", "full")
 NOTHING_TO_GAIN = 0.95
 """An estimated share of the multiply-adds above which incremental computation gains
 nothing (EfficientNet's squeeze-and-excitation sends every layer to full: 0.96)."""
-COMPILE_MACS = 0.8e9
+COMPILE_MACS = 0.23e9
 """What compiling one scale's tiles costs, in multiply-adds of inference per graph node:
 ``auto`` runs a scale incrementally only when ``images x windows x (1 - macs_fraction) x
-full_macs`` saves at least this times the model's nodes. Measured on 2 CPU cores with
-TensorFlow (bench/bench_first_image.py): since the windows' gather rows are computed on
-the host, a ResNet50 scale (177 nodes) traces and optimises in about 1.8 s (4.3 s before),
-the time of about 120 G multiply-adds of its inference (0.7 G a node; 0.8 G leaves room for
-the first image's eager clean pass). One image's default sweep on ResNet50 then runs its
-16-pixel scale incrementally and the others (and the design card's patch 40) in full;
-MobileNetV2's depthwise layers are slower per multiply-add, so the rule is cautious there
-(its 16-pixel scale pays from about five images)."""
+full_macs`` saves at least this times the model's nodes. Measured, not estimated, on 2
+loaded CPU cores with TensorFlow, ResNet50 (177 nodes, 3.86 G multiply-adds an image), in
+one process: a scale's first batch of 32 windows minus the same batch again (tracing and
+optimising its step) took a median 3.2 s at patch 16 and 3.5 s at patch 40 over three
+fresh engines, while full inference took 0.32 s an image (batches of 32): 10-11 images,
+0.22-0.24 G multiply-adds a node. One image's default sweep on ResNet50 so runs its 16-
+and 32-pixel scales incrementally and its 56- and 112-pixel ones in full; the design
+card's patch 40 runs incrementally (36 windows save ~57 G against a ~41 G threshold)."""
 
 
 def check_compute(mode: str, approx: float, precision: str = "float32") -> tuple[str, float]:
