@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 import PIL
-from occlude.augment.run import default_workers, reuse_image_buffers
 from PIL import Image
 
 from occlude.augment import METHODS, augment_files, augmentation
 from occlude.imageio import open_image, save_image
+from occlude.runner.engines import default_workers, reuse_image_buffers
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / "_work"
