@@ -150,6 +150,8 @@ def main() -> None:
         ("floor + a second decode", True, run_plain, ("floor-2", images, work / "f2", w)),
     ]
     for method in METHODS:
+        if METHODS[method].guided:
+            continue  # needs sensitivity maps: bench/bench_guided.py times those
         second = method in ("mixup", "cutmix", "hide-and-seek")
         out = work / "ours" / method
         pipelines.append((f"occlude {method}", second, run_ours, (method, None, folder, out, w)))
