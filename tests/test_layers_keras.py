@@ -4,7 +4,9 @@ processes and epochs, and the dataset-mean helper."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+import occlude.layers
 from occlude.augment import folder_mean
 from occlude.layers import CutMix, Cutout, HideAndSeek, MixUp, RandomErasing, dataset_mean
 
@@ -188,3 +191,33 @@ def test_guided_layers_in_a_functional_model_save_and_load(tmp_path: Path) -> No
     assert not np.array_equal(expected, x["images"])
     np.testing.assert_array_equal(numpy(loaded(x, training=True)), expected)
     np.testing.assert_array_equal(numpy(loaded(x, training=False)), x["images"])
+
+
+LAYER_NAMES = [name for name in occlude.layers.__all__ if name != "dataset_mean"]
+
+
+@pytest.mark.parametrize("name", LAYER_NAMES)
+def test_each_layer_is_a_registered_documented_class_of_occlude_layers(name: str) -> None:
+    layer = getattr(occlude.layers, name)
+    assert (layer.__module__, layer.__qualname__, layer.__name__) == ("occlude.layers", name, name)
+    assert keras.saving.get_registered_name(layer) == f"occlude>{name}"
+    assert keras.saving.get_registered_object(f"occlude>{name}") is layer
+    assert set(layer.settings) <= set(layer.method_class.option_names())
+    # help() is complete: the method's settings and the layer's own arguments, each once.
+    args = (inspect.getdoc(layer) or "").split("\nArgs:\n")[1].split("\n\n")[0]
+    documented = [n for line in re.findall(r"^    (\w[\w, ]*):", args, re.M)
+                  for n in line.split(", ")]  # fmt: skip
+    own = "num_classes" if layer.method_class.mixing else "ignore_class"
+    expected = {*layer.settings, own, "value_range", "seed", "data_format"}
+    assert sorted(documented) == sorted(expected)
+
+
+def test_a_layer_saved_before_the_layers_moved_module_still_loads() -> None:
+    """Each layer had its own module once (``occlude.layers.cutout``), which saved configs
+    name; the registered name, ``occlude>Cutout``, still finds the class."""
+    layer = occlude.layers.Cutout(2, 0.25, seed=3)
+    config = keras.saving.serialize_keras_object(layer)
+    assert config["module"] == "occlude.layers"
+    loaded = keras.saving.deserialize_keras_object({**config, "module": "occlude.layers.cutout"})
+    assert type(loaded) is occlude.layers.Cutout
+    assert loaded.get_config() == layer.get_config()

@@ -5,18 +5,27 @@ the CLI's defaults, per-sample draws, an exact ``prob``, and seeds that reproduc
 parallel ``tf.data`` maps; and the saliency-guided KeepCutout, SaliencyMix and
 AttentiveCutMix, which read importance maps from a ``saliency`` entry.
 
+Each layer is one line below: its method (:mod:`occlude.augment.methods`, which documents
+its settings) and the order of its positional arguments.
+
 Importing this package imports Keras (``import occlude`` does not).
 """
 
-from occlude.layers.attentive_cut_mix import AttentiveCutMix
-from occlude.layers.cut_mix import CutMix
-from occlude.layers.cutout import Cutout
+from occlude.augment import methods as m
+from occlude.layers._mixing import MixerLayer
+from occlude.layers._occluding import MethodLayer
 from occlude.layers.dataset_mean import dataset_mean
-from occlude.layers.hide_and_seek import HideAndSeek
-from occlude.layers.keep_cutout import KeepCutout
-from occlude.layers.mix_up import MixUp
-from occlude.layers.random_erasing import RandomErasing
-from occlude.layers.saliency_mix import SaliencyMix
+
+Cutout = MethodLayer.of(m.Cutout, "holes", "size", "fill", "prob")
+HideAndSeek = MethodLayer.of(m.HideAndSeek, "fill", "grid", "hide_prob", "prob")
+RandomErasing = MethodLayer.of(
+    m.RandomErasing, "prob", "area_range", "aspect_range", "fill", "max_attempts"
+)
+KeepCutout = MethodLayer.of(m.KeepCutout, "size", "keep_quantile", "max_tries", "fill", "prob")
+MixUp = MixerLayer.of(m.MixUp, "alpha", "prob")
+CutMix = MixerLayer.of(m.CutMix, "alpha", "prob")
+SaliencyMix = MixerLayer.of(m.SaliencyMix, "alpha", "prob", "label_by")
+AttentiveCutMix = MixerLayer.of(m.AttentiveCutMix, "grid", "top_k", "prob", "label_by")
 
 __all__ = [
     "AttentiveCutMix",

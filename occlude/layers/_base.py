@@ -10,10 +10,11 @@ sample's position (see :mod:`occlude.draws`).
 
 from __future__ import annotations
 
+import inspect
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self, cast
 
 import keras
 import numpy as np
@@ -21,6 +22,7 @@ from keras.src.utils import backend_utils, jax_utils, tracking
 
 from occlude import draws as rnd
 from occlude.augment import checks
+from occlude.augment.methods.base import Method
 from occlude.errors import UsageError
 from occlude.layers import _checks as chk
 
@@ -77,15 +79,50 @@ def method_arguments(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     return given
 
 
+LAYER_ARGUMENTS = """\
+    value_range: the images' (low, high); fills are scaled to it ((0, 255)).
+    seed: int for reproducible draws (docs/training.md), None for fresh ones.
+    data_format: ``'channels_last'`` (B, H, W, C) or ``'channels_first'`` (B, C, H, W);
+        None: Keras's ``image_data_format()``. The draws are the same for both.
+"""
+"""The arguments of every layer, after the method's settings (its docstring's ``Args:``)."""
+GUIDED_INPUT = """\
+Input: a dict with ``images`` and ``saliency`` (B, H, W) maps, any scale, only their
+positive part counting as importance; optionally ``labels`` and ``segmentation_masks``.
+"""
+
+
 class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
     """Base class: ``call`` unpacks the input, augments it in training, packs it back.
 
     Subclasses implement :meth:`augment` (a batch in, a batch out) and extend
-    :meth:`get_config`.
+    :meth:`get_config`; :meth:`of` makes a method's public layer.
     """
 
     needs_batch: ClassVar[bool] = False
     needs_saliency: ClassVar[bool] = False
+    method_class: ClassVar[type[Method]]
+    settings: ClassVar[tuple[str, ...]]
+    """The method's settings the layer takes, in their positional order."""
+    arguments: ClassVar[str] = LAYER_ARGUMENTS
+    """The layer's own arguments, documented once: they continue the method's ``Args:``."""
+
+    @classmethod
+    def of(cls, method: type[Method], *settings: str) -> type[Self]:
+        """The public layer of ``method``: a class of the method's name in
+        :mod:`occlude.layers` that takes ``settings`` in this positional order (then the
+        layer's own arguments), documented by the method's docstring and :attr:`arguments`,
+        and registered for saving as ``occlude>Name``."""
+        name, guided = method.__name__, method.guided
+        doc = f"{inspect.cleandoc(method.__doc__ or name)}\n{cls.arguments}"
+        if guided:
+            doc += f"\n{GUIDED_INPUT}"
+        body = {"__module__": "occlude.layers", "__qualname__": name, "__doc__": doc,
+                "method_class": method, "settings": settings, "needs_saliency": guided}  # fmt: skip
+        layer = keras.saving.register_keras_serializable(package="occlude")(
+            type(name, (cls,), body)
+        )
+        return cast(type[Self], layer)
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ from occlude.layers import _checks as chk
 from occlude.layers._base import (
     IMAGES,
     LABELS,
+    LAYER_ARGUMENTS,
     MASKS,
     SALIENCY,
     Batch,
@@ -42,10 +43,14 @@ class MixerLayer(OcclusionLayer):
     ``paint``; the labels take its ``label_weights``."""
 
     needs_batch = True
-    # Pasting layers move mask pixels with image pixels; blending ones cannot.
-    pastes: ClassVar[bool] = True
     method_class: ClassVar[type[Mixer]]
-    settings: ClassVar[tuple[str, ...]] = ("alpha", "prob")
+    arguments = f"""\
+    num_classes: converts integer class labels (0 to num_classes - 1; others are an
+        error) to one-hot; without it they are an error.
+{LAYER_ARGUMENTS}
+Each sample's partner is drawn from the other samples of its batch. Segmentation masks
+are pasted with the pixels, and refused by a method that blends whole images (MixUp).
+"""
 
     def __init__(
         self,
@@ -76,7 +81,7 @@ class MixerLayer(OcclusionLayer):
                 f"{name} cannot keep {sorted(set(specs) - known)} consistent with mixed images;"
                 f" it takes {sorted(known)}"
             )
-        if MASKS in specs and not self.pastes:
+        if MASKS in specs and not self.method_class.pastes:
             raise UsageError(
                 f"{name} blends whole images, and blending class indices has no meaning: it "
                 "refuses segmentation_masks (CutMix pastes mask pixels with image pixels)"

@@ -4,7 +4,7 @@ settings are the method's (checked by it), each call runs the method's ``sample`
 ``region`` on the layer's backend with the per-sample keys, paints the region with
 :func:`occlude.fill.fill_values` and, when ``ignore_class`` is set, writes it into occluded
 mask pixels. Labels, masks (by default) and any other dict entry pass through unchanged.
-A public layer is a docstring and one line (see :mod:`occlude.layers.cutout`).
+The public layers are one line each in :mod:`occlude.layers` (``MethodLayer.of``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from occlude.errors import UsageError
 from occlude.fill import Fill, FillLike, fill_values, parse_fill
 from occlude.layers import _checks as chk
 from occlude.layers._base import (
+    LAYER_ARGUMENTS,
     MASKS,
     Batch,
     InputSpec,
@@ -37,7 +38,9 @@ class MethodLayer(OcclusionLayer):
     order (``prob`` and ``fill`` among them), which take the method's defaults."""
 
     method_class: ClassVar[type[Occluder]]
-    settings: ClassVar[tuple[str, ...]]
+    arguments = f"""\
+    ignore_class: if set, written into occluded pixels of ``segmentation_masks``.
+{LAYER_ARGUMENTS}"""
 
     def __init__(
         self,
@@ -60,11 +63,6 @@ class MethodLayer(OcclusionLayer):
         for name in self.settings:
             if name != "fill":
                 setattr(self, name, getattr(self.method, name))
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "method_class" in cls.__dict__:
-            cls.needs_saliency = cls.method_class.guided
 
     def check_inputs(self, specs: dict[str, InputSpec], batched: bool) -> None:
         """``ignore_class`` must be a value of the masks' dtype (a cast would change it)."""

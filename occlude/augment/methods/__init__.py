@@ -3,7 +3,7 @@
 The CLI, the manifest reader, :func:`~occlude.augment.replay` and ``robustness`` all find
 methods here. Adding a method: one module with its settings, sampler and region, written once over a
 backend namespace (see :mod:`~occlude.augment.methods.cutout` and docs/ARCHITECTURE.md), and
-one line below; its Keras layer is a few lines in :mod:`occlude.layers`.
+one line below; its Keras layer is one line in :mod:`occlude.layers`.
 """
 
 from __future__ import annotations

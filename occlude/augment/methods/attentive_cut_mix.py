@@ -1,13 +1,4 @@
-"""Attentive CutMix (Walawalkar et al. 2020): the partner's most important grid cells.
-
-The image is split into a ``grid`` × ``grid`` grid (edges at floor(i·H / grid)); the
-partner's ``top_k`` cells by importance (the positive part of its map summed per cell;
-ties to the lower cell index) are pasted at the same cells. The label follows
-``label_by``, as SaliencyMix's. No draw but the coin and the partner.
-
-Written once over a backend namespace (see :mod:`~occlude.augment.methods.mixer`);
-the folder command, ``replay`` and :class:`occlude.layers.AttentiveCutMix` run it.
-"""
+"""Attentive CutMix (Walawalkar et al. 2020): the partner's most important grid cells."""
 
 from __future__ import annotations
 
@@ -77,7 +68,18 @@ def top_cells(bk: Any, chosen: Tensor, k: int) -> Tensor:
 
 @dataclass(frozen=True)
 class AttentiveCutMix(Mixer):
-    """The partner's ``top_k`` most important cells of a ``grid`` × ``grid`` grid pasted."""
+    """Attentive CutMix: paste the partner's ``top_k`` most important cells of a grid.
+
+    Cell boundaries are at floor(i * H / grid) and floor(j * W / grid). A cell's importance
+    is the sum of ``max(saliency, 0)`` inside it over the whole image's; the partner's
+    ``top_k`` cells (ties to the lower cell index, in raster order) are pasted from the
+    partner at the same cells. No draw but the coin and the partner.
+
+    Args:
+        grid: cells per side, at most 32 (7).
+        top_k: cells pasted, 1 to grid * grid (6).
+        prob, label_by: as :class:`SaliencyMix`.
+    """
 
     name = "attentive-cutmix"
     reference = "Walawalkar et al. 2020"

@@ -68,8 +68,17 @@ def pasted_share(bk: Any, boxes: geo.Boxes, applied: Tensor, h: Any, w: Any) -> 
 
 @dataclass(frozen=True)
 class CutMix(Mixer):
-    """lam ~ Beta(alpha, alpha); the partner's pixels pasted into a box of (1 - lam) of
-    the image with a uniform centre, clipped; lam recomputed from the clipped box."""
+    """CutMix: paste a box of a partner's pixels; the labels follow the pixels exactly.
+
+    ``lam`` ~ Beta(``alpha``, ``alpha``) per image; the box has sides sqrt(1 - lam) times the
+    image's, a centre uniform over every pixel, and is clipped at the border. The partner's
+    label weight is the share of pixels actually pasted (after clipping and rounding), so
+    labels and pixels agree exactly.
+
+    Args:
+        alpha: Beta's parameter (1.0), below 10^6.
+        prob: as :class:`MixUp`.
+    """
 
     name = "cutmix"
     reference = "Yun et al. 2019"

@@ -37,9 +37,21 @@ def square_side(bk: Any, size: float, h: Any, w: Any) -> Any:
 
 @dataclass(frozen=True)
 class Cutout(BoxOccluder):
-    """``holes`` squares of side ``size`` (a fraction of the shorter side below 1, pixels
-    from 1 up), centres uniform over every pixel, clipped at the border (so a square may lie
-    partly outside: the paper found this mattered)."""
+    """Cutout: ``holes`` squares of side ``size`` per image, filled with ``fill``.
+
+    Each centre is uniform over every pixel and the square is clipped at the border, so
+    it may lie partly outside the image (the paper found this mattered). ``size`` below 1
+    is a fraction of the shorter side (0.5: 16 px on 32 px CIFAR), from 1 up pixels.
+
+    Args:
+        holes: squares per image (their union is occluded), at most 1024 (default 1).
+        size: the side, a fraction of the shorter side (< 1) or pixels (>= 1) (0.5).
+        fill: ``'grey'`` (default), ``'black'``, ``'white'``, a number or (R, G, B) on the
+            0-255 scale, ``'mean'`` (the image's own), ``'noise'`` (uniform over the
+            value range) or, for files, ``'dataset-mean'`` (a layer takes the colour:
+            ``occlude.layers.dataset_mean``).
+        prob: probability that an image is occluded (1.0).
+    """
 
     name = "cutout"
     reference = "DeVries & Taylor 2017"

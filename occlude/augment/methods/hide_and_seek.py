@@ -93,9 +93,19 @@ def _step(bk: Any, side: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class HideAndSeek(Occluder):
-    """A cell side drawn per image from ``grid`` (uniformly); each cell hidden with
-    ``hide_prob``; the last row and column of cells are clipped at the border. The paper
-    fills with the dataset's mean colour."""
+    """Hide-and-Seek: split each image into S x S cells and hide each with ``hide_prob``.
+
+    The cell side S is drawn per image from ``grid`` (0 hides nothing, as in the authors'
+    code); the last row and column of cells are clipped at the border.
+
+    Args:
+        fill: as :class:`Cutout`; the paper's ``'dataset-mean'`` by default, which a layer
+            cannot know, so a layer's ``fill`` is required: ``fill=dataset_mean(...)`` (the
+            paper) or a colour such as ``'grey'``.
+        grid: cell sides in pixels to draw from, uniformly ((0, 16, 32, 44, 56)).
+        hide_prob: probability that a cell is hidden (0.5).
+        prob: probability that an image is augmented at all (1.0).
+    """
 
     name = "hide-and-seek"
     reference = "Singh & Lee 2017"

@@ -1,15 +1,7 @@
 """KeepAugment's selective cut (Gong et al. 2021): Cutout that spares what the label needs.
 
-The threshold is the ``keep_quantile`` quantile of the importance of a Cutout square (side
-``size``) over every centre pixel of the image (exact, from an integral image). Cutout
-squares (centre uniform over every pixel, clipped) are drawn until one's importance is at
-most the threshold, up to ``max_tries`` draws; if none is, the draw of lowest importance
-(the first among equals) is kept, and the params say so (``ran_out``). Importance: the
-sum of ``max(saliency, 0)`` inside the square over the whole image's (0 if that is 0).
-
-One module for the folder command (the image's map from ``--maps`` or ``--model``, fitted
-to its size) and the layer (:class:`occlude.layers.KeepCutout`, maps in a ``saliency``
-entry): :meth:`KeepCutout.sample` takes the maps besides the keys.
+The maps: each image's own, from ``--maps`` or ``--model`` (fitted to its size) for files,
+a ``saliency`` entry for :class:`occlude.layers.KeepCutout`.
 """
 
 from __future__ import annotations
@@ -67,7 +59,22 @@ class KeepCutoutParams(NamedTuple):
 
 @dataclass(frozen=True)
 class KeepCutout(BoxOccluder):
-    """Cutout whose square avoids the important regions of the image's own map."""
+    """Cutout that avoids the important region: KeepAugment's selective cut.
+
+    The threshold is the ``keep_quantile`` quantile of the importance of a square of side
+    ``size`` over every centre pixel of the image (exact, from an integral image). Cutout
+    squares (centre uniform over every pixel, clipped) are drawn until one's importance is
+    at most the threshold, up to ``max_tries`` draws; if none is, the draw of lowest
+    importance (the first among equals) is kept, and the params say so (``ran_out``).
+    Importance: the sum of ``max(saliency, 0)`` inside the square over the whole image's
+    (0 if that is 0), from the image's own map.
+
+    Args:
+        size: as :class:`Cutout` (0.5).
+        keep_quantile: the quantile of box importance a square may reach (0 to 1) (0.5).
+        max_tries: squares drawn at most per image, up to 10,000 (10).
+        fill, prob: as :class:`Cutout`.
+    """
 
     name = "keep-cutout"
     reference = "Gong et al. 2021 (KeepAugment)"

@@ -44,12 +44,22 @@ class MixUpParams(NamedTuple):
 
 @dataclass(frozen=True)
 class MixUp(Mixer):
-    """lam ~ Beta(alpha, alpha) per image; ``lam * image + (1 - lam) * partner``, the
-    partner drawn uniformly from the other inputs (the other samples of a batch)."""
+    """MixUp: ``lam * image + (1 - lam) * partner``, and the labels with the same ``lam``.
+
+    ``lam`` ~ Beta(``alpha``, ``alpha``) per image; the partner is drawn uniformly from the
+    other inputs (a layer's: the other samples of its batch). Integer images are rounded
+    half to even.
+
+    Args:
+        alpha: Beta's parameter (0.2, the paper's ImageNet value; 1.0 for CIFAR), below 10^6.
+        prob: probability that an image is mixed (otherwise image and label are unchanged)
+            (1.0).
+    """
 
     name = "mixup"
     reference = "Zhang et al. 2018"
     params_type = MixUpParams
+    pastes = False
 
     alpha: float = MIXUP_ALPHA
 

@@ -57,6 +57,9 @@ class Mixer(Method):
     """A method that mixes each image with a partner."""
 
     mixing: ClassVar[bool] = True
+    pastes: ClassVar[bool] = True
+    """Whether ``paint`` moves the partner's pixels (so a layer moves mask pixels with them)
+    rather than blending whole images."""
     alpha: float = 1.0
 
     def __post_init__(self) -> None:

@@ -58,10 +58,22 @@ class ErasingParams(NamedTuple):
 
 @dataclass(frozen=True)
 class RandomErasing(BoxOccluder):
-    """One box of area ``area_range`` (a fraction of the image's) and log-uniform aspect
-    (height / width) ``aspect_range``, its top-left corner uniform where it fits (as the
-    authors' code); a box that does not fit is redrawn, up to ``max_attempts`` times, then
-    the image is left unchanged."""
+    """Random Erasing: with probability ``prob``, erase one box per image.
+
+    The box's area is a fraction of the image drawn from U(``area_range``); its aspect
+    ratio (height / width) is log-uniform over ``aspect_range``, so as many boxes are
+    taller than wide as wider than tall. A box that does not fit is redrawn, up to
+    ``max_attempts`` times, after which the image is left unchanged. The top-left corner is
+    uniform over the positions where the box fits, as in the authors' code.
+
+    Args:
+        prob: probability that an image is erased (exactly: 1 erases every image) (0.5).
+        area_range: (low, high) fraction of the image's area ((0.02, 0.4)).
+        aspect_range: (low, high) height / width ((0.3, 1 / 0.3)).
+        fill: as :class:`Cutout`; the default ``'noise'`` is the paper's best variant.
+        max_attempts: draws of (area, aspect) before giving up on an image, at most 10,000
+            (100).
+    """
 
     name = "random-erasing"
     reference = "Zhong et al. 2017"

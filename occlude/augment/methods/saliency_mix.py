@@ -1,15 +1,4 @@
-"""SaliencyMix (Uddin et al. 2021): a CutMix box centred on the partner's salient peak.
-
-λ ~ Beta(α, α); a box of sides √(1−λ)·W × √(1−λ)·H is centred on the partner's most
-important pixel (its map's peak, the first in raster order on ties), clipped at the border,
-and the partner's pixels there are pasted at the same place in the source, so the pasted
-patch carries the partner's object. The label follows ``label_by``: ``area`` (the source
-keeps its pixel share) or ``saliency`` (SnapMix-style importance weights).
-
-Written once over a backend namespace (see :mod:`~occlude.augment.methods.mixer`):
-``sample`` draws λ, the coin and the partner from the keys, ``place`` puts the box on the
-partner's map; the folder command, ``replay`` and :class:`occlude.layers.SaliencyMix` run it.
-"""
+"""SaliencyMix (Uddin et al. 2021): a CutMix box centred on the partner's salient peak."""
 
 from __future__ import annotations
 
@@ -65,7 +54,19 @@ class SaliencyMixParams(NamedTuple):
 
 @dataclass(frozen=True)
 class SaliencyMix(Mixer):
-    """λ ~ Beta(α, α); the partner's salient box pasted at its own place."""
+    """SaliencyMix: CutMix with the box centred on the partner's saliency peak.
+
+    ``lam`` ~ Beta(``alpha``, ``alpha``) per image; the box has CutMix's sides, sqrt(1 - lam)
+    times the image's, is centred on the partner's map's maximum (the first in raster
+    order on ties) and clipped at the border; the partner's pixels there (and its map's)
+    are pasted at the same place, so the patch carries the partner's object.
+
+    Args:
+        alpha, prob: as :class:`CutMix`.
+        label_by: ``'area'`` (default): the partner weighs its exact share of pixels;
+            ``'saliency'`` (SnapMix-style): ``b / (a + b)``, ``a`` the source's importance
+            outside the box and ``b`` the partner's inside it (area if ``a + b`` is 0).
+    """
 
     name = "saliency-mix"
     reference = "Uddin et al. 2021 (SaliencyMix)"
