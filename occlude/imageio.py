@@ -1,8 +1,10 @@
 """Image files in and out: the one place that talks to Pillow's file formats.
 
 Reading applies the EXIF orientation (pixels as a viewer shows them) and takes the
-first frame of animated files. Writing is atomic: a temporary file in the target
-folder, then a rename, so an interrupted run never leaves a half-written file.
+first frame of animated files: as RGB (:func:`read_rgb`), or in the augment command's
+array model (:func:`load_array`, see :mod:`occlude.augment.functional`: grey, alpha and
+16-bit kept). Writing is atomic: a temporary file in the target folder, then a rename, so
+an interrupted run never leaves a half-written file.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from occlude.errors import InputError
+from occlude.augment.functional import check_image
+from occlude.errors import InputError, UsageError
 from occlude.text import shown
 
 # Formats Pillow writes for each extension we produce.
@@ -34,7 +37,11 @@ _FORMATS = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
 }
-
+WRITABLE = frozenset(_FORMATS)
+"""Extensions we can write; other input extensions fall back to PNG with ``same``."""
+FORMATS = ("same", "png", "jpg", "webp")
+"""The augment command's output formats (``same``: the input's)."""
+JPEG_QUALITY = 95
 
 READ_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "TIFF", "WEBP")
 """The only formats images are decoded from, recognised by content (never by extension):
@@ -129,6 +136,82 @@ def read_rgb(path: Path, notes: list[str] | None = None) -> np.ndarray:
         raise InputError(f"{shown(path)}: cannot convert mode {img.mode} to RGB ({exc})") from None
 
 
+def channel_sums(path: Path) -> tuple[list[int], int]:
+    """Exact per-channel sums of the 8-bit RGB view (order-independent when added) and the
+    pixel count. The mean does not depend on orientation, so EXIF rotation is skipped.
+
+    Raises:
+        InputError: as :func:`open_image`, or an image that cannot be read.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img_file = Image.open(path, formats=READ_FORMATS)
+        with img_file as img:
+            img.load()
+            rgb = np.asarray(img if img.mode == "RGB" else to_rgb(img), dtype=np.uint8)
+    except Exception:
+        open_image(path)  # the InputError that names the problem
+        raise InputError(f"{shown(path)}: cannot read image") from None
+    # Column sums first (each fits easily), then the total: exact and fast.
+    sums = rgb.sum(axis=0, dtype=np.uint64).sum(axis=0)
+    return [int(v) for v in sums], int(rgb.shape[0] * rgb.shape[1])
+
+
+def pil_to_array(img: Image.Image) -> np.ndarray:
+    """A decoded image in the augment model.
+
+    Grey (1, L) stays grey; LA keeps alpha; palettes become RGB, or RGBA when they have
+    transparency; 16-bit grey (I;16*, I) stays 16-bit (I clipped to 0-65535); float (F)
+    becomes 8-bit grey; CMYK, YCbCr and the rest become RGB.
+    """
+    mode = img.mode
+    grey: np.ndarray | None = None
+    if mode.startswith("I;16"):
+        grey = np.asarray(img).astype(np.uint16)
+    elif mode == "I":
+        grey = np.clip(np.asarray(img), 0, 65535).astype(np.uint16)
+    elif mode == "F":
+        grey = np.clip(np.rint(np.asarray(img)), 0, 255).astype(np.uint8)
+    if grey is not None:
+        return grey[..., None]
+    if mode in ("1", "L"):
+        target = "L"
+    elif mode in ("LA", "La"):
+        target = "LA"
+    elif mode in ("RGBA", "RGBa", "PA") or (mode == "P" and "transparency" in img.info):
+        target = "RGBA"
+    else:
+        target = "RGB"
+    arr = np.asarray(img if mode == target else img.convert(target), dtype=np.uint8)
+    return arr.reshape(arr.shape[0], arr.shape[1], -1)
+
+
+def load_array(path: str | Path, notes: list[str] | None = None) -> np.ndarray:
+    """Read ``path`` (EXIF-upright, first frame) into the augment array model."""
+    return pil_to_array(open_image(Path(path), notes))
+
+
+def array_to_pil(arr: np.ndarray, suffix: str = ".png") -> Image.Image:
+    """An array in the augment model as a Pillow image the format of ``suffix`` can store.
+
+    16-bit stays 16-bit only in PNG and TIFF (elsewhere it is divided by 257 and
+    rounded); JPEG drops alpha; BMP stores grey + alpha as RGBA.
+    """
+    ext = suffix.lower()
+    out = check_image(arr)
+    if out.dtype == np.uint16 and ext not in (".png", ".tif", ".tiff"):
+        out = np.rint(out / 257.0).astype(np.uint8)
+    channels = out.shape[2]
+    if ext in (".jpg", ".jpeg") and channels in (2, 4):
+        out = out[..., : channels - 1]
+    elif ext == ".bmp" and channels == 2:
+        out = np.concatenate([np.repeat(out[..., :1], 3, axis=2), out[..., 1:]], axis=2)
+    if out.shape[2] == 1:
+        return Image.fromarray(np.ascontiguousarray(out[..., 0]))
+    return Image.fromarray(np.ascontiguousarray(out))
+
+
 TEMP_SUFFIX = ".occlude-part"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -212,7 +295,7 @@ def write_bytes(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def save_image(img: Image.Image, path: Path, quality: int = 95) -> None:
+def save_image(img: Image.Image, path: Path, quality: int = JPEG_QUALITY) -> None:
     """Save ``img`` atomically in the format its extension names."""
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -223,6 +306,19 @@ def save_image(img: Image.Image, path: Path, quality: int = 95) -> None:
     if fmt == "JPEG":
         params["subsampling"] = 0 if quality >= 90 else 2
     write_atomic(path, lambda handle: img.save(handle, format=fmt, **params))
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown fmt {fmt!r}; choose {', '.join(FORMATS)}", "fmt")
+    return fmt
+
+
+def output_suffix(path: Path, fmt: str) -> str:
+    """The extension for ``fmt``: ``same`` keeps the input's (PNG if unwritable)."""
+    if check_format(fmt) == "same":
+        return path.suffix if path.suffix.lower() in WRITABLE else ".png"
+    return f".{fmt}"
 
 
 def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from occlude.augment import Noise, augmentation, match_partner, params_from_dict
-from occlude.augment.arrays import array_to_pil, output_suffix, pil_to_array
 from occlude.augment.functional import FillValue
 from occlude.augment.geometry import BoxParams
 from occlude.augment.methods import Cutout
@@ -18,6 +17,7 @@ from occlude.augment.methods.occluder import colour_of
 from occlude.box import Box
 from occlude.errors import UsageError
 from occlude.fill import parse_fill
+from occlude.imageio import array_to_pil, output_suffix, pil_to_array
 
 
 def ramp(h: int, w: int, c: int = 3, dtype: type = np.uint8) -> np.ndarray:

@@ -57,7 +57,7 @@ _PARTS = {
     **dict.fromkeys(("Context", "CutMixParams", "MixUpParams", "Params", "params_from_dict"),
                     "occlude.augment.methods"),
     **dict.fromkeys(("output_rng", "output_seed"), "occlude.augment.seeding"),
-    "load_array": "occlude.augment.arrays",
+    "load_array": "occlude.imageio",
 }  # fmt: skip
 """Everything, imported when first asked for: ``occlude.augment.methods`` (the methods,
 which the layers use) loads without the folder pipeline."""

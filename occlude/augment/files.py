@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from occlude.augment.job import AugmentJob, channel_sums
+from occlude.augment.job import AugmentJob
 from occlude.augment.manifest import MANIFEST
 from occlude.augment.methods import Method
-from occlude.errors import UsageError
+from occlude.errors import InputError, UsageError
+from occlude.imageio import channel_sums
 from occlude.inputs import find_images
 from occlude.runner import Runner, choose_engine
 
@@ -111,11 +112,12 @@ def folder_mean(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     totals, count = np.zeros(3, dtype=np.int64), 0
     for image in find_images([Path(p) for p in paths]):
-        sums = channel_sums(str(image.path))
-        if isinstance(sums, str):
-            raise UsageError(sums, "source")
-        totals += np.asarray(sums[0], dtype=np.int64)
-        count += sums[1]
+        try:
+            sums, n = channel_sums(image.path)
+        except InputError as exc:
+            raise UsageError(str(exc), "source") from None
+        totals += np.asarray(sums, dtype=np.int64)
+        count += n
     if count == 0:
         raise UsageError(f"folder_mean: no images found in {source!r}", "source")
     return (float(totals[0] / count), float(totals[1] / count), float(totals[2] / count))

@@ -8,28 +8,26 @@ number of workers changes a byte.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
-from occlude.augment.arrays import (
-    JPEG_QUALITY,
-    array_to_pil,
-    check_format,
-    load_array,
-    output_suffix,
-)
 from occlude.augment.manifest import MANIFEST, VERSION, check_manifest_is_ours, write_manifest
 from occlude.augment.maps import MapMaker, load_map, map_in_folder
 from occlude.augment.methods import Context, Method
 from occlude.augment.seeding import output_rng, output_seed
 from occlude.errors import InputError, OccludeError, UsageError
-from occlude.imageio import READ_FORMATS, open_image, save_image, to_rgb
+from occlude.imageio import (
+    array_to_pil,
+    channel_sums,
+    check_format,
+    load_array,
+    output_suffix,
+    save_image,
+)
 from occlude.inputs import check_out_dir, discover
 from occlude.labels import LabelReader
 from occlude.paths import PathPlan
@@ -271,7 +269,7 @@ class AugmentJob(Job):
                           partners.maps() if method.guided else None)  # fmt: skip
         result = method(image, rng, context)
         out_path = self.out_dir / rel_out
-        save_image(array_to_pil(result.image, out_path.suffix), out_path, JPEG_QUALITY)
+        save_image(array_to_pil(result.image, out_path.suffix), out_path)
         index = result.partner_index
         partner = partners.source(index) if index is not None else None
         record: dict[str, Any] = {
@@ -297,8 +295,12 @@ class AugmentJob(Job):
         return record
 
     def channel_sums(self, unit: Unit) -> tuple[list[int], int] | str:
+        """The input's exact RGB sums and pixel count (the dataset mean), or its error line."""
         assert unit.source is not None
-        return channel_sums(str(unit.source.path))
+        try:
+            return channel_sums(unit.source.path)
+        except InputError as exc:
+            return failure_line(unit.source.path, exc)
 
     def finish(
         self,
@@ -362,24 +364,3 @@ def _soft_label(source: str | None, partner: str | None, lam: float) -> dict[str
     if partner is not None:
         weights[partner] = weights.get(partner, 0.0) + (1.0 - lam)
     return weights
-
-
-def channel_sums(path: str) -> tuple[list[int], int] | str:
-    """Exact per-channel sums of the 8-bit RGB view (order-independent when added), or an
-    error line. The mean does not depend on orientation, so EXIF rotation is skipped."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img_file = Image.open(path, formats=READ_FORMATS)
-        with img_file as img:
-            img.load()
-            rgb = np.asarray(img if img.mode == "RGB" else to_rgb(img), dtype=np.uint8)
-    except Exception:
-        try:
-            open_image(Path(path))
-        except OccludeError as exc:
-            return failure_line(path, exc)
-        return f"{shown(path)}: cannot read image"
-    # Column sums first (each fits easily), then the total: exact and fast.
-    sums = rgb.sum(axis=0, dtype=np.uint64).sum(axis=0)
-    return [int(v) for v in sums], int(rgb.shape[0] * rgb.shape[1])

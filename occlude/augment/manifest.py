@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 
 from occlude.augment import functional as F
-from occlude.augment.arrays import load_array
 from occlude.augment.methods import augmentation, method_class, params_from_dict
 from occlude.errors import UsageError
-from occlude.imageio import write_bytes
+from occlude.imageio import load_array, write_bytes
 from occlude.runner.ledger import Ledger
 from occlude.runner.state import STATE_DIR, folder_lock
 from occlude.text import shown
