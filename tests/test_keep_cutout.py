@@ -13,8 +13,7 @@ from backends.guided import centre_importances, importance
 from test_methods import ADAPTERS, arrays, keys
 
 from occlude.augment import augment, augmentation
-from occlude.augment.methods import KeepCutoutParams
-from occlude.augment.methods.keep_cutout import quantile
+from occlude.augment.methods.keep_cutout import KeepCutoutParams, quantile
 from occlude.errors import UsageError
 
 

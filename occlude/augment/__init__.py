@@ -17,55 +17,42 @@ Example::
     result.image, result.params_dict(), result.label_weights
 
 The parts stay importable from their modules (:mod:`~occlude.augment.functional`: the
-image model; :mod:`~occlude.augment.methods`: the methods and parameter records;
-:mod:`~occlude.augment.seeding`), and from here. Importing this
-package loads nothing; the methods load numpy only.
+image model; :mod:`~occlude.augment.methods`: the methods; :mod:`~occlude.augment.seeding`),
+and from here. Importing this package loads nothing; the methods load numpy only.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-__all__ = [
-    "METHODS",
-    "AttentiveCutMix",
-    "AugmentReport",
-    "Augmented",
-    "CutMix",
-    "Cutout",
-    "HideAndSeek",
-    "KeepCutout",
-    "Method",
-    "MixUp",
-    "RandomErasing",
-    "SaliencyMix",
-    "augment",
-    "augment_files",
-    "augmentation",
-    "folder_mean",
-    "replay",
-]
-
-_PARTS = {
-    **dict.fromkeys(("METHODS", "AttentiveCutMix", "Augmented", "CutMix", "Cutout",
-                     "HideAndSeek", "KeepCutout", "Method", "MixUp", "RandomErasing",
-                     "SaliencyMix", "augmentation"), "occlude.augment.methods"),
-    **dict.fromkeys(("AugmentReport", "augment_files", "folder_mean"), "occlude.augment.files"),
-    "replay": "occlude.augment.manifest",
-    "augment": "occlude.augment.single",
-    **dict.fromkeys(("Noise", "match_partner"), "occlude.augment.functional"),
-    **dict.fromkeys(("Context", "CutMixParams", "MixUpParams", "Params", "params_from_dict"),
-                    "occlude.augment.methods"),
-    **dict.fromkeys(("output_rng", "output_seed"), "occlude.augment.seeding"),
-    "load_array": "occlude.imageio",
-}  # fmt: skip
-"""Everything, imported when first asked for: ``occlude.augment.methods`` (the methods,
-which the layers use) loads without the folder pipeline."""
+_PRODUCT = {  # what the package offers: its __all__
+    "occlude.augment.methods": "METHODS Method Augmented augmentation Cutout HideAndSeek "
+    "RandomErasing MixUp CutMix KeepCutout SaliencyMix AttentiveCutMix",
+    "occlude.augment.files": "AugmentReport augment_files folder_mean",
+    "occlude.augment.manifest": "replay",
+    "occlude.augment.single": "augment",
+}
+_PARTS = {  # parts, importable from here too
+    "occlude.augment.methods": "Context Params params_from_dict",
+    "occlude.augment.methods.cut_mix": "CutMixParams",
+    "occlude.augment.methods.mix_up": "MixUpParams",
+    "occlude.augment.functional": "Noise match_partner",
+    "occlude.augment.seeding": "output_rng output_seed",
+    "occlude.imageio": "load_array",
+}
+_WHERE = {
+    name: module
+    for table in (_PRODUCT, _PARTS)
+    for module, names in table.items()
+    for name in names.split()
+}
+"""Every name, imported from its module when first asked for (``occlude.augment.methods``,
+which the layers use, loads without the folder pipeline)."""
+__all__ = sorted(name for names in _PRODUCT.values() for name in names.split())
 
 
 def __getattr__(name: str) -> Any:
-    if name in _PARTS:
-        import importlib
-
-        return getattr(importlib.import_module(_PARTS[name]), name)
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
     raise AttributeError(f"module 'occlude.augment' has no attribute {name!r}")

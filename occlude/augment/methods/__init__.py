@@ -1,32 +1,32 @@
-"""The registry: every augmentation method by name.
+"""The augmentation methods, and the registry that names them.
 
-The CLI, the manifest reader, :func:`~occlude.augment.replay` and ``robustness`` all find
-methods here. Adding a method: one module with its settings, sampler and region, written once over a
-backend namespace (see :mod:`~occlude.augment.methods.cutout` and docs/ARCHITECTURE.md), and
-one line below; its Keras layer is one line in :mod:`occlude.layers`.
+Each method is one module here, written once over a backend namespace ``bk`` and
+vectorised over a batch (docs/ARCHITECTURE.md, "Adding a method"): its settings (a frozen
+dataclass that checks them, naming the Python parameter, and documents them), ``sample``
+(every draw from per-sample int32 keys: :mod:`occlude.draws`) and its painter (an
+occluder's ``region``: :mod:`~occlude.augment.methods.occluder`; a mixer's ``paint``:
+:mod:`~occlude.augment.methods.mixer`). The folder command and ``replay`` run it on NumPy
+as a batch of one, its Keras layer (:mod:`occlude.layers`) on Keras's backend.
+
+The CLI, the manifest reader, :func:`~occlude.augment.replay` and ``robustness`` find
+methods here by name (:data:`METHODS`, one line per method).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from occlude.augment.methods.attentive_cut_mix import AttentiveCutMix, AttentiveCutMixParams
-from occlude.augment.methods.base import (
-    AUGMENT_FILLS,
-    Augmented,
-    Context,
-    Method,
-    Params,
-)
-from occlude.augment.methods.cut_mix import CutMix, CutMixParams
+from occlude.augment.methods.attentive_cut_mix import AttentiveCutMix
+from occlude.augment.methods.base import Augmented, Context, Method, Params
+from occlude.augment.methods.cut_mix import CutMix
 from occlude.augment.methods.cutout import Cutout
-from occlude.augment.methods.hide_and_seek import CellParams, HideAndSeek
-from occlude.augment.methods.keep_cutout import KeepCutout, KeepCutoutParams
-from occlude.augment.methods.mix_up import MixUp, MixUpParams
+from occlude.augment.methods.hide_and_seek import HideAndSeek
+from occlude.augment.methods.keep_cutout import KeepCutout
+from occlude.augment.methods.mix_up import MixUp
 from occlude.augment.methods.mixer import Mixer
-from occlude.augment.methods.occluder import BoxOccluder, Occluder
-from occlude.augment.methods.random_erasing import ErasingParams, RandomErasing
-from occlude.augment.methods.saliency_mix import SaliencyMix, SaliencyMixParams
+from occlude.augment.methods.occluder import Occluder
+from occlude.augment.methods.random_erasing import RandomErasing
+from occlude.augment.methods.saliency_mix import SaliencyMix
 from occlude.errors import UsageError
 
 METHODS: dict[str, type[Method]] = {
@@ -108,29 +108,21 @@ def params_from_dict(method: str, data: dict[str, Any]) -> Params:
 
 
 __all__ = [
-    "AUGMENT_FILLS",
     "METHODS",
     "AttentiveCutMix",
-    "AttentiveCutMixParams",
     "Augmented",
-    "BoxOccluder",
-    "CellParams",
     "Context",
     "CutMix",
-    "CutMixParams",
     "Cutout",
-    "ErasingParams",
     "HideAndSeek",
     "KeepCutout",
-    "KeepCutoutParams",
     "Method",
     "MixUp",
-    "MixUpParams",
     "Mixer",
     "Occluder",
+    "Params",
     "RandomErasing",
     "SaliencyMix",
-    "SaliencyMixParams",
     "augmentation",
     "method_class",
     "occluders",
