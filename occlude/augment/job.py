@@ -8,7 +8,7 @@ number of workers changes a byte.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -237,11 +237,12 @@ class AugmentJob(Job):
         except (OccludeError, OSError, ValueError, MemoryError) as exc:
             result.fail(failure_line(src.path, exc), exc)
             return result
-        partners = _Others(self._pool, task.pool_index)
+        partners = _Partners(self._pool, task.pool_index, _image)
+        maps = _Partners(self._pool, task.pool_index, _map) if self.method.guided else None
         errors = []
         for copy, rel_out in enumerate(task.outputs):
             try:
-                record = self._one_output(image, saliency, task, copy, rel_out, partners)
+                record = self._one_output(image, saliency, task, copy, rel_out, partners, maps)
             except (OccludeError, OSError, ValueError, MemoryError) as exc:
                 partner = isinstance(exc, InputError)  # raised by reading a partner image
                 errors.append(f"{shown(src.path)}: partner {exc}" if partner
@@ -261,28 +262,29 @@ class AugmentJob(Job):
         task: AugmentTask,
         copy: int,
         rel_out: str,
-        partners: _Others,
+        partners: _Partners,
+        maps: _Partners | None,
     ) -> dict[str, Any]:
         src, method = task.source, self.method
         rng = output_rng(self.seed, src.rel, copy)
-        context = Context(partners if method.mixing else (), task.dataset_mean, saliency,
-                          partners.maps() if method.guided else None)  # fmt: skip
+        context = Context(partners if method.mixing else (), task.dataset_mean, saliency, maps)
         result = method(image, rng, context)
         out_path = self.out_dir / rel_out
         save_image(array_to_pil(result.image, out_path.suffix), out_path)
         index = result.partner_index
         partner = partners.source(index) if index is not None else None
+        core = result.record(method.name, src.path, partner.path if partner else None)
         record: dict[str, Any] = {
             "version": VERSION,
             "output": rel_out,
             "source": src.path,
-            "partner": partner.path if partner else None,
+            "partner": core["partner"],
             "method": method.name,
             "seed": self.seed,
             "output_seed": f"{output_seed(self.seed, src.rel, copy):032x}",
             "config": task.config,
             "source_sha256": task.source_sha256,
-            "params": result.params_dict(),
+            "params": core["params"],
         }
         if method.guided:
             record["saliency"] = {"map": src.map, "partner_map": partner.map if partner else None}
@@ -290,8 +292,7 @@ class AugmentJob(Job):
             lam = result.label_weights[0]
             record["soft_label"] = _soft_label(src.label, partner.label if partner else None, lam)
         else:
-            record["fill"] = result.fill_json() if result.params.applied else None
-            record["label"] = src.label
+            record.update(fill=core["fill"], label=src.label)
         return record
 
     def channel_sums(self, unit: Unit) -> tuple[list[int], int] | str:
@@ -315,46 +316,37 @@ class AugmentJob(Job):
             write_manifest(ledger, self.out_dir)
 
 
-class _Others(Sequence[np.ndarray]):
-    """The sorted pool without the source itself, read on demand and cached."""
+class _Partners(Sequence[np.ndarray]):
+    """The sorted pool without the source itself, each read on demand by ``read`` (its
+    image or its map) and kept."""
 
-    def __init__(self, pool: Sequence[Source], skip: int) -> None:
-        self.pool = pool
-        self.skip = skip
+    def __init__(self, pool: Sequence[Source], skip: int, read: Callable[[Source], Any]) -> None:
+        self.pool, self.skip, self.read = pool, skip, read
         self._cache: dict[int, np.ndarray] = {}
 
     def source(self, index: int) -> Source:
         return self.pool[index if index < self.skip else index + 1]
-
-    def maps(self) -> Sequence[np.ndarray]:
-        """The partners' maps, aligned with the partners, read on demand."""
-        return _PartnerMaps(self)
 
     def __len__(self) -> int:
         return len(self.pool) - 1
 
     def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
         if index not in self._cache:
-            self._cache[index] = load_array(Path(self.source(index).path))
+            self._cache[index] = self.read(self.source(index))
         return self._cache[index]
 
 
-class _PartnerMaps(Sequence[np.ndarray]):
-    def __init__(self, others: _Others) -> None:
-        self.others = others
+def _image(source: Source) -> np.ndarray:
+    return load_array(Path(source.path))
 
-    def __len__(self) -> int:
-        return len(self.others)
 
-    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
-        path = self.others.source(index).map
-        try:
-            if path is None:
-                raise InputError("no saliency map")
-            return load_map(path, "saliency map")
-        except InputError as exc:  # not the partner image itself: no "partner" prefix
-            raise OccludeError(f"partner {self.others.source(index).path}: {exc}",
-                               exc.params) from None  # fmt: skip
+def _map(source: Source) -> np.ndarray:
+    try:
+        if source.map is None:
+            raise InputError("no saliency map")
+        return load_map(source.map, "saliency map")
+    except InputError as exc:  # not the partner image itself: no "partner" prefix
+        raise OccludeError(f"partner {source.path}: {exc}", exc.params) from None
 
 
 def _soft_label(source: str | None, partner: str | None, lam: float) -> dict[str, float] | None:
