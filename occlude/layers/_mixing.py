@@ -1,9 +1,6 @@
-"""The base of the mixing layers (MixUp, CutMix and the saliency-guided mixers).
-
-Each sample's partner is drawn uniformly from the *other* samples of its batch (never one
-roll or permutation for the whole batch). Labels must be one-hot or soft floats, or
-integer class indices with ``num_classes`` (then converted to one-hot). A batch of one
-sample has no partner and is returned unchanged.
+"""The mixing layers' adapter, :class:`MixerLayer`: each call runs a
+:class:`~occlude.augment.methods.Mixer`, each sample's partner one of the other samples of
+its batch (never one roll for the whole batch), and mixes the labels by its weights.
 """
 
 from __future__ import annotations
@@ -48,8 +45,9 @@ class MixerLayer(OcclusionLayer):
     num_classes: converts integer class labels (0 to num_classes - 1; others are an
         error) to one-hot; without it they are an error.
 {LAYER_ARGUMENTS}
-Each sample's partner is drawn from the other samples of its batch. Segmentation masks
-are pasted with the pixels, and refused by a method that blends whole images (MixUp).
+Each sample's partner is drawn from the other samples of its batch (a batch of one is
+returned unchanged). Segmentation masks are pasted with the pixels, and refused by a
+method that blends whole images (MixUp).
 """
 
     def __init__(

@@ -1,10 +1,6 @@
-"""The occluding layers' adapter: :class:`MethodLayer` wraps an
-:class:`~occlude.augment.methods.Occluder`: the layer's
-settings are the method's (checked by it), each call runs the method's ``sample`` and
-``region`` on the layer's backend with the per-sample keys, paints the region with
-:func:`occlude.fill.fill_values` and, when ``ignore_class`` is set, writes it into occluded
-mask pixels. Labels, masks (by default) and any other dict entry pass through unchanged.
-The public layers are one line each in :mod:`occlude.layers` (``MethodLayer.of``).
+"""The occluding layers' adapter, :class:`MethodLayer`: each call runs an
+:class:`~occlude.augment.methods.Occluder`'s ``sample`` and ``region`` on the layer's backend,
+paints the region with :func:`occlude.fill.fill_values` and, with ``ignore_class``, masks.
 """
 
 from __future__ import annotations

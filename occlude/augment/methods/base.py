@@ -1,9 +1,7 @@
 """The method interface: one frozen class per augmentation, its settings checked when built.
 
 Calling a method on a NumPy image samples and paints it (:class:`Augmented`);
-:meth:`Method.apply` paints recorded params (``replay``). The bases that write a method
-once over a backend namespace are :class:`~occlude.augment.methods.occluder.Occluder` and
-:class:`~occlude.augment.methods.mixer.Mixer`.
+:meth:`Method.apply` paints recorded params (``replay``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,4 @@
-"""CutMix (Yun et al. 2019): a box of the partner pasted in; lam from the clipped box.
-
-Written once over a backend namespace (see :mod:`~occlude.augment.methods.mixer`); the
-folder command, ``replay`` and :class:`occlude.layers.CutMix` all run it.
-"""
+"""CutMix (Yun et al. 2019): a box of the partner pasted in; lam from the clipped box."""
 
 from __future__ import annotations
 

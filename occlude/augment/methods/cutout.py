@@ -1,10 +1,4 @@
-"""Cutout (DeVries & Taylor 2017): squares with centres uniform over every pixel, clipped.
-
-The worked example of a method module (docs/ARCHITECTURE.md, "Adding a method"): the
-settings and their checks, ``sample`` and ``region`` over a backend namespace, vectorised
-over a batch, and ``at_fraction``. The folder command, ``replay`` and the Keras layer
-(:class:`occlude.layers.Cutout`) all run this code.
-"""
+"""Cutout (DeVries & Taylor 2017): squares with centres uniform over every pixel, clipped."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Hide-and-Seek (Singh & Lee 2017): hide whole grid cells, each with probability hide_prob.
-
-Written once over a backend namespace (see :mod:`~occlude.augment.methods.cutout`); the
-folder command, ``replay`` and :class:`occlude.layers.HideAndSeek` all run it.
-"""
+"""Hide-and-Seek (Singh & Lee 2017): hide whole grid cells, each with probability hide_prob."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""KeepAugment's selective cut (Gong et al. 2021): Cutout that spares what the label needs.
-
-The maps: each image's own, from ``--maps`` or ``--model`` (fitted to its size) for files,
-a ``saliency`` entry for :class:`occlude.layers.KeepCutout`.
-"""
+"""KeepAugment's selective cut (Gong et al. 2021): Cutout that spares what the label needs."""
 
 from __future__ import annotations
 

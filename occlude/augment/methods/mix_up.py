@@ -1,8 +1,4 @@
-"""MixUp (Zhang et al. 2018): ``lam * image + (1 - lam) * partner``, lam ~ Beta(alpha, alpha).
-
-Written once over a backend namespace (see :mod:`~occlude.augment.methods.mixer`); the
-folder command, ``replay`` and :class:`occlude.layers.MixUp` all run it.
-"""
+"""MixUp (Zhang et al. 2018): ``lam * image + (1 - lam) * partner``, lam ~ Beta(alpha, alpha)."""
 
 from __future__ import annotations
 

@@ -1,19 +1,9 @@
-"""The base of a mixing method written once, over a backend namespace.
+"""The base of the mixing methods (a partner mixed in) and their NumPy adapter.
 
-A mixer module (see :mod:`~occlude.augment.methods.mix_up`) holds its settings,
-``sample(bk, keys, h, w, others)``: its draws for a batch (``lam``, the source's share of
-the label; ``applied``, the ``prob`` coin; ``partner``, an index from 0 to ``others`` - 1
-among the candidates; its region, for a pasting mixer) and ``paint(bk, images, params,
-partner)``: the partners' pixels (already matched and gathered, one per image) mixed in.
-This base adds the rest once:
-
-* the NumPy adapter: ``method(image, rng, context)`` draws ONE int32 key from ``rng``,
-  samples on :data:`~occlude.draws.NUMPY` as a batch of one, picks the partner among
-  ``context.partners`` by ``params.partner`` and paints the colour channels in float64
-  (alpha kept; rounded half to even); :meth:`Mixer.apply` paints recorded params
-  (``replay``);
-* the Keras adapter, :class:`occlude.layers._mixing.MixerLayer`, calls the same ``sample``
-  and ``paint`` on Keras's backend, the partner drawn from the other samples of the batch.
+``method(image, rng, context)`` draws ONE int32 key from ``rng``, samples on
+:data:`~occlude.draws.NUMPY` as a batch of one, picks the partner among
+``context.partners`` by ``params.partner`` and paints the colour channels in float64
+(alpha kept; rounded half to even); :meth:`Mixer.apply` paints recorded params (``replay``).
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
-"""The base of an occluding method written once, over a backend namespace.
+"""The base of the occluding methods (a region painted with a fill) and their NumPy adapter.
 
-A method module (see :mod:`~occlude.augment.methods.cutout`) holds the method's settings
-(a frozen dataclass whose ``__post_init__`` checks them, naming the Python parameter),
-``sample(bk, keys, h, w)``: its draws for a batch, from the per-sample int32 ``keys``
-(:mod:`occlude.draws`), ``region(bk, params, h, w)``: the pixels it occludes, and
-``at_fraction`` for robustness curves. This base adds the rest once:
-
-* the NumPy adapter: ``method(image, rng)`` draws ONE int32 key from ``rng`` and runs the
-  method on :data:`~occlude.draws.NUMPY` as a batch of one; :meth:`Occluder.apply` paints
-  recorded params (``replay``);
-* the Keras adapter, :class:`~occlude.layers._occluding.MethodLayer`, calls the same ``sample`` and
-  ``region`` on Keras's backend, with the same :func:`occlude.fill.fill_values`.
+``method(image, rng)`` draws ONE int32 key from ``rng`` and runs the method's ``sample`` and
+``region`` on :data:`~occlude.draws.NUMPY` as a batch of one; :meth:`Occluder.apply` paints
+recorded params (``replay``), a version-1 record's noise included.
 """
 
 from __future__ import annotations

@@ -1,8 +1,4 @@
-"""Random Erasing (Zhong et al. 2017): one box of random area and log-uniform aspect.
-
-Written once over a backend namespace (see :mod:`~occlude.augment.methods.cutout`); the
-folder command, ``replay`` and :class:`occlude.layers.RandomErasing` all run it.
-"""
+"""Random Erasing (Zhong et al. 2017): one box of random area and log-uniform aspect."""
 
 from __future__ import annotations
 
