@@ -65,8 +65,8 @@ def test_mean_fill_is_each_images_own_mean() -> None:
 
 
 def test_fill_is_parsed_once_and_errors_name_fill() -> None:
-    assert Cutout(fill="64")._fill == Fill("constant", (64.0, 64.0, 64.0))
-    assert Cutout(fill="10,20,30")._fill == Fill("constant", (10.0, 20.0, 30.0))
+    assert Cutout(fill="64").method.fill == Fill("constant", (64.0, 64.0, 64.0))
+    assert Cutout(fill="10,20,30").method.fill == Fill("constant", (10.0, 20.0, 30.0))
     for bad, match in [
         ("purple", "unknown fill 'purple'"),
         (300, "fill colour must be 0-255 per channel; received 300"),

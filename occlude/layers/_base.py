@@ -102,6 +102,7 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
     needs_batch: ClassVar[bool] = False
     needs_saliency: ClassVar[bool] = False
     method_class: ClassVar[type[Method]]
+    method: Method
     settings: ClassVar[tuple[str, ...]]
     """The method's settings the layer takes, in their positional order."""
     arguments: ClassVar[str] = LAYER_ARGUMENTS
@@ -126,15 +127,18 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
 
     def __init__(
         self,
-        *,
-        prob: float,
+        *args: Any,
         value_range: Sequence[float] = (0, 255),
         seed: int | None = None,
         data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
+        method, kept = self.make_method(method_arguments(self, args, kwargs))
         super().__init__(**kwargs)
-        self.prob = checks.check_prob(prob)
+        self.method = method
+        for name in self.settings:  # the method's checked values, or as given (``kept``)
+            setattr(self, name, kept[name] if name in kept else getattr(method, name))
+        self.prob = method.prob
         self.value_range = checks.check_value_range(value_range)
         self.seed = checks.check_seed(seed)
         self.data_format = chk.check_data_format(data_format)
@@ -191,6 +195,11 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
 
         images = move(batch.images)
         return replace(batch, images=images, masks=move(batch.masks), saliency=move(batch.saliency))
+
+    def make_method(self, given: dict[str, Any]) -> tuple[Method, dict[str, Any]]:
+        """The method from the settings ``given`` (the others take its defaults), and the
+        settings the layer keeps as given rather than as the method holds them."""
+        return self.method_class(**given), {}
 
     def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
         raise NotImplementedError
@@ -383,4 +392,12 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
             seed=self.seed,
             data_format=self.data_format,
         )
+        config.update({k: _json(getattr(self, k)) for k in self.settings})
         return config
+
+
+def _json(value: Any) -> Any:
+    """A setting as ``get_config`` keeps it (tuples as lists, NumPy numbers as Python's)."""
+    if isinstance(value, (tuple, list)):
+        return [_json(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value

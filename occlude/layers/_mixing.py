@@ -5,7 +5,6 @@ its batch (never one roll for the whole batch), and mixes the labels by its weig
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -29,7 +28,6 @@ from occlude.layers._base import (
     OcclusionLayer,
     Tensor,
     is_integer,
-    method_arguments,
 )
 
 
@@ -41,6 +39,7 @@ class MixerLayer(OcclusionLayer):
 
     needs_batch = True
     method_class: ClassVar[type[Mixer]]
+    method: Mixer
     arguments = f"""\
     num_classes: converts integer class labels (0 to num_classes - 1; others are an
         error) to one-hot; without it they are an error.
@@ -50,26 +49,14 @@ returned unchanged). Segmentation masks are pasted with the pixels, and refused 
 method that blends whole images (MixUp).
 """
 
-    def __init__(
-        self,
-        *args: Any,
-        num_classes: int | None = None,
-        value_range: Sequence[float] = (0, 255),
-        seed: int | None = None,
-        data_format: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.method = self.method_class(**method_arguments(self, args, kwargs))
-        super().__init__(prob=self.method.prob, value_range=value_range, seed=seed,
-                         data_format=data_format, **kwargs)  # fmt: skip
+    def __init__(self, *args: Any, num_classes: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         if num_classes is not None and not (is_whole(num_classes) and num_classes >= 1):
             raise UsageError(
                 f"num_classes must be a positive int or None; received {num_classes!r}",
                 "num_classes",
             )
         self.num_classes = None if num_classes is None else int(num_classes)
-        for name in self.settings:
-            setattr(self, name, getattr(self.method, name))
 
     def check_inputs(self, specs: dict[str, InputSpec], batched: bool) -> None:
         name = type(self).__name__
@@ -173,7 +160,6 @@ method that blends whole images (MixUp).
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(num_classes=self.num_classes)
-        config.update({k: getattr(self, k) for k in self.settings})
         return config
 
 

@@ -5,7 +5,6 @@ paints the region with :func:`occlude.fill.fill_values` and, with ``ignore_class
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -25,7 +24,6 @@ from occlude.layers._base import (
     OcclusionLayer,
     Tensor,
     is_integer,
-    method_arguments,
 )
 
 
@@ -34,31 +32,21 @@ class MethodLayer(OcclusionLayer):
     order (``prob`` and ``fill`` among them), which take the method's defaults."""
 
     method_class: ClassVar[type[Occluder]]
+    method: Occluder
     arguments = f"""\
     ignore_class: if set, written into occluded pixels of ``segmentation_masks``.
 {LAYER_ARGUMENTS}"""
 
-    def __init__(
-        self,
-        *args: Any,
-        ignore_class: int | None = None,
-        value_range: Sequence[float] = (0, 255),
-        seed: int | None = None,
-        data_format: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        given = method_arguments(self, args, kwargs)
+    def __init__(self, *args: Any, ignore_class: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ignore_class = check_optional_int(ignore_class, "ignore_class")
+
+    def make_method(self, given: dict[str, Any]) -> tuple[Occluder, dict[str, Any]]:
+        """The fill is kept as given (or the method's default, by name) for ``get_config``."""
         fill = given.pop("fill", None)
         fill = str(self.method_class().fill) if fill is None else fill
-        self.method = self.method_class(fill=layer_fill(fill, type(self).__name__), **given)
-        super().__init__(prob=self.method.prob, value_range=value_range, seed=seed,
-                         data_format=data_format, **kwargs)  # fmt: skip
-        self.fill = fill
-        self._fill = self.method.fill
-        self.ignore_class = check_optional_int(ignore_class, "ignore_class")
-        for name in self.settings:
-            if name != "fill":
-                setattr(self, name, getattr(self.method, name))
+        method = self.method_class(fill=layer_fill(fill, type(self).__name__), **given)
+        return method, {"fill": fill}
 
     def check_inputs(self, specs: dict[str, InputSpec], batched: bool) -> None:
         """``ignore_class`` must be a value of the masks' dtype (a cast would change it)."""
@@ -78,10 +66,10 @@ class MethodLayer(OcclusionLayer):
     def augment(self, bk: Any, batch: Batch, keys: Tensor) -> Batch:
         """The method's region painted with the fill (and ``ignore_class`` in the masks)."""
         h, w = geo.image_hw(bk, batch.images)
+        method, integer = self.method, is_integer(batch.dtype)
         guides = {"saliency": batch.saliency} if self.needs_saliency else {}
-        region = self.method.region(bk, self.method.sample(bk, keys, h, w, **guides), h, w)
-        integer = is_integer(batch.dtype)
-        fill = fill_values(bk, self._fill, batch.images, keys, self.value_range, None, integer)
+        region = method.region(bk, method.sample(bk, keys, h, w, **guides), h, w)
+        fill = fill_values(bk, method.fill, batch.images, keys, self.value_range, None, integer)
         images = geo.paint(bk, batch.images, region, fill)
         masks = batch.masks
         if masks is not None and self.ignore_class is not None:
@@ -91,7 +79,6 @@ class MethodLayer(OcclusionLayer):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(ignore_class=self.ignore_class)
-        config.update({k: _json(getattr(self, k)) for k in self.settings})
         return config
 
 
@@ -109,10 +96,3 @@ def layer_fill(fill: FillLike, layer: str = "the layer") -> Fill:
             "fill",
         )
     return parse_fill(fill, LAYER_FILLS)
-
-
-def _json(value: Any) -> Any:
-    """A setting as ``get_config`` keeps it (tuples as lists, NumPy numbers as Python's)."""
-    if isinstance(value, (tuple, list)):
-        return [_json(v) for v in value]
-    return value.item() if isinstance(value, np.generic) else value
