@@ -239,7 +239,10 @@ def test_defaults_are_the_clis() -> None:
         (lambda: RandomErasing(aspect_range=(0, 2)), "aspect_range needs 0 < low <= high"),
         (lambda: RandomErasing(max_attempts=0), "max_attempts must be an int from 1 to 10000"),
         (lambda: MixUp(alpha=0), "alpha must be a positive number below 1,000,000; received 0"),
-        (lambda: CutMix(num_classes=0), "num_classes must be a positive int or None; received 0"),
+        (
+            lambda: CutMix(num_classes=0),
+            "num_classes must be an int, at least 1, or None; received 0",
+        ),
     ],
 )
 def test_errors_name_the_parameter_and_what_was_received(make: Any, message: str) -> None:

@@ -42,8 +42,8 @@ def augment(
         JSON), ``label_weights`` (the source's and the partner's share of the label) and
         ``record(method, source, partner)`` for :func:`replay`.
 
-    The draws, in order: the method's parameters (the ``prob`` coin first); for mixing
-    methods the partner's index; for a noise fill the noise seed.
+    The draws: ONE int32 key from the generator; every draw of the method (the ``prob``
+    coin, its parameters, a mixing method's partner, a noise fill) comes from that key.
 
     Raises:
         UsageError: unknown method or setting, settings with a method object, both

@@ -22,7 +22,7 @@ from keras.src.utils import backend_utils, jax_utils, tracking
 
 from occlude import draws as rnd
 from occlude.augment import checks
-from occlude.augment.methods.base import Method
+from occlude.augment.methods.base import Method, json_value
 from occlude.errors import UsageError
 from occlude.layers import _checks as chk
 
@@ -392,12 +392,5 @@ class OcclusionLayer(keras.layers.Layer):  # type: ignore[misc]
             seed=self.seed,
             data_format=self.data_format,
         )
-        config.update({k: _json(getattr(self, k)) for k in self.settings})
+        config.update({k: json_value(getattr(self, k)) for k in self.settings})
         return config
-
-
-def _json(value: Any) -> Any:
-    """A setting as ``get_config`` keeps it (tuples as lists, NumPy numbers as Python's)."""
-    if isinstance(value, (tuple, list)):
-        return [_json(v) for v in value]
-    return value.item() if isinstance(value, np.generic) else value

@@ -13,7 +13,7 @@ import numpy as np
 
 from occlude import draws as rnd
 from occlude.augment import geometry as geo
-from occlude.augment.checks import is_whole
+from occlude.augment.checks import check_optional_int
 from occlude.augment.methods.mixer import Mixer
 from occlude.errors import UsageError
 from occlude.layers import _checks as chk
@@ -51,12 +51,7 @@ method that blends whole images (MixUp).
 
     def __init__(self, *args: Any, num_classes: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if num_classes is not None and not (is_whole(num_classes) and num_classes >= 1):
-            raise UsageError(
-                f"num_classes must be a positive int or None; received {num_classes!r}",
-                "num_classes",
-            )
-        self.num_classes = None if num_classes is None else int(num_classes)
+        self.num_classes = check_optional_int(num_classes, "num_classes", least=1)
 
     def check_inputs(self, specs: dict[str, InputSpec], batched: bool) -> None:
         name = type(self).__name__

@@ -107,12 +107,14 @@ def expect(params: Params, kind: type[P]) -> P:
     return params
 
 
-def _json(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """A setting as JSON keeps it: a fill by name or RGB, tuples as lists, NumPy numbers as
+    Python's (the manifests' and fingerprints' settings, a layer's ``get_config``)."""
     if isinstance(value, Fill):
         return value.as_json()
-    if isinstance(value, tuple):
-        return [_json(v) for v in value]
-    return value
+    if isinstance(value, (tuple, list)):
+        return [json_value(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ class Method(ABC):
 
     def settings(self) -> dict[str, Any]:
         """The method and its settings as JSON values (for fingerprints and manifests)."""
-        values = {f.name: _json(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        values = {f.name: json_value(getattr(self, f.name)) for f in dataclasses.fields(self)}
         return {"method": self.name, **values}
 
     def apply(
