@@ -15,6 +15,12 @@ from kerasmodels import red_detector
 # Tests never write JAX's compilation cache into the user's home (tests/test_compile_cache.py
 # turns it on in a folder of its own).
 os.environ.setdefault("OCCLUDE_NO_COMPILE_CACHE", "1")
+# JAX compiles every eager operation and every traced function with XLA; the tests run
+# hundreds of tiny programs whose compile time, not run time, is their cost, and XLA's CPU
+# backend compiles several times faster without LLVM's optimisation passes. Those passes
+# change how fast the machine code runs, not what it computes: every JAX check passes at
+# both levels (the user's default is kept outside the tests). Child processes inherit it.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 
 
 @pytest.fixture(scope="session")

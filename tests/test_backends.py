@@ -64,12 +64,25 @@ def small_net(path: Path) -> Path:
 
 
 def sweep(image: Path, model: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``occlude sensitivity`` in a child process (Keras picks its backend once, at import);
+    its last stderr line says which of TensorFlow and PyTorch it imported."""
+    argv = ["sensitivity", str(image), "-m", str(model), "--save-npy", "-o", str(out),
+            "--json", "-", "-q", *extra]  # fmt: skip
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('imported', 'tensorflow' in sys.modules, "
+        "'torch' in sys.modules, file=sys.stderr))\n"
+        "from occlude.cli import main\n"
+        f"main({argv!r})\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    return subprocess.run(
-        [sys.executable, "-m", "occlude", "sensitivity", str(image), "-m", str(model),
-         "--save-npy", "-o", str(out), "--json", "-", "-q", *extra],
-        capture_output=True, text=True, timeout=600, env=env,
-    )  # fmt: skip
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600, env=env)  # fmt: skip
+
+
+def imported(run: subprocess.CompletedProcess[str]) -> list[str]:
+    """Which of TensorFlow and PyTorch a :func:`sweep` imported: ``imported True False``."""
+    return run.stderr.splitlines()[-1].split()
 
 
 def photo(path: Path, size: tuple[int, int]) -> Path:
@@ -105,6 +118,8 @@ def test_small_models_give_the_same_map_on_every_backend(small, tmp_path, backen
                   "3,12", "--backend", backend)  # fmt: skip
     assert other.returncode == 0, other.stderr
     assert json.loads(other.stdout)[0]["backend"] == backend
+    # each backend imports only itself: a JAX run never TensorFlow (nor PyTorch)
+    assert imported(other) == ["imported", "False", str(backend == "torch")]
     assert_same_maps(small / "tf" / "p.npy", tmp_path / backend / "p.npy")
 
 
@@ -123,24 +138,6 @@ def test_a_backend_that_is_not_installed_is_one_line(tmp_path) -> None:
                           timeout=120)  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr == "occlude: error: --backend jax is not installed: pip install jax\n"
-
-
-@pytest.mark.slow
-def test_a_jax_run_never_imports_tensorflow(model_file, tmp_path) -> None:
-    image = photo(tmp_path / "p.png", (32, 48))
-    code = (
-        "import sys\n"
-        "from occlude.cli import main\n"
-        "try:\n"
-        f"    main(['sensitivity', {str(image)!r}, '-m', {str(model_file)!r}, '-p', '16', "
-        f"'--backend', 'jax', '-q', '-o', {str(tmp_path / 'o')!r}])\n"
-        "except SystemExit as exc:\n"
-        "    print(exc.code, 'tensorflow' in sys.modules, 'torch' in sys.modules)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          timeout=300)  # fmt: skip
-    assert proc.stdout.split() == ["0", "False", "False"], proc.stderr
 
 
 @pytest.mark.slow
@@ -183,23 +180,12 @@ def test_the_cli_warns_before_a_slower_precision(tmp_path) -> None:
     assert "occlude: warning: bfloat16 was measured 0.62x the speed of float32" in res.stderr
 
 
-TF32_OFF = {
-    "tensorflow": "import tensorflow as tf; "
-    "print(not tf.config.experimental.tensor_float_32_execution_enabled())",
-    "jax": "import jax; print(jax.config.jax_default_matmul_precision == 'highest')",
-    "torch": "import torch; "
-    "print(not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32)",
-}
+def test_tensorfloat32_is_off_under_this_processs_backend() -> None:
+    """The model edge switches TensorFloat-32 off (tests/backends/test_model_edge.py, which
+    the backend matrix runs under JAX and PyTorch)."""
+    from backends.test_model_edge import tensorfloat32_is_off
 
+    from occlude.model.backend import keras
 
-@pytest.mark.slow
-@pytest.mark.parametrize("backend", sorted(TF32_OFF))
-def test_tensorfloat32_is_off_on_every_backend(backend: str) -> None:
-    """On Ampere and newer GPUs TensorFloat-32 is on by default and changes results; the
-    model edge switches it off whichever backend Keras runs on (checked here on CPU)."""
-    pytest.importorskip(backend)
-    code = f"from occlude.model.backend import keras; keras(); {TF32_OFF[backend]}"
-    env = {**os.environ, "KERAS_BACKEND": backend}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=300)  # fmt: skip
-    assert proc.stdout.split()[-1:] == ["True"], proc.stdout + proc.stderr
+    keras()
+    assert tensorfloat32_is_off()
