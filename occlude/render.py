@@ -8,6 +8,7 @@ score (the region supports the class), blue where it raises it.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -107,13 +108,34 @@ def _save(fig: Any, path: Path, tight: bool = True) -> None:
     write_bytes(path, png_bytes(fig, tight))
 
 
-def _short_numbers(axis: Any) -> None:
-    """Tick labels of at most a few digits: 0.00012 is shown as 1.2 under a ×1e-4."""
+_SUPERSCRIPT = str.maketrans(
+    "-\u22120123456789", "\u207b\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+
+
+@cache
+def _short_formatter_class() -> type:
     from matplotlib.ticker import ScalarFormatter
 
-    formatter = ScalarFormatter(useMathText=True)
-    formatter.set_powerlimits((-2, 3))
-    axis.set_major_formatter(formatter)
+    class ShortFormatter(ScalarFormatter):  # type: ignore[misc]
+        """Plain-text tick labels (mathtext for every label would cost more than the rest
+        of the picture), and the power of ten over them in plain text too: ×10⁻⁴."""
+
+        def __init__(self) -> None:
+            super().__init__(useMathText=False)
+            self.set_powerlimits((-2, 3))
+
+        def get_offset(self) -> str:
+            plain = str(super().get_offset())  # "1e−4" (with an added offset: kept as is)
+            power = re.fullmatch("1e([-\u2212]?[0-9]+)", plain)
+            return "\u00d710" + power.group(1).translate(_SUPERSCRIPT) if power else plain
+
+    return ShortFormatter
+
+
+def _short_numbers(axis: Any) -> None:
+    """Tick labels of at most a few digits: 0.00012 is shown as 1.2 under a ×10⁻⁴."""
+    axis.set_major_formatter(_short_formatter_class()())
 
 
 def _colour_bar(fig: Any, mappable: Any, cax: Any, label: str) -> None:
