@@ -58,7 +58,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, (policy, dtype, _) in KINDS.items():
         conv_net(policy, dtype).save(root / f"{name}.keras")
     (root / "in").mkdir()
-    for k in range(4):
+    for k in range(2):
         pixels = (pattern_image(*SIZE, seed=k) + 1) * 127.5
         Image.fromarray(pixels.round().astype(np.uint8)).save(root / "in" / f"{k}.png")
     return root
