@@ -18,7 +18,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from occlude import draws
-from occlude.augment.checks import is_number
+from occlude.checks import is_number
 from occlude.errors import UsageError
 from occlude.values import read_float
 

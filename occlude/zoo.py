@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from occlude.checks import check_int
 from occlude.errors import UsageError
 
 if TYPE_CHECKING:
@@ -131,13 +132,6 @@ def describe_model(name: str, weights: object) -> str:
     return f"{name} (random weights, seed {found.group(1)})" if found else name
 
 
-def check_seed(seed: object) -> int:
-    """A seed: a whole number, at least 0."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UsageError(f"seed must be a whole number >= 0; received {seed!r}", "seed")
-    return seed
-
-
 @dataclass(frozen=True)
 class ModelSpec:
     """Which classifier to load, checked without TensorFlow; :meth:`load` loads it.
@@ -164,7 +158,7 @@ class ModelSpec:
     def __post_init__(self) -> None:
         check_model_spec(self.model)
         check_class_names(self.class_names)
-        check_seed(self.seed)
+        check_int(self.seed, "seed", least=0)
         if self.preprocess is not None:
             resolve_preprocess(self.preprocess)
         if self.precision not in PRECISIONS:

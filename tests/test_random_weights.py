@@ -34,7 +34,7 @@ def test_the_seed_decides_the_weights_and_names_them() -> None:
 
 def test_a_seed_is_checked_before_anything_loads() -> None:
     for bad in (-1, 1.5, True):
-        with pytest.raises(ValueError, match="seed must be a whole number"):
+        with pytest.raises(ValueError, match="seed must be an int"):
             ModelSpec(MODEL, "none", seed=bad)  # type: ignore[arg-type]
     assert random_weights(7) == "random(seed=7)"
     assert describe_model("VGG16", None) == describe_model("VGG16", "imagenet") == "VGG16"

@@ -12,7 +12,7 @@ from test_methods import ADAPTERS
 
 from occlude.augment import geometry as geo
 from occlude.augment import saliency as S
-from occlude.augment.checks import check_label_by
+from occlude.checks import check_label_by
 from occlude.errors import UsageError
 
 

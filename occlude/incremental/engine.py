@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from occlude.checks import check_int
 from occlude.errors import UsageError
 from occlude.incremental.execute import (
     Gather,
@@ -87,8 +88,7 @@ class IncrementalModel:
         threshold: float = SWITCH_THRESHOLD,
         input_size: tuple[int, int] | None = None,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise UsageError(f"batch_size must be a positive integer; received {batch_size!r}")
+        check_int(batch_size, "batch_size")
         if not 0.0 < float(approx) <= 1.0:
             raise UsageError(f"approx must be in (0, 1] (1 is exact); received approx={approx}")
         if not 0.0 < float(threshold) <= 1.0:

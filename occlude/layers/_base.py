@@ -20,8 +20,8 @@ import keras
 import numpy as np
 from keras.src.utils import backend_utils, jax_utils, tracking
 
+from occlude import checks
 from occlude import draws as rnd
-from occlude.augment import checks
 from occlude.augment.methods.base import Method, json_value
 from occlude.errors import UsageError
 from occlude.layers import _checks as chk

@@ -1,5 +1,5 @@
 """The layers' checks of their inputs (their settings are the methods', in
-:mod:`occlude.augment.checks`), and of ``data_format``.
+:mod:`occlude.checks`), and of ``data_format``.
 
 Inputs are checked when a layer
 is called, before any work (:meth:`OcclusionLayer._check_call`); values only known when a

@@ -13,8 +13,8 @@ import numpy as np
 
 from occlude import draws as rnd
 from occlude.augment import geometry as geo
-from occlude.augment.checks import check_optional_int
 from occlude.augment.methods.mixer import Mixer
+from occlude.checks import check_optional_int
 from occlude.errors import UsageError
 from occlude.layers import _checks as chk
 from occlude.layers._base import (

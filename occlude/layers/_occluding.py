@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from occlude.augment import geometry as geo
-from occlude.augment.checks import check_optional_int
 from occlude.augment.methods.occluder import Occluder
+from occlude.checks import check_optional_int
 from occlude.errors import UsageError
 from occlude.fill import Fill, FillLike, fill_values, parse_fill
 from occlude.layers import _checks as chk

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from occlude.augment.checks import check_value_range
+from occlude.checks import check_value_range
 from occlude.errors import UsageError
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from occlude.checks import check_int
 from occlude.classes import IMAGENET_CLASSES, imagenet_names
 from occlude.errors import ModelError, OccludeError, UsageError
 from occlude.model.backend import keras, quiet_native
@@ -22,7 +23,6 @@ from occlude.zoo import (
     application_name,
     check_class_names,
     check_model_spec,
-    check_seed,
     describe_model,
     is_model_file,
     random_weights,
@@ -131,7 +131,7 @@ def load_classifier(
     """
     check_model_spec(spec)
     check_class_names(class_names)
-    check_seed(seed)
+    check_int(seed, "seed", least=0)
     if preprocess is not None:
         preprocess = _resolve_preprocess(preprocess)
     if is_model_file(spec):

@@ -19,10 +19,11 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from occlude.checks import check_prob
 from occlude.errors import UsageError
 from occlude.imageio import write_bytes
 from occlude.paths import PathPlan
-from occlude.report.collect import ROBUSTNESS_JSON, collect, href, number
+from occlude.report.collect import ROBUSTNESS_JSON, collect, href
 from occlude.report.owned import (
     ASSET_DIR,
     ASSETS,
@@ -146,9 +147,8 @@ def data_script(data: dict[str, Any]) -> str:
 
 
 def _check(out_dir: Path, min_focus: float | None) -> None:
-    if min_focus is not None and not (number(min_focus) is not None and 0 <= min_focus <= 1):
-        raise UsageError(f"min_focus must be between 0 and 1; received {min_focus!r}",
-                         "min_focus")  # fmt: skip
+    if min_focus is not None:
+        check_prob(min_focus, "min_focus")
     if not out_dir.is_dir():
         raise UsageError(f"{shown(out_dir)}: no such folder")
     if not (out_dir / STATE_DIR).is_dir():

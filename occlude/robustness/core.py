@@ -27,6 +27,7 @@ from occlude.augment.functional import FillValue, Noise
 from occlude.augment.methods import METHODS, Occluder, occluders
 from occlude.augment.methods.occluder import colour_of
 from occlude.augment.seeding import output_seed
+from occlude.checks import check_int
 from occlude.errors import UsageError
 from occlude.fill import Fill
 from occlude.robustness.stats import bootstrap_mean, wilson
@@ -126,13 +127,6 @@ class Row:
 
 Case = tuple[str, float, int, bool, float]
 """One evaluation: (method, fraction, repeat, top-1 correct, true-class score)."""
-
-
-def check_repeats(repeats: int) -> int:
-    if isinstance(repeats, bool) or int(repeats) != repeats or repeats < 1:
-        raise UsageError(f"repeats must be a whole number of at least 1; received {repeats}",
-                         "repeats")  # fmt: skip
-    return int(repeats)
 
 
 def jobs_per_image(methods: Sequence[str], fractions: Sequence[float], repeats: int = 1) -> int:
@@ -245,7 +239,7 @@ def evaluate(
     with their number."""
     methods = check_methods(methods if methods is not None else occluders())
     fractions = check_fractions(fractions)
-    repeats = check_repeats(repeats)
+    repeats = check_int(repeats, "repeats")
     per_image = []
     for sample in samples:
         cases = image_cases(sample, predict, methods=methods, fractions=fractions, fill=fill,

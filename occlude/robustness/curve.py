@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from occlude.checks import check_int
 from occlude.errors import UsageError
 from occlude.fill import Fill, parse_fill
 from occlude.imageio import resize_rgb
@@ -22,7 +23,6 @@ from occlude.robustness.core import (
     Sample,
     check_fractions,
     check_methods,
-    check_repeats,
     evaluate,
     resolve_label,
 )
@@ -75,7 +75,7 @@ def robustness_curve(
     """
     methods_ = check_methods(methods)
     fractions_ = check_fractions(fractions)
-    repeats = check_repeats(repeats)
+    repeats = check_int(repeats, "repeats")
     fill_ = parse_fill(fill, ("mean", "noise")) if isinstance(fill, str) else fill
     clf, spec = any_model(model, preprocess=preprocess, weights=weights, class_names=class_names)
     files = _files(images)

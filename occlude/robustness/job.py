@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from occlude.checks import check_int
 from occlude.errors import OccludeError, UsageError
 from occlude.fill import Fill, parse_fill
 from occlude.imageio import read_rgb, resize_rgb
@@ -23,7 +24,6 @@ from occlude.robustness.core import (
     aggregate,
     check_fractions,
     check_methods,
-    check_repeats,
     image_cases,
     jobs_per_image,
     resolve_label,
@@ -74,7 +74,7 @@ class RobustnessJob(Job):
     def __post_init__(self) -> None:
         self.methods = check_methods(self.methods)
         self.fractions = check_fractions(self.fractions)
-        self.repeats = check_repeats(self.repeats)
+        self.repeats = check_int(self.repeats, "repeats")
         if isinstance(self.fill, str):
             self.fill = parse_fill(self.fill, ROBUSTNESS_FILLS)
         if self.batch_size < 1:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from occlude.checks import check_int
 from occlude.errors import UsageError
 from occlude.imageio import resize_rgb
 from occlude.model.incremental_scorer import IncrementalScorer
@@ -71,9 +72,7 @@ class OcclusionSensitivity:
         weights: str | None = None,
         safe: bool = True,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-            raise UsageError(f"batch_size must be an integer; received {batch_size!r}",
-                             "batch_size")  # fmt: skip
+        check_int(batch_size, "batch_size")
         options = SensitivityOptions(patch_sizes=tuple(patch_sizes or ()),
                                      strides=tuple(strides or ()), fill=fill,  # type: ignore[arg-type]
                                      batch_size=batch_size, compute=compute,
@@ -243,9 +242,7 @@ class OcclusionSensitivity:
         if top_k is not None:
             if targets is not None:
                 raise UsageError("give targets or top_k, not both", ("targets", "top_k"))
-            if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-                raise UsageError(f"top_k must be a whole number from 1; received {top_k!r}",
-                                 "top_k")  # fmt: skip
+            check_int(top_k, "top_k")
             if classes is not None and top_k > classes:
                 raise UsageError(f"top_k {top_k} is more than the model's {classes} classes",
                                  "top_k")  # fmt: skip

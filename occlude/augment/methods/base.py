@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import numpy as np
 
 from occlude.augment import functional as F
-from occlude.augment.checks import check_prob
+from occlude.checks import check_prob
 from occlude.errors import UsageError
 from occlude.fill import Fill
 

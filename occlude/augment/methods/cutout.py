@@ -10,9 +10,9 @@ import numpy as np
 
 from occlude import draws
 from occlude.augment import geometry as geo
-from occlude.augment.checks import MAX_HOLES, check_int, check_size
 from occlude.augment.methods.occluder import BoxOccluder
 from occlude.box import Box
+from occlude.checks import MAX_HOLES, check_int, check_size
 
 CUTOUT_SIZE = 0.5
 """Cutout's side as a fraction of the shorter side (CIFAR-10: 16 px on 32 px)."""

@@ -10,8 +10,8 @@ import numpy as np
 
 from occlude import draws
 from occlude.augment import geometry as geo
-from occlude.augment.checks import MAX_CELL_SIDE, check_prob, is_whole
 from occlude.augment.methods.occluder import Occluder
+from occlude.checks import MAX_CELL_SIDE, check_prob, is_whole
 from occlude.errors import UsageError
 from occlude.fill import Fill, parse_fill
 

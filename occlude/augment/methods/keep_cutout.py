@@ -10,10 +10,10 @@ import numpy as np
 from occlude import draws
 from occlude.augment import geometry as geo
 from occlude.augment import saliency as S
-from occlude.augment.checks import MAX_DRAWS, check_int, check_prob, check_size
 from occlude.augment.methods.base import Context
 from occlude.augment.methods.cutout import CUTOUT_SIZE, square_side
 from occlude.augment.methods.occluder import BoxOccluder
+from occlude.checks import MAX_DRAWS, check_int, check_prob, check_size
 from occlude.errors import UsageError
 
 Tensor = Any

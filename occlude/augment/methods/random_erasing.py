@@ -11,9 +11,9 @@ import numpy as np
 
 from occlude import draws
 from occlude.augment import geometry as geo
-from occlude.augment.checks import MAX_DRAWS, check_int, check_range
 from occlude.augment.methods.occluder import BoxOccluder
 from occlude.box import Box
+from occlude.checks import MAX_DRAWS, check_int, check_range
 from occlude.fill import Fill, parse_fill
 
 Tensor = Any
