@@ -169,3 +169,40 @@ def test_guided_methods_need_maps_and_others_refuse_them(photos: Path) -> None:
     res = runner.invoke(app, ["augment", str(photos / "in"), "-m", "cutmix", "--maps",
                               str(photos / "maps"), "-o", str(photos / "o")])  # fmt: skip
     assert res.exit_code == 2 and "apply to the guided methods only" in res.stderr
+
+
+@pytest.mark.slow
+def test_maps_from_a_model_are_the_sensitivity_commands_and_kept(
+    model_file: Path, tmp_path: Path
+) -> None:
+    """``--model``: each map is the one ``occlude sensitivity --save-npy`` writes for the
+    same model, class and patches; a rerun reuses it; an edited input gets a new one."""
+    from kerasmodels import red_image
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, box in (("a.png", (4, 4, 10, 10)), ("b.png", (30, 12, 36, 18))):
+        Image.fromarray(red_image((32, 48), box)).save(folder / name)
+    swept = runner.invoke(app, ["sensitivity", str(folder), "-m", str(model_file), "--class",
+                                "0", "--patch", "8", "--save-npy", "-o", str(tmp_path / "s"),
+                                "-j", "1"])  # fmt: skip
+    assert swept.exit_code == 0, swept.output
+    args = ["augment", str(folder), "-m", "keep-cutout", "--model", str(model_file), "-c", "0",
+            "--patch", "8", "-o", str(tmp_path / "o"), "-j", "1"]  # fmt: skip
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    made = {p.name: p for p in (tmp_path / "o" / ".occlude" / "maps").rglob("*.npy")}
+    assert sorted(made) == ["a.png.npy", "b.png.npy"]
+    for name in ("a", "b"):
+        theirs = np.load(tmp_path / "s" / f"{name}.npy")
+        assert theirs.shape == (32, 48) and np.abs(theirs).max() > 0.05
+        np.testing.assert_array_equal(np.load(made[f"{name}.png.npy"]), theirs)
+    stamps = {name: path.stat().st_mtime_ns for name, path in made.items()}
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert {name: path.stat().st_mtime_ns for name, path in made.items()} == stamps
+    Image.fromarray(red_image((32, 48), (20, 2, 26, 8))).save(folder / "a.png")
+    edited = runner.invoke(app, args)
+    assert edited.exit_code == 0, edited.output
+    assert made["b.png.npy"].stat().st_mtime_ns == stamps["b.png.npy"]
+    assert not np.array_equal(np.load(made["a.png.npy"]), np.load(tmp_path / "s" / "a.npy"))

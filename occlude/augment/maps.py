@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from occlude.errors import InputError, OccludeError, UsageError
-from occlude.imageio import read_rgb, resize_rgb, write_atomic, write_bytes
+from occlude.imageio import read_rgb, write_atomic, write_bytes
 from occlude.runner.state import STATE_DIR, FileHashes, fingerprint
 from occlude.text import shown
 
 if TYPE_CHECKING:
-    from occlude.model import Classifier
+    from occlude.sensitivity.explainer import OcclusionSensitivity
     from occlude.sensitivity.options import SensitivityOptions
     from occlude.zoo import ModelSpec
 
@@ -57,15 +57,17 @@ def load_map(path: str | Path, what: str = "saliency map") -> np.ndarray:
 
 @dataclass
 class MapMaker:
-    """Computes missing maps with a model: one sweep per input, kept in the out folder."""
+    """Computes missing maps with a model: the sensitivity command's sweep
+    (:class:`~occlude.sensitivity.explainer.OcclusionSensitivity`, so a map equals the one
+    ``occlude sensitivity --save-npy`` writes), one per input, kept in the out folder."""
 
     model: ModelSpec
     options: SensitivityOptions
     out_dir: Path
-    clf: Classifier | None = field(default=None, repr=False)
+    explainer: OcclusionSensitivity | None = field(default=None, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "clf": None}  # workers only read the maps
+        return {**self.__dict__, "explainer": None}  # workers only read the maps
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -90,7 +92,7 @@ class MapMaker:
             stamp = Path(f"{self.path(rel)}.sha256")
             try:
                 if not (stamp.is_file() and stamp.read_text().strip() == digest):
-                    self._compute(path, rel)
+                    self._compute(path, rel, len(sources))
                     write_bytes(stamp, str(digest).encode())
             except UsageError:  # the settings, not this input (say, a class the model lacks)
                 raise
@@ -101,23 +103,20 @@ class MapMaker:
             tick()
         return failed
 
-    def _compute(self, path: str, rel: str) -> None:
-        from occlude.scoring import balanced_batch_size
-        from occlude.sensitivity.core import occlusion_sensitivity
-        from occlude.sensitivity.windows import count_windows
+    def _compute(self, path: str, rel: str, images: int) -> None:
+        from occlude.sensitivity.explainer import OcclusionSensitivity
+        from occlude.sensitivity.pictures import Picture
 
-        if self.clf is None:
-            clf = self.model.load()
+        if self.explainer is None:
+            explainer = OcclusionSensitivity.from_spec(self.model, self.options)
+            clf = explainer.model
             self.options.target.check(clf.n_classes, clf.name, clf.imagenet_names)
-            self.clf = clf
-        clf, opts = self.clf, self.options
-        image = resize_rgb(read_rgb(Path(path)), clf.input_size)
-        windows = count_windows(clf.input_size, opts.patch_sizes or None, opts.strides or None)
-        batch = balanced_batch_size(windows + 1, opts.batch_size)
-        result = occlusion_sensitivity(image, clf.predictor(batch), class_index=opts.target.index,
-                                       patch_sizes=opts.patch_sizes or None,
-                                       strides=opts.strides or None, fill=opts.fill,
-                                       batch_size=batch)  # fmt: skip
-        target = self.path(rel)
-        os.makedirs(target.parent, exist_ok=True)
-        write_atomic(target, lambda handle: np.save(handle, result.map))
+            self.explainer = explainer
+        target = self.options.target
+        picture = Picture(read_rgb(Path(path)), Path(rel).name, Path(path))
+        plan = self.explainer.compute_plan(images)
+        ((sweep,),) = self.explainer.results([picture], [1 if target.index is None else (target,)],
+                                             plan)  # fmt: skip
+        destination = self.path(rel)
+        os.makedirs(destination.parent, exist_ok=True)
+        write_atomic(destination, lambda handle: np.save(handle, sweep.map))

@@ -10,10 +10,8 @@ import numpy as np
 from occlude import draws
 from occlude.augment import geometry as geo
 from occlude.augment import saliency as S
-from occlude.augment.checks import MAX_CELLS_GRID, check_int, check_label_by, is_whole
-from occlude.augment.methods.cut_mix import paste
-from occlude.augment.methods.mixer import Mixer, optional, partner_steps
-from occlude.augment.methods.saliency_mix import weighed
+from occlude.augment.methods.mixer import GuidedMixer, optional, partner_steps
+from occlude.checks import MAX_CELLS_GRID, check_int, is_whole
 from occlude.errors import UsageError
 
 Tensor = Any
@@ -67,7 +65,7 @@ def top_cells(bk: Any, chosen: Tensor, k: int) -> Tensor:
 
 
 @dataclass(frozen=True)
-class AttentiveCutMix(Mixer):
+class AttentiveCutMix(GuidedMixer):
     """Attentive CutMix: paste the partner's ``top_k`` most important cells of a grid.
 
     Cell boundaries are at floor(i * H / grid) and floor(j * W / grid). A cell's importance
@@ -83,12 +81,10 @@ class AttentiveCutMix(Mixer):
 
     name = "attentive-cutmix"
     reference = "Walawalkar et al. 2020"
-    guided = True
     params_type = AttentiveCutMixParams
 
     grid: int = 7
     top_k: int = 6
-    label_by: str = "area"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -99,7 +95,6 @@ class AttentiveCutMix(Mixer):
             raise UsageError(f"top_k must be an int from 1 to grid * grid = {grid**2}; "
                              f"received {top_k!r}", ("top_k", "grid"))  # fmt: skip
         object.__setattr__(self, "top_k", int(top_k))
-        object.__setattr__(self, "label_by", check_label_by(self.label_by))
 
     def sample(
         self, bk: Any, keys: Tensor, h: Any, w: Any, others: Any = 1
@@ -129,15 +124,6 @@ class AttentiveCutMix(Mixer):
         r, q = xp.floor_divide(cells, self.grid), xp.mod(cells, self.grid)
         boxes = geo.Boxes(xp.take(col_t, q), xp.take(row_t, r), xp.take(col_t, xp.add(q, 1)),
                           xp.take(row_t, xp.add(r, 1)))  # fmt: skip
-        lam, share, inside = weighed(bk, self.label_by, boxes, params.applied, saliency,
-                                     partner_saliency)  # fmt: skip
-        placed: AttentiveCutMixParams = params._replace(
-            cells=cells, boxes=boxes, lam=lam, share=share, importance=inside
-        )
+        placed: AttentiveCutMixParams = self.placed(bk, params, boxes, saliency,
+                                                    partner_saliency, cells=cells)  # fmt: skip
         return placed
-
-    def label_weights(self, bk: Any, params: Any, h: Any, w: Any) -> tuple[Tensor, Tensor]:
-        return params.lam, params.share
-
-    def paint(self, bk: Any, images: Tensor, params: Any, partner: Tensor) -> Tensor:
-        return paste(bk, images, params, partner)

@@ -9,7 +9,7 @@ import numpy as np
 
 from occlude import draws
 from occlude.augment import geometry as geo
-from occlude.augment.methods.mixer import Mixer, beta_lam, optional, partner_steps
+from occlude.augment.methods.mixer import Mixer, beta_lam, optional, partner_steps, pasted_share
 
 Tensor = Any
 
@@ -53,15 +53,6 @@ def cutmix_box(bk: Any, lam: Tensor, cx: Tensor, cy: Tensor, h: Any, w: Any) -> 
     return geo.centred(bk, cx, cy, xp.expand_dims(bw, 1), xp.expand_dims(bh, 1), h, w)
 
 
-def pasted_share(bk: Any, boxes: geo.Boxes, applied: Tensor, h: Any, w: Any) -> Tensor:
-    """(B,) float32: the exact share of the image inside ``boxes`` ((B, K) coordinates;
-    0 where not ``applied``): the partner's share of the pixels, and of the label."""
-    xp = bk.numpy
-    total = bk.cast(xp.multiply(draws.int32(bk, h), draws.int32(bk, w)), "float32")
-    pasted = bk.cast(xp.sum(geo.area(bk, boxes), axis=1), "float32")
-    return xp.where(applied, xp.divide(pasted, total), 0.0)
-
-
 @dataclass(frozen=True)
 class CutMix(Mixer):
     """CutMix: paste a box of a partner's pixels; the labels follow the pixels exactly.
@@ -93,14 +84,3 @@ class CutMix(Mixer):
     def label_weights(self, bk: Any, params: Any, h: Any, w: Any) -> tuple[Tensor, Tensor]:
         """``lam`` and the pasted share itself (not ``1 - lam``: exactly the pixels')."""
         return params.lam, pasted_share(bk, params.boxes, params.applied, h, w)
-
-    def paint(self, bk: Any, images: Tensor, params: Any, partner: Tensor) -> Tensor:
-        return paste(bk, images, params, partner)
-
-
-def paste(bk: Any, images: Tensor, params: Any, partner: Tensor) -> Tensor:
-    """``images`` (B, H, W[, C]) with ``partner``'s pixels in ``params.boxes`` (B, K) where
-    ``params.applied``: images, masks or maps alike (CutMix's painter and the guided ones')."""
-    h, w = bk.shape(images)[1], bk.shape(images)[2]
-    region = geo.box_region(bk, params.boxes, h, w, params.applied)
-    return geo.paint(bk, images, region, geo.row_view(bk, partner))

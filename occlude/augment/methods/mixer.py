@@ -16,10 +16,11 @@ import numpy as np
 
 from occlude import draws
 from occlude.augment import functional as F
+from occlude.augment import geometry as geo
 from occlude.augment import saliency as S
-from occlude.augment.checks import check_alpha
 from occlude.augment.methods.base import Augmented, Context, Method
 from occlude.augment.methods.occluder import keys_of, new_key
+from occlude.checks import check_alpha, check_label_by
 from occlude.draws import NUMPY
 from occlude.errors import UsageError
 
@@ -35,6 +36,15 @@ def partner_steps(bk: Any, keys: Tensor, others: Any) -> Tensor:
 def beta_lam(bk: Any, keys: Tensor, alpha: float) -> Tensor:
     """(B,) float32 draws of Beta(``alpha``, ``alpha``): the mixers' lam."""
     return draws.beta_symmetric(bk, keys, draws.LAMBDA, alpha)
+
+
+def pasted_share(bk: Any, boxes: geo.Boxes, applied: Tensor, h: Any, w: Any) -> Tensor:
+    """(B,) float32: the exact share of the image inside ``boxes`` ((B, K) coordinates;
+    0 where not ``applied``): the partner's share of the pixels, and of the label."""
+    xp = bk.numpy
+    total = bk.cast(xp.multiply(draws.int32(bk, h), draws.int32(bk, w)), "float32")
+    pasted = bk.cast(xp.sum(geo.area(bk, boxes), axis=1), "float32")
+    return xp.where(applied, xp.divide(pasted, total), 0.0)
 
 
 def optional(values: Tensor, applied: bool) -> float | None:
@@ -62,10 +72,13 @@ class Mixer(Method):
         partners: a NamedTuple with ``lam`` (B,) (1 where not ``applied``), ``applied``
         (B,) bool and ``partner`` (B,) int32."""
 
-    @abstractmethod
     def paint(self, bk: Any, images: Tensor, params: Any, partner: Tensor) -> Tensor:
         """``images`` (B, H, W[, C]) with ``partner`` (the same shape, one per image)
-        mixed in as ``params`` say (unchanged where not ``applied``)."""
+        mixed in as ``params`` say (unchanged where not ``applied``): by default the
+        partner's pixels in ``params.boxes`` (B, K), images, masks or maps alike."""
+        h, w = bk.shape(images)[1], bk.shape(images)[2]
+        region = geo.box_region(bk, params.boxes, h, w, params.applied)
+        return geo.paint(bk, images, region, geo.row_view(bk, partner))
 
     def place(self, bk: Any, params: Any, saliency: Tensor | None, partner_saliency: Tensor) -> Any:
         """A guided mixer's params placed by the maps (B, H, W) of the images (None when
@@ -124,3 +137,37 @@ class Mixer(Method):
         out = arr.copy()
         out[..., :cc] = np.clip(np.round(painted[0]), 0, F.full_scale(arr.dtype)).astype(arr.dtype)
         return out
+
+
+@dataclass(frozen=True)
+class GuidedMixer(Mixer):
+    """A mixer that pastes where the partner's importance map says (:meth:`place`), its
+    labels weighed by area or by importance (``label_by``)."""
+
+    guided: ClassVar[bool] = True
+    label_by: str = "area"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "label_by", check_label_by(self.label_by))
+
+    def placed(
+        self, bk: Any, params: Any, boxes: geo.Boxes, saliency: Tensor | None,
+        partner_saliency: Tensor, **found: Tensor,
+    ) -> Any:  # fmt: skip
+        """``params`` with the pasted ``boxes`` (B, K), what else was ``found``, the source's
+        label weight ``lam`` (by ``label_by``; 1 where not ``applied``), the partner's
+        ``share`` and its ``importance`` inside the boxes."""
+        xp, applied = bk.numpy, params.applied
+        h, w = bk.shape(partner_saliency)[1], bk.shape(partner_saliency)[2]
+        area = pasted_share(bk, boxes, applied, h, w)
+        theirs = S.positive(bk, partner_saliency)
+        own = None if saliency is None else S.positive(bk, saliency)
+        everywhere = geo.box_region(bk, boxes, h, w, xp.greater_equal(area, 0.0))
+        share = S.pasted_weights(bk, self.label_by, area, own, theirs, everywhere, applied)
+        inside = S.share(bk, S.region_sums(bk, theirs, everywhere), xp.sum(theirs, axis=(1, 2)))
+        lam = xp.where(applied, xp.subtract(1.0, share), 1.0)
+        return params._replace(boxes=boxes, lam=lam, share=share, importance=inside, **found)
+
+    def label_weights(self, bk: Any, params: Any, h: Any, w: Any) -> tuple[Tensor, Tensor]:
+        return params.lam, params.share

@@ -9,9 +9,8 @@ import numpy as np
 
 from occlude.augment import geometry as geo
 from occlude.augment import saliency as S
-from occlude.augment.checks import check_label_by
-from occlude.augment.methods.cut_mix import cutmix_box, paste, pasted_share
-from occlude.augment.methods.mixer import Mixer, beta_lam, optional, partner_steps
+from occlude.augment.methods.cut_mix import cutmix_box
+from occlude.augment.methods.mixer import GuidedMixer, beta_lam, optional, partner_steps
 
 Tensor = Any
 
@@ -53,7 +52,7 @@ class SaliencyMixParams(NamedTuple):
 
 
 @dataclass(frozen=True)
-class SaliencyMix(Mixer):
+class SaliencyMix(GuidedMixer):
     """SaliencyMix: CutMix with the box centred on the partner's saliency peak.
 
     ``lam`` ~ Beta(``alpha``, ``alpha``) per image; the box has CutMix's sides, sqrt(1 - lam)
@@ -70,15 +69,7 @@ class SaliencyMix(Mixer):
 
     name = "saliency-mix"
     reference = "Uddin et al. 2021 (SaliencyMix)"
-    guided = True
     params_type = SaliencyMixParams
-
-    alpha: float = 1.0
-    label_by: str = "area"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "label_by", check_label_by(self.label_by))
 
     def sample(self, bk: Any, keys: Tensor, h: Any, w: Any, others: Any = 1) -> SaliencyMixParams:
         """λ, the coin and the partner; the box waits for the partner's map (:meth:`place`)."""
@@ -95,41 +86,10 @@ class SaliencyMix(Mixer):
     def place(
         self, bk: Any, params: Any, saliency: Tensor | None, partner_saliency: Tensor
     ) -> SaliencyMixParams:
-        xp = bk.numpy
         h, w = bk.shape(partner_saliency)[1], bk.shape(partner_saliency)[2]
         px, py = S.peak(bk, partner_saliency)
-        pad = (xp.expand_dims(px, 1), xp.expand_dims(py, 1))
-        boxes = cutmix_box(bk, params.lam_sampled, *pad, h, w)
-        lam, share, inside = weighed(bk, self.label_by, boxes, params.applied, saliency,
-                                     partner_saliency)  # fmt: skip
-        placed: SaliencyMixParams = params._replace(
-            boxes=boxes, lam=lam, share=share, row=py, col=px, importance=inside
-        )
+        centre = (bk.numpy.expand_dims(px, 1), bk.numpy.expand_dims(py, 1))
+        boxes = cutmix_box(bk, params.lam_sampled, *centre, h, w)
+        placed: SaliencyMixParams = self.placed(bk, params, boxes, saliency, partner_saliency,
+                                                row=py, col=px)  # fmt: skip
         return placed
-
-    def label_weights(self, bk: Any, params: Any, h: Any, w: Any) -> tuple[Tensor, Tensor]:
-        return params.lam, params.share
-
-    def paint(self, bk: Any, images: Tensor, params: Any, partner: Tensor) -> Tensor:
-        return paste(bk, images, params, partner)
-
-
-def weighed(
-    bk: Any,
-    label_by: str,
-    boxes: geo.Boxes,
-    applied: Tensor,
-    saliency: Tensor | None,
-    partner_saliency: Tensor,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """(B,) the source's label weight ``lam`` (1 where not ``applied``), the partner's, and
-    the partner's importance inside ``boxes`` (B, K) pasted: the guided mixers' labels."""
-    xp = bk.numpy
-    h, w = bk.shape(partner_saliency)[1], bk.shape(partner_saliency)[2]
-    area = pasted_share(bk, boxes, applied, h, w)
-    theirs = S.positive(bk, partner_saliency)
-    own = None if saliency is None else S.positive(bk, saliency)
-    everywhere = geo.box_region(bk, boxes, h, w, xp.greater_equal(area, 0.0))
-    share = S.pasted_weights(bk, label_by, area, own, theirs, everywhere, applied)
-    inside = S.share(bk, S.region_sums(bk, theirs, everywhere), xp.sum(theirs, axis=(1, 2)))
-    return xp.where(applied, xp.subtract(1.0, share), 1.0), share, inside
