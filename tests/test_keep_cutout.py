@@ -14,6 +14,7 @@ from test_methods import ADAPTERS, arrays, keys
 
 from occlude.augment import augment, augmentation
 from occlude.augment.methods.keep_cutout import KeepCutoutParams, quantile
+from occlude.draws import NUMPY
 from occlude.errors import UsageError
 
 
@@ -102,7 +103,7 @@ def test_the_folder_adapter_fits_the_map_and_needs_one() -> None:
     with pytest.raises(UsageError, match="keep-cutout samples from a saliency map"):
         augmentation("keep-cutout").sample(None, keys(1), 4, 4)
     with pytest.raises(UsageError, match="no robustness curve"):
-        augmentation("keep-cutout").at_fraction(np.random.default_rng(0), (4, 4), 0.1)
+        augmentation("keep-cutout").at_fraction(NUMPY, np.zeros(1, np.int32), 4, 4, 0.1)
 
 
 def test_settings_are_checked_naming_the_parameter() -> None:

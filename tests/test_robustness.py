@@ -14,9 +14,10 @@ from kerasmodels import red_image
 from PIL import Image
 from support.cli import invoke
 
-from occlude.augment.methods import Cutout, HideAndSeek, RandomErasing
-from occlude.augment.methods.cutout import square_inside
-from occlude.augment.methods.random_erasing import box_inside
+from occlude.augment.methods import Cutout, HideAndSeek, Occluder, RandomErasing
+from occlude.augment.methods.occluder import keys_of, new_key
+from occlude.box import Box
+from occlude.draws import NUMPY
 from occlude.errors import UsageError
 from occlude.fill import parse_fill
 from occlude.robustness import (
@@ -35,54 +36,68 @@ GREY = parse_fill("grey")
 # --- placements ------------------------------------------------------------------------
 
 
+def placed(method: Occluder, shape: tuple[int, int], fraction: float, key: int) -> Box:
+    """The one box ``method`` puts at ``fraction`` of an image of ``shape``, from ``key``."""
+    params = method.at_fraction(NUMPY, keys_of(key), *shape, fraction).to_dict()
+    assert params["applied"] and len(params["boxes"]) == 1
+    return Box.of(params["boxes"][0])
+
+
 def test_square_and_box_have_the_asked_area_and_stay_inside() -> None:
     rng = np.random.default_rng(0)
-    for _ in range(200):
+    for key in range(200):
         f = float(rng.uniform(0.01, 0.6))
-        x0, y0, x1, y1 = square_inside(rng, (60, 90), f)
+        x0, y0, x1, y1 = placed(Cutout(), (60, 90), f, key)
         assert 0 <= x0 < x1 <= 90 and 0 <= y0 < y1 <= 60
         assert x1 - x0 == y1 - y0 == round(math.sqrt(f * 60 * 90))
-        x0, y0, x1, y1 = box_inside(rng, (60, 90), f)
+        x0, y0, x1, y1 = placed(RandomErasing(), (60, 90), f, key)
         assert 0 <= x0 < x1 <= 90 and 0 <= y0 < y1 <= 60
         assert abs((x1 - x0) * (y1 - y0) / (60 * 90) - f) < 0.04
 
 
+def test_placements_are_uniform_where_the_box_fits() -> None:
+    corners = np.asarray([placed(Cutout(), (20, 30), 0.25, key)[:2] for key in range(4000)])
+    side = round(math.sqrt(0.25 * 600))  # 12: x0 takes 19 values, y0 9
+    counts = np.bincount(corners[:, 0], minlength=30 - side + 1)
+    assert len(counts) == 30 - side + 1 and counts.min() > 0.7 * 4000 / 19
+    assert set(corners[:, 1]) == set(range(20 - side + 1))
+
+
 def test_box_aspect_is_log_uniform_and_centred() -> None:
-    rng = np.random.default_rng(1)
     logs = []
-    for _ in range(2000):
-        x0, y0, x1, y1 = box_inside(rng, (400, 400), 0.05)
+    for key in range(2000):
+        x0, y0, x1, y1 = placed(RandomErasing(), (400, 400), 0.05, key)
         logs.append(np.log((y1 - y0) / (x1 - x0)))
     assert abs(np.mean(logs)) < 0.05
     assert max(logs) < np.log(1 / 0.3) + 0.05 and min(logs) > np.log(0.3) - 0.05
 
 
 def test_a_box_too_large_for_any_aspect_is_squeezed_inside() -> None:
-    x0, y0, x1, y1 = box_inside(np.random.default_rng(0), (2, 100), 0.9)
-    assert (y0, y1) == (0, 2) and 0 <= x0 < x1 <= 100
+    x0, y0, x1, y1 = placed(RandomErasing(), (2, 100), 0.9, 0)
+    assert (y0, y1) == (0, 2) and 0 <= x0 < x1 <= 100 and x1 - x0 == 90
 
 
-def test_at_fraction_is_the_methods_placement() -> None:
-    shape = (60, 90)
-    cut = Cutout.at_fraction(np.random.default_rng(4), shape, 0.2)
-    assert cut.to_dict() == {
-        "applied": True,
-        "boxes": [list(square_inside(np.random.default_rng(4), shape, 0.2))],
-    }
-    erase = RandomErasing.at_fraction(np.random.default_rng(4), shape, 0.2)
-    boxes = [list(box_inside(np.random.default_rng(4), shape, 0.2))]
-    assert erase.to_dict() == {"applied": True, "boxes": boxes, "attempts": 1}
+def test_at_fraction_is_the_methods_sampler_on_every_image() -> None:
+    keys = np.arange(-50, 50, dtype=np.int32)
+    erase = RandomErasing().at_fraction(NUMPY, keys, 60, 90, 0.2)
+    sampled = RandomErasing(prob=1.0, area_range=(0.2, 0.2)).sample(NUMPY, keys, 60, 90)
+    for a, b in zip(erase.boxes, sampled.boxes, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert erase.applied.all() and sampled.fitted.all()
+    cells = HideAndSeek().at_fraction(NUMPY, keys, 224, 224, 0.3)
+    np.testing.assert_array_equal(cells.grid, 32)
+    same = HideAndSeek(fill="grey", grid=32, hide_prob=0.3).sample(NUMPY, keys, 224, 224)
+    np.testing.assert_array_equal(cells.hidden, same.hidden)
+    assert cells.applied.all()
 
 
 def test_hide_and_seek_hides_about_the_fraction_in_cells_of_a_seventh() -> None:
-    rng = np.random.default_rng(2)
-    params = HideAndSeek.at_fraction(rng, (224, 224), 0.3).to_dict()
-    assert params["grid"] == 32 and params["applied"]
+    def hidden(fraction: float, key: int = 0) -> list[list[int]]:
+        params = HideAndSeek().at_fraction(NUMPY, keys_of(key), 224, 224, fraction).to_dict()
+        assert params["grid"] == 32 and params["applied"]
+        return params["hidden"]  # type: ignore[no-any-return]
 
-    def hidden(fraction: float) -> list[list[int]]:
-        return HideAndSeek.at_fraction(rng, (224, 224), fraction).to_dict()["hidden"]
-
-    shares = [len(hidden(0.3)) / 49 for _ in range(400)]
+    shares = [len(hidden(0.3, key)) / 49 for key in range(400)]
     assert abs(np.mean(shares) - 0.3) < 0.01
     assert hidden(0.0) == []
     assert len(hidden(1.0)) == 49
@@ -91,7 +106,7 @@ def test_hide_and_seek_hides_about_the_fraction_in_cells_of_a_seventh() -> None:
 def test_occlude_paints_exactly_the_sampled_region() -> None:
     image = np.full((20, 30, 3), 200, np.uint8)
     out = occluded(image, "cutout", 0.25, np.random.default_rng(3), GREY)
-    x0, y0, x1, y1 = square_inside(np.random.default_rng(3), (20, 30), 0.25)
+    x0, y0, x1, y1 = placed(Cutout(), (20, 30), 0.25, new_key(np.random.default_rng(3)))
     expected = image.copy()
     expected[y0:y1, x0:x1] = 128  # 127.5 rounds to 128
     np.testing.assert_array_equal(out, expected)

@@ -13,8 +13,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from occlude.augment.methods import Cutout
+from occlude.augment.methods.occluder import keys_of, new_key
 from occlude.augment.seeding import output_seed
 from occlude.cli import app
+from occlude.draws import NUMPY, PLACE, uniform
 from occlude.fill import parse_fill
 from occlude.robustness import Sample, case_rng, evaluate
 from occlude.robustness.stats import MIN_IMAGES, bootstrap_mean, wilson
@@ -38,8 +40,9 @@ def samples() -> list[Sample]:
 
 
 def naive_cutout_cases(sample: Sample, fractions: list[float], seed: int) -> list[tuple]:
-    """The pre-repeats algorithm, written out independently: one square per fraction,
-    inside the image, grey (128), placed from the old per-case seed."""
+    """The pre-repeats algorithm, written out: one square per fraction, inside the image,
+    grey (128), its corner from the case's int32 key (the ``PLACE`` stream's two
+    uniforms times the positions where it fits)."""
     h, w = sample.image.shape[:2]
     cases = []
     for f in fractions:
@@ -48,8 +51,9 @@ def naive_cutout_cases(sample: Sample, fractions: list[float], seed: int) -> lis
             key = f"robustness\0cutout\0{f!r}\0{sample.rel}"
             rng = np.random.default_rng(output_seed(seed, key, 0))
             side = min(h, w, round(math.sqrt(f * h * w)))
-            y0 = int(rng.integers(0, h - side + 1))
-            x0 = int(rng.integers(0, w - side + 1))
+            u = uniform(NUMPY, keys_of(new_key(rng)), PLACE, 2)[0]
+            y0 = int(np.float32(u[0]) * np.float32(h - side + 1))
+            x0 = int(np.float32(u[1]) * np.float32(w - side + 1))
             image[y0 : y0 + side, x0 : x0 + side] = 128
         row = red_share(image[None].astype(np.float32))[0]
         cases.append((f, int(np.argmax(row)) == sample.label, float(row[sample.label])))
@@ -79,8 +83,8 @@ def test_results_do_not_depend_on_the_order_of_the_images() -> None:
 
 
 def test_repeats_draw_different_placements_and_count_every_evaluation() -> None:
-    boxes = {str(Cutout.at_fraction(case_rng(0, "a.png", "cutout", 0.2, r), (60, 80), 0.2)
-                 .to_dict()["boxes"]) for r in range(8)}  # fmt: skip
+    keys = [keys_of(new_key(case_rng(0, "a.png", "cutout", 0.2, r))) for r in range(8)]
+    boxes = {str(Cutout().at_fraction(NUMPY, k, 60, 80, 0.2).to_dict()["boxes"]) for k in keys}
     assert len(boxes) == 8
     assert (
         case_rng(0, "a.png", "cutout", 0.2, 0).random()

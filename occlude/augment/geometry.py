@@ -96,6 +96,16 @@ def random_centres(bk: Any, keys: Tensor, stream: int, count: int, h: Any, w: An
     return rnd.randint(bk, u[:, :count], w), rnd.randint(bk, u[:, count:], h)
 
 
+def inside(bk: Any, keys: Tensor, eh: Any, ew: Any, h: Any, w: Any) -> Boxes:
+    """(B, 1) boxes of ``eh`` x ``ew`` (ints or (B, 1) int32) with the top-left corner uniform
+    over the positions where they fit (Random Erasing's placement; the ``PLACE`` stream)."""
+    xp = bk.numpy
+    corner = rnd.uniform(bk, keys, rnd.PLACE, 2)
+    y0 = rnd.randint(bk, corner[:, :1], xp.add(xp.maximum(xp.subtract(h, eh), 0), 1))
+    x0 = rnd.randint(bk, corner[:, 1:], xp.add(xp.maximum(xp.subtract(w, ew), 0), 1))
+    return Boxes(x0, y0, xp.add(x0, ew), xp.add(y0, eh))
+
+
 class Region(Protocol):
     def expand(self, bk: Any, channels: int) -> Tensor:
         """(B, H, W * channels) bool, true on the region's pixels (every channel)."""

@@ -25,9 +25,10 @@ import numpy as np
 
 from occlude.augment.functional import FillValue, Noise
 from occlude.augment.methods import METHODS, Occluder, occluders
-from occlude.augment.methods.occluder import colour_of
+from occlude.augment.methods.occluder import colour_of, keys_of, new_key
 from occlude.augment.seeding import output_seed
 from occlude.checks import check_int
+from occlude.draws import NUMPY
 from occlude.errors import UsageError
 from occlude.fill import Fill
 from occlude.robustness.stats import bootstrap_mean, wilson
@@ -74,15 +75,15 @@ def occluded(
 ) -> np.ndarray:
     """``image`` (H×W×3 uint8) with ``fraction`` of it occluded by ``method``.
 
-    The draws: the noise seed first (noise fill only), then the method's placement.
+    The draws: ONE int32 key from ``rng``; the placement and a noise fill come from it.
     """
     if fraction == 0.0:
         return image
-    shape = (int(image.shape[0]), int(image.shape[1]))
-    noise = fill.kind == "noise"
-    value: FillValue = Noise(int(rng.integers(0, 2**63))) if noise else colour_of(fill, image)
+    key, (h, w) = new_key(rng), image.shape[:2]
+    value: FillValue = Noise(key, keyed=True) if fill.kind == "noise" else colour_of(fill, image)
     method_ = occluder(method)
-    return method_.apply(image, method_.at_fraction(rng, shape, fraction), fill=value)
+    params = method_.at_fraction(NUMPY, keys_of(key), int(h), int(w), fraction)
+    return method_.apply(image, params, fill=value)
 
 
 def case_rng(

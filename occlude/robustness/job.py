@@ -183,6 +183,7 @@ class RobustnessJob(Job):
             "fill": self.fill.as_json(),
             "seed": self.seed,
             "repeats": self.repeats,
+            "placements": 2,  # drawn from one int32 key per case (1: NumPy's generator)
         }
 
     def task(self, unit: Unit) -> tuple[Unit, int]:

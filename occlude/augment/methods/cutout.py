@@ -6,12 +6,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from occlude import draws
 from occlude.augment import geometry as geo
 from occlude.augment.methods.occluder import BoxOccluder
-from occlude.box import Box
 from occlude.checks import MAX_HOLES, check_int, check_size
 
 CUTOUT_SIZE = 0.5
@@ -65,18 +62,8 @@ class Cutout(BoxOccluder):
             geo.centred(bk, cx, cy, side, side, h, w), geo.coin(bk, keys, self.prob)
         )
 
-    @classmethod
-    def at_fraction(
-        cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float
-    ) -> geo.BoxParams:
-        """One square of area ``fraction``·H·W placed uniformly where it fits inside."""
-        return geo.BoxParams.of([square_inside(rng, shape, fraction)])
-
-
-def square_inside(rng: np.random.Generator, shape: tuple[int, int], fraction: float) -> Box:
-    """A square of area ``fraction``·H·W (as near as whole pixels allow) inside the image."""
-    h, w = shape
-    side = min(h, w, round(math.sqrt(fraction * h * w)))
-    y0 = int(rng.integers(0, h - side + 1))
-    x0 = int(rng.integers(0, w - side + 1))
-    return Box(x0, y0, x0 + side, y0 + side)
+    def at_fraction(self, bk: Any, keys: Any, h: int, w: int, fraction: float) -> geo.BoxParams:
+        """One square of area ``fraction``·H·W (as near as whole pixels allow, at most the
+        shorter side) placed uniformly where it fits inside."""
+        side = min(h, w, round(math.sqrt(fraction * h * w)))
+        return geo.BoxParams(geo.inside(bk, keys, side, side, h, w), geo.coin(bk, keys, 1.0))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
@@ -148,20 +148,7 @@ class HideAndSeek(Occluder):
         hidden = xp.logical_and(params.hidden, xp.reshape(shown, (-1, 1, 1)))
         return geo.CellRegion(xp.minimum(rows, n_rows - 1), xp.minimum(cols, n_cols - 1), hidden)
 
-    @classmethod
-    def at_fraction(
-        cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float
-    ) -> CellParams:
+    def at_fraction(self, bk: Any, keys: Tensor, h: int, w: int, fraction: float) -> CellParams:
         """Cells of side 1/7 of the shorter side, each hidden with probability ``fraction``."""
-        side = max(1, round(min(shape) * GRID_FRACTION))
-        return CellParams.of(side, hide_at_random(rng, shape, side, fraction))
-
-
-def hide_at_random(
-    rng: np.random.Generator, shape: tuple[int, int], side: int, hide_prob: float
-) -> tuple[Cell, ...]:
-    """Each ``side`` x ``side`` cell hidden independently with probability ``hide_prob``
-    (the last row and column are clipped at the border)."""
-    h, w = shape
-    hide = rng.random((-(-h // side), -(-w // side))) < hide_prob
-    return tuple((int(r), int(c)) for r, c in np.argwhere(hide).tolist())
+        side = max(1, round(min(h, w) * GRID_FRACTION))
+        return replace(self, grid=(side,), hide_prob=fraction, prob=1.0).sample(bk, keys, h, w)

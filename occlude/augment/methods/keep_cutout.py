@@ -128,8 +128,7 @@ class KeepCutout(BoxOccluder):
             geo.coin(bk, keys, self.prob),
         )
 
-    @classmethod
-    def at_fraction(cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float) -> Any:
+    def at_fraction(self, bk: Any, keys: Tensor, h: int, w: int, fraction: float) -> Any:
         raise UsageError("keep-cutout needs a saliency map: it has no robustness curve", "methods")
 
 

@@ -63,10 +63,10 @@ class Occluder(Method):
     def region(self, bk: Any, params: Any, h: Any, w: Any) -> geo.Region:
         """The pixels ``params`` occlude (none where not ``applied``)."""
 
-    @classmethod
     @abstractmethod
-    def at_fraction(cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float) -> Any:
-        """Params (a batch of one) that hide ``fraction`` of an image of ``shape``."""
+    def at_fraction(self, bk: Any, keys: Tensor, h: int, w: int, fraction: float) -> Any:
+        """Params that hide ``fraction`` of each ``h`` x ``w`` image (robustness curves):
+        every image occluded, every draw from ``keys`` as :meth:`sample`'s."""
 
     def guides(self, context: Context, h: int, w: int) -> dict[str, Any]:
         """What a guided method's ``sample`` takes besides the keys, from the folder

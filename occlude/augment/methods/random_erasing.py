@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -106,65 +105,24 @@ class RandomErasing(BoxOccluder):
         fitted = xp.any(fits, axis=1)
         eh = xp.take_along_axis(eh, xp.expand_dims(first, 1), axis=1)
         ew = xp.take_along_axis(ew, xp.expand_dims(first, 1), axis=1)
-        corner = draws.uniform(bk, keys, draws.PLACE, 2)
-        y0 = draws.randint(bk, corner[:, :1], xp.add(xp.maximum(xp.subtract(h, eh), 0), 1))
-        x0 = draws.randint(bk, corner[:, 1:], xp.add(xp.maximum(xp.subtract(w, ew), 0), 1))
         attempts = xp.where(fitted, xp.add(first, 1), n)
-        box = geo.Boxes(x0, y0, xp.add(x0, ew), xp.add(y0, eh))
+        box = geo.inside(bk, keys, eh, ew, h, w)
         return ErasingParams(box, geo.coin(bk, keys, self.prob), attempts, fitted)
 
     def region(self, bk: Any, params: ErasingParams, h: Any, w: Any) -> geo.Region:
         erased = bk.numpy.logical_and(params.applied, params.fitted)
         return geo.box_region(bk, params.boxes, h, w, erased)
 
-    @classmethod
-    def at_fraction(
-        cls, rng: np.random.Generator, shape: tuple[int, int], fraction: float
-    ) -> ErasingParams:
-        """One box of area ``fraction``·H·W, log-uniform aspect, placed inside."""
-        return ErasingParams.of([box_inside(rng, shape, fraction)])
-
-
-def fit_box(
-    rng: np.random.Generator,
-    shape: tuple[int, int],
-    area: Callable[[], float],
-    aspect_range: tuple[float, float],
-    attempts: int,
-    min_side: int = 1,
-) -> tuple[int, int, int] | None:
-    """Draw an area (``area()``) and a log-uniform aspect (height / width) until a box of
-    sides ``>= min_side`` fits; ``(height, width, attempt)``, or None after ``attempts``."""
-    h, w = shape
-    log_low, log_high = math.log(aspect_range[0]), math.log(aspect_range[1])
-    for attempt in range(1, attempts + 1):
-        size = area()
-        aspect = math.exp(float(rng.uniform(log_low, log_high)))
-        eh, ew = round(math.sqrt(size * aspect)), round(math.sqrt(size / aspect))
-        if min_side <= eh <= h and min_side <= ew <= w:
-            return eh, ew, attempt
-    return None
-
-
-def place(rng: np.random.Generator, shape: tuple[int, int], eh: int, ew: int) -> Box:
-    """An ``eh`` x ``ew`` box with its top-left corner uniform where it fits."""
-    y0 = int(rng.integers(0, shape[0] - eh + 1))
-    x0 = int(rng.integers(0, shape[1] - ew + 1))
-    return Box(x0, y0, x0 + ew, y0 + eh)
-
-
-def box_inside(rng: np.random.Generator, shape: tuple[int, int], fraction: float) -> Box:
-    """A box of area ``fraction``·H·W, aspect log-uniform over ERASING_ASPECT, inside.
-
-    An aspect that does not fit is redrawn; after ERASING_ATTEMPTS draws the box is
-    squeezed to fit (only very large fractions of very oblong images get there).
-    """
-    h, w = shape
-    area = fraction * h * w
-    fitted = fit_box(rng, shape, lambda: area, ERASING_ASPECT, ERASING_ATTEMPTS, min_side=0)
-    if fitted is None:
+    def at_fraction(self, bk: Any, keys: Tensor, h: int, w: int, fraction: float) -> ErasingParams:
+        """The sampler's box at area ``fraction``·H·W, every image; where no aspect fits in
+        ``max_attempts`` draws (very large fractions of oblong images), a box of that area
+        squeezed inside."""
+        xp, area = bk.numpy, fraction * h * w
+        exact = replace(self, prob=1.0, area_range=(fraction, fraction)).sample(bk, keys, h, w)
         bh = min(h, max(1, round(math.sqrt(area))))
-        bw = min(w, max(1, round(area / bh)))
-    else:
-        bh, bw, _ = fitted
-    return place(rng, shape, bh, bw)
+        squeezed = geo.inside(bk, keys, bh, min(w, max(1, round(area / bh))), h, w)
+        fitted = xp.expand_dims(exact.fitted, 1)
+        boxes = geo.Boxes(
+            *(xp.where(fitted, a, b) for a, b in zip(exact.boxes, squeezed, strict=True))
+        )
+        return exact._replace(boxes=boxes, fitted=xp.ones_like(exact.fitted))
