@@ -11,11 +11,19 @@ the Beta sampler may differ by an ulp between backends).
 ``bk`` is a backend namespace: a Keras backend module (``self.backend`` of a layer) or
 :data:`NUMPY` (the folder command); it owns ``numpy`` (the array functions of
 ``keras.ops.numpy``), ``cast``, ``shape`` and ``convert_to_tensor``.
+
+Where the keys come from: a layer hashes its seed, the batch's pixels and the sample's
+position (:func:`sample_keys`); the folder command and ``robustness`` take one key per
+output from a generator derived with SHA-256 from (seed, relative path, copy), never
+drawn from a shared stream (:func:`output_seed`), so the order of the inputs, the number
+of workers and the shard change nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import zlib
 from types import SimpleNamespace
 from typing import Any
@@ -35,6 +43,18 @@ _UNIT = 2.0**-24
 COIN, PARTNER, LAMBDA, CENTRE, GRID, CELLS, NOISE, ERASE, PLACE = range(9)
 _STREAM_STRIDE = 1 << 20  # counters within a stream stay below this
 _DIGEST_ROWS = 16
+
+
+def output_seed(seed: int, rel: str, copy: int) -> int:
+    """A 128-bit seed from (global seed, relative path, copy index); replay one output with
+    ``numpy.random.default_rng(output_seed(...))``. Names that are not UTF-8 are hashed as
+    their raw bytes."""
+    key = b"occlude-augment\0%d\0%b\0%d" % (int(seed), os.fsencode(rel), int(copy))
+    return int.from_bytes(hashlib.sha256(key).digest()[:16], "big")
+
+
+def output_rng(seed: int, rel: str, copy: int) -> np.random.Generator:
+    return np.random.default_rng(output_seed(seed, rel, copy))
 
 
 def dtype_name(x: Any) -> str:

@@ -14,9 +14,8 @@ from typer.testing import CliRunner
 
 from occlude.augment.methods import Cutout
 from occlude.augment.methods.occluder import keys_of, new_key
-from occlude.augment.seeding import output_seed
 from occlude.cli import app
-from occlude.draws import NUMPY, PLACE, uniform
+from occlude.draws import NUMPY, PLACE, output_seed, uniform
 from occlude.fill import parse_fill
 from occlude.robustness import Sample, case_rng, evaluate
 from occlude.robustness.stats import MIN_IMAGES, bootstrap_mean, wilson

@@ -17,7 +17,7 @@ Example::
     result.image, result.params_dict(), result.label_weights
 
 The parts stay importable from their modules (:mod:`~occlude.augment.functional`: the
-image model; :mod:`~occlude.augment.methods`: the methods; :mod:`~occlude.augment.seeding`),
+image model; :mod:`~occlude.augment.methods`: the methods; :mod:`~occlude.draws`, the seeds),
 and from here. Importing this package loads nothing; the methods load numpy only.
 """
 
@@ -38,7 +38,7 @@ _PARTS = {  # parts, importable from here too
     "occlude.augment.methods.cut_mix": "CutMixParams",
     "occlude.augment.methods.mix_up": "MixUpParams",
     "occlude.augment.functional": "Noise match_partner",
-    "occlude.augment.seeding": "output_rng output_seed",
+    "occlude.draws": "output_rng output_seed",
     "occlude.imageio": "load_array",
 }
 _WHERE = {

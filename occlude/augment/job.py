@@ -18,7 +18,7 @@ import numpy as np
 from occlude.augment.manifest import MANIFEST, VERSION, check_manifest_is_ours, write_manifest
 from occlude.augment.maps import MapMaker, load_map, map_in_folder
 from occlude.augment.methods import Context, Method
-from occlude.augment.seeding import output_rng, output_seed
+from occlude.draws import output_rng, output_seed
 from occlude.errors import InputError, OccludeError, UsageError
 from occlude.imageio import (
     array_to_pil,

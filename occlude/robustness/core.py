@@ -26,9 +26,8 @@ import numpy as np
 from occlude.augment.functional import FillValue, Noise
 from occlude.augment.methods import METHODS, Occluder, occluders
 from occlude.augment.methods.occluder import colour_of, keys_of, new_key
-from occlude.augment.seeding import output_seed
 from occlude.checks import check_int
-from occlude.draws import NUMPY
+from occlude.draws import NUMPY, output_seed
 from occlude.errors import UsageError
 from occlude.fill import Fill
 from occlude.robustness.stats import bootstrap_mean, wilson
