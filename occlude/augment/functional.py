@@ -65,6 +65,15 @@ def colour_part(image: np.ndarray) -> np.ndarray:
     return image[None, ..., : colour_channels(image)].astype(np.float64)
 
 
+def with_colour(image: np.ndarray, painted: np.ndarray) -> np.ndarray:
+    """A copy of ``image`` whose colour channels are ``painted`` (a float batch of one, as
+    :func:`colour_part` gives), rounded half to even and clipped to the dtype; alpha kept."""
+    out = image.copy()
+    top, cc = full_scale(image.dtype), colour_channels(image)
+    out[..., :cc] = np.clip(np.round(painted[0]), 0, top).astype(image.dtype)
+    return out
+
+
 def colour_values(colour: Colour, channels: int) -> np.ndarray:
     if len(colour) != channels:
         raise UsageError(f"fill needs {channels} colour value(s); received {len(colour)}")

@@ -132,11 +132,8 @@ class Mixer(Method):
                 "match_partner)",
                 "partner",
             )
-        colour = (arr[None, ..., :cc].astype(np.float64), theirs[None, ..., :cc].astype(np.float64))
-        painted = self.paint(NUMPY, colour[0], params, colour[1])
-        out = arr.copy()
-        out[..., :cc] = np.clip(np.round(painted[0]), 0, F.full_scale(arr.dtype)).astype(arr.dtype)
-        return out
+        painted = self.paint(NUMPY, F.colour_part(arr), params, F.colour_part(theirs[..., :cc]))
+        return F.with_colour(arr, painted)
 
 
 @dataclass(frozen=True)

@@ -95,14 +95,10 @@ class Occluder(Method):
     def paint_one(
         self, image: np.ndarray, params: Any, fill: F.FillValue | None, partner: np.ndarray | None
     ) -> np.ndarray:
-        """``image`` painted as ``params`` say with ``fill``: a colour in the image's units,
-        keyed noise, or a version-1 record's NumPy noise."""
+        """``image`` (H, W, C uint8/uint16) painted on NumPy as ``params`` say with ``fill``:
+        a colour in the image's units, keyed noise, or a version-1 record's NumPy noise."""
         if fill is None:
             raise UsageError(f"{self.name} needs a fill value", "fill")
-        return self.paint(image, params, fill)
-
-    def paint(self, image: np.ndarray, params: Any, fill: F.FillValue) -> np.ndarray:
-        """One image (H, W, C uint8/uint16) painted on NumPy, alpha kept."""
         images = F.colour_part(image)
         _, h, w, cc = images.shape
         top = F.full_scale(image.dtype)
@@ -113,10 +109,9 @@ class Occluder(Method):
             values = values.reshape(1, h, w * cc).astype(images.dtype)
         else:
             values = np.tile(F.colour_values(fill, cc), w).reshape(1, 1, -1)
-        painted = geo.paint(NUMPY, images, self.region(NUMPY, params, h, w), values)
-        out = image.copy()
-        out[..., :cc] = np.clip(np.round(painted[0]), 0, top).astype(image.dtype)
-        return out
+        return F.with_colour(
+            image, geo.paint(NUMPY, images, self.region(NUMPY, params, h, w), values)
+        )
 
 
 @dataclass(frozen=True)
