@@ -6,7 +6,7 @@ with wrapping int32 arithmetic: MurmurHash3's 32-bit finaliser (``mix32``) hashe
 ``(key, stream, counter)`` into 32 random bits. Nothing is stateful, so draws do not
 depend on call order, threads or parallel ``tf.data`` calls, and the same key gives the
 same numbers on every backend (the integer arithmetic is exact; only the float maths of
-the Beta sampler may differ by an ulp between backends).
+the Beta sampler may differ by a few ulps between backends: JAX's log and exp).
 
 ``bk`` is a backend namespace: a Keras backend module (``self.backend`` of a layer) or
 :data:`NUMPY` (the folder command); it owns ``numpy`` (the array functions of
