@@ -158,7 +158,7 @@ class ModelSpec:
     def __post_init__(self) -> None:
         check_model_spec(self.model)
         check_class_names(self.class_names)
-        check_int(self.seed, "seed", least=0)
+        object.__setattr__(self, "seed", check_int(self.seed, "seed", least=0))
         if self.preprocess is not None:
             resolve_preprocess(self.preprocess)
         if self.precision not in PRECISIONS:

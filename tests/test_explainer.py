@@ -119,6 +119,8 @@ def test_several_targets_cost_no_extra_model_calls() -> None:
     assert calls == spent * 2  # two images, two classes each: one class's calls per image
     assert [[r.class_index for r in rs] for rs in top] == [[1, 0], [1, 0]]
     assert top[0][0].base_score >= top[0][1].base_score
+    numpy_k = explainer.explain(image, top_k=np.int64(2))  # a NumPy int is an int
+    assert [r.class_index for r in numpy_k] == [1, 0]
     # one target for every image, or one per image
     per = explainer.explain([image, image], targets=[0, [1, 0]])
     assert isinstance(per[0], SensitivityResult) and [r.class_index for r in per[1]] == [1, 0]

@@ -36,6 +36,8 @@ def test_a_seed_is_checked_before_anything_loads() -> None:
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError, match="seed must be an int"):
             ModelSpec(MODEL, "none", seed=bad)  # type: ignore[arg-type]
+    spec = ModelSpec(MODEL, "none", seed=np.int64(3))  # type: ignore[arg-type]
+    assert type(spec.seed) is int and spec.seed == 3
     assert random_weights(7) == "random(seed=7)"
     assert describe_model("VGG16", None) == describe_model("VGG16", "imagenet") == "VGG16"
 

@@ -75,6 +75,14 @@ def test_box_aspect_is_log_uniform_and_centred() -> None:
 def test_a_box_too_large_for_any_aspect_is_squeezed_inside() -> None:
     x0, y0, x1, y1 = placed(RandomErasing(), (2, 100), 0.9, 0)
     assert (y0, y1) == (0, 2) and 0 <= x0 < x1 <= 100 and x1 - x0 == 90
+    x0, y0, x1, y1 = placed(RandomErasing(), (100, 2), 0.9, 0)  # tall: the same, turned
+    assert (x0, x1) == (0, 2) and 0 <= y0 < y1 <= 100 and y1 - y0 == 90
+
+
+def test_under_half_a_pixel_hides_nothing() -> None:
+    for method in (Cutout(), RandomErasing()):
+        box = placed(method, (3, 3), 0.02, 0)  # 0.18 of a pixel
+        assert box.area == 0 and 0 <= box.x0 <= 3 and 0 <= box.y0 <= 3
 
 
 def test_at_fraction_is_the_methods_sampler_on_every_image() -> None:

@@ -88,7 +88,7 @@ class IncrementalModel:
         threshold: float = SWITCH_THRESHOLD,
         input_size: tuple[int, int] | None = None,
     ) -> None:
-        check_int(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size")
         if not 0.0 < float(approx) <= 1.0:
             raise UsageError(f"approx must be in (0, 1] (1 is exact); received approx={approx}")
         if not 0.0 < float(threshold) <= 1.0:

@@ -131,7 +131,7 @@ def load_classifier(
     """
     check_model_spec(spec)
     check_class_names(class_names)
-    check_int(seed, "seed", least=0)
+    seed = check_int(seed, "seed", least=0)
     if preprocess is not None:
         preprocess = _resolve_preprocess(preprocess)
     if is_model_file(spec):

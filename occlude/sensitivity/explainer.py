@@ -72,7 +72,7 @@ class OcclusionSensitivity:
         weights: str | None = None,
         safe: bool = True,
     ) -> None:
-        check_int(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size")
         options = SensitivityOptions(patch_sizes=tuple(patch_sizes or ()),
                                      strides=tuple(strides or ()), fill=fill,  # type: ignore[arg-type]
                                      batch_size=batch_size, compute=compute,
@@ -242,7 +242,7 @@ class OcclusionSensitivity:
         if top_k is not None:
             if targets is not None:
                 raise UsageError("give targets or top_k, not both", ("targets", "top_k"))
-            check_int(top_k, "top_k")
+            top_k = check_int(top_k, "top_k")
             if classes is not None and top_k > classes:
                 raise UsageError(f"top_k {top_k} is more than the model's {classes} classes",
                                  "top_k")  # fmt: skip

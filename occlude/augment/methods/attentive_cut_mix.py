@@ -85,6 +85,7 @@ class AttentiveCutMix(GuidedMixer):
 
     grid: int = 7
     top_k: int = 6
+    label_by: str = "area"
 
     def __post_init__(self) -> None:
         super().__post_init__()

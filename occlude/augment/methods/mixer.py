@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -142,7 +142,8 @@ class GuidedMixer(Mixer):
     labels weighed by area or by importance (``label_by``)."""
 
     guided: ClassVar[bool] = True
-    label_by: str = "area"
+    if TYPE_CHECKING:  # each guided mixer declares it last, so its positional order is kept
+        label_by: str = "area"
 
     def __post_init__(self) -> None:
         super().__post_init__()

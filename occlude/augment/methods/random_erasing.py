@@ -115,12 +115,14 @@ class RandomErasing(BoxOccluder):
 
     def at_fraction(self, bk: Any, keys: Tensor, h: int, w: int, fraction: float) -> ErasingParams:
         """The sampler's box at area ``fraction``·H·W, every image; where no aspect fits in
-        ``max_attempts`` draws (very large fractions of oblong images), a box of that area
-        squeezed inside."""
+        ``max_attempts`` draws (very large fractions of oblong images; or under half a
+        pixel), a box of that area squeezed inside: the shorter side's length at most."""
         xp, area = bk.numpy, fraction * h * w
         exact = replace(self, prob=1.0, area_range=(fraction, fraction)).sample(bk, keys, h, w)
-        bh = min(h, max(1, round(math.sqrt(area))))
-        squeezed = geo.inside(bk, keys, bh, min(w, max(1, round(area / bh))), h, w)
+        short = min(min(h, w), round(math.sqrt(area)))
+        long = min(max(h, w), round(area / short)) if short else 0
+        bh, bw = (short, long) if h <= w else (long, short)
+        squeezed = geo.inside(bk, keys, bh, bw, h, w)
         fitted = xp.expand_dims(exact.fitted, 1)
         boxes = geo.Boxes(
             *(xp.where(fitted, a, b) for a, b in zip(exact.boxes, squeezed, strict=True))

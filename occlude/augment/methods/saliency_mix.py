@@ -71,6 +71,8 @@ class SaliencyMix(GuidedMixer):
     reference = "Uddin et al. 2021 (SaliencyMix)"
     params_type = SaliencyMixParams
 
+    label_by: str = "area"
+
     def sample(self, bk: Any, keys: Tensor, h: Any, w: Any, others: Any = 1) -> SaliencyMixParams:
         """λ, the coin and the partner; the box waits for the partner's map (:meth:`place`)."""
         xp = bk.numpy
