@@ -84,11 +84,6 @@ def augmentation(name: str, **options: Any) -> Method:
                 f"{key} applies to {listed} only; received it with method {name}",
                 (key, "method"),
             )
-    if isinstance(given.get("grid"), list):
-        given["grid"] = tuple(given["grid"])
-    for key in ("area_range", "aspect_range"):
-        if key in given:
-            given[key] = tuple(given[key])
     return cls(**given)
 
 
