@@ -1,5 +1,6 @@
-"""The checks of every method's settings, each written once (the folder command, the
-Python API and the Keras layers all go through them).
+"""The library's checks of settings, each written once: every method's (the folder
+command, the Python API and the Keras layers all go through them) and the library's own
+seeds, batch sizes, ``repeats``, ``top_k`` and ``min_focus``.
 
 A number must be a real number (an ``int``, a ``float`` or a NumPy scalar, never a
 ``bool``), finite, and within its limits; errors name the Python parameter (``cli/flags.py``
