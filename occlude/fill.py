@@ -20,6 +20,7 @@ import numpy as np
 from occlude import draws
 from occlude.checks import is_number
 from occlude.errors import UsageError
+from occlude.image import check_image, colour_channels, colour_part, full_scale
 from occlude.values import read_float
 
 GREY = 127.5
@@ -185,6 +186,46 @@ def noise(bk: Any, images: Any, keys: Any, value_range: tuple[float, float], int
     else:
         drawn = xp.add(xp.multiply(u, high - low), low)
     return bk.cast(drawn, images.dtype)
+
+
+# --- resolved for one image of the array model (:mod:`occlude.image`) -------------------
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Per-pixel, per-channel uniform noise over ``0..max``: ``keyed``, from the image's
+    int32 key ``seed`` (:func:`noise`); else from ``default_rng(seed)`` (the version-1
+    records)."""
+
+    seed: int
+    keyed: bool = False
+
+
+Colour: TypeAlias = tuple[float, ...]
+FillValue: TypeAlias = Colour | Noise
+"""What the folder command paints and records: a colour (one value per colour channel,
+in the image's own units) or :class:`Noise`, drawn from its seed so that it replays."""
+
+
+def colour_of(fill: Fill, image: np.ndarray, dataset_mean: Sequence[float] | None = None) -> Colour:
+    """A non-noise ``fill`` in one image's units (:func:`colour` on NumPy)."""
+    arr = check_image(image)
+    top, cc = full_scale(arr.dtype), colour_channels(arr)
+    found = colour(draws.NUMPY, fill, colour_part(arr), (0, top), dataset_mean)
+    return tuple(float(v) for v in np.broadcast_to(found[0], (cc,)))
+
+
+def colour_values(value: Colour, channels: int) -> np.ndarray:
+    if len(value) != channels:
+        raise UsageError(f"fill needs {channels} colour value(s); received {len(value)}")
+    return np.asarray(value, dtype=np.float64)
+
+
+def noise_array(
+    rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype[np.generic]
+) -> np.ndarray:
+    """A version-1 record's noise: NumPy's generator, every whole value of the dtype."""
+    return rng.integers(0, full_scale(dtype), size=shape, dtype=dtype, endpoint=True)
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:

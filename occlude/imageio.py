@@ -2,7 +2,7 @@
 
 Reading applies the EXIF orientation (pixels as a viewer shows them) and takes the
 first frame of animated files: as RGB (:func:`read_rgb`), or in the augment command's
-array model (:func:`load_array`, see :mod:`occlude.augment.functional`: grey, alpha and
+array model (:func:`load_array`, see :mod:`occlude.image`: grey, alpha and
 16-bit kept). Writing is atomic: a temporary file in the target folder, then a rename, so
 an interrupted run never leaves a half-written file.
 """
@@ -22,8 +22,8 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from occlude.augment.functional import check_image
 from occlude.errors import InputError, UsageError
+from occlude.image import check_image
 from occlude.text import shown
 
 # Formats Pillow writes for each extension we produce.

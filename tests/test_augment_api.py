@@ -10,7 +10,7 @@ from PIL import Image
 
 import occlude
 from occlude.augment import METHODS, Cutout, MixUp, augment, replay
-from occlude.augment.functional import match_partner
+from occlude.augment.methods.mixer import match_partner
 from occlude.errors import UsageError
 
 

@@ -10,13 +10,12 @@ import pytest
 from PIL import Image
 
 from occlude.augment import Noise, augmentation, match_partner, params_from_dict
-from occlude.augment.functional import FillValue
 from occlude.augment.geometry import BoxParams
 from occlude.augment.methods import Cutout
 from occlude.augment.methods.occluder import colour_of
 from occlude.box import Box
 from occlude.errors import UsageError
-from occlude.fill import parse_fill
+from occlude.fill import FillValue, parse_fill
 from occlude.imageio import array_to_pil, output_suffix, pil_to_array
 
 

@@ -14,11 +14,13 @@ from scipy import stats
 
 from occlude import draws
 from occlude.augment import augment, augmentation, output_rng
-from occlude.augment import functional as F
 from occlude.augment.geometry import BoxParams
 from occlude.augment.methods import METHODS, Context, Mixer, Occluder
+from occlude.augment.methods.mixer import match_partner
 from occlude.draws import NUMPY
 from occlude.errors import UsageError
+from occlude.fill import Noise
+from occlude.image import colour_channels
 
 N = 4000
 CONVERTED = [name for name, cls in METHODS.items() if issubclass(cls, Occluder)]
@@ -113,7 +115,7 @@ def test_the_folder_adapter_draws_one_key_from_the_generator(name: str) -> None:
     result = augment(image, name, rng=output_rng(5, "a", 0), prob=1.0, fill="noise", saliency=maps)
     g = output_rng(5, "a", 0)
     assert result.key == int(g.integers(-(2**31), 2**31, dtype=np.int64))
-    assert result.fill == F.Noise(result.key, keyed=True)
+    assert result.fill == Noise(result.key, keyed=True)
 
 
 @pytest.mark.parametrize("name", CONVERTED)
@@ -128,7 +130,7 @@ def test_alpha_is_kept_and_colours_are_in_the_images_units(
         image, name, seed=1, prob=1.0, fill="white", saliency=maps, **VISIBLE.get(name, {})
     ).image
     assert out.dtype == dtype and out.shape == shape
-    cc = F.colour_channels(image)
+    cc = colour_channels(image)
     assert set(np.unique(out[..., :cc])) == {3, np.iinfo(dtype).max}
     np.testing.assert_array_equal(out[..., cc:], image[..., cc:])
 
@@ -346,7 +348,7 @@ def test_mixer_params_survive_json_and_replay_the_same_pixels(name: str) -> None
         assert result.partner_index == int(result.params.partner[0])  # type: ignore[attr-defined]
         seen.add(result.partner_index)
         params = type(method).params_from_dict(result.params_dict())
-        partner = F.match_partner(partners[result.partner_index or 0], image)
+        partner = match_partner(partners[result.partner_index or 0], image)
         np.testing.assert_array_equal(method.apply(image, params, partner=partner), result.image)
         assert result.params_dict()["key"] == result.key and result.fill is None
     assert seen == {0, 1}
@@ -374,10 +376,10 @@ def test_mixers_keep_alpha_and_the_images_units(
     name: str, shape: tuple[int, ...], dtype: Any
 ) -> None:
     image, partner = np.full(shape, 3, dtype), np.full(shape, np.iinfo(dtype).max, dtype)
-    partner[..., F.colour_channels(image) :] = 5  # the partner's alpha is not mixed in
+    partner[..., colour_channels(image) :] = 5  # the partner's alpha is not mixed in
     out = augment(image, name, seed=1, partner=partner, alpha=1.0).image
     assert out.dtype == dtype and out.shape == shape
-    cc = F.colour_channels(image)
+    cc = colour_channels(image)
     assert (out[..., :cc] > 3).any()
     np.testing.assert_array_equal(out[..., cc:], image[..., cc:])
 

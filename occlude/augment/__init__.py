@@ -16,8 +16,8 @@ Example::
     result = augment(image, "random-erasing", seed=0, prob=1.0)
     result.image, result.params_dict(), result.label_weights
 
-The parts stay importable from their modules (:mod:`~occlude.augment.functional`: the
-image model; :mod:`~occlude.augment.methods`: the methods; :mod:`~occlude.draws`, the seeds),
+The parts stay importable from their modules (:mod:`occlude.image`: the image
+model; :mod:`~occlude.augment.methods`: the methods; :mod:`~occlude.draws`, the seeds),
 and from here. Importing this package loads nothing; the methods load numpy only.
 """
 
@@ -37,7 +37,8 @@ _PARTS = {  # parts, importable from here too
     "occlude.augment.methods": "Context Params params_from_dict",
     "occlude.augment.methods.cut_mix": "CutMixParams",
     "occlude.augment.methods.mix_up": "MixUpParams",
-    "occlude.augment.functional": "Noise match_partner",
+    "occlude.augment.methods.mixer": "match_partner",
+    "occlude.fill": "Noise",
     "occlude.draws": "output_rng output_seed",
     "occlude.imageio": "load_array",
 }

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from occlude.augment import functional as F
 from occlude.augment.methods import augmentation, method_class, params_from_dict
+from occlude.augment.methods.mixer import match_partner
 from occlude.errors import UsageError
+from occlude.fill import FillValue, Noise
 from occlude.imageio import load_array, write_bytes
 from occlude.runner.ledger import Ledger
 from occlude.runner.state import STATE_DIR, folder_lock
@@ -97,12 +98,12 @@ def replay(record: Mapping[str, Any], base: Path | None = None) -> np.ndarray:
     image = load_array(root / str(record["source"]))
     partner = None
     if record.get("partner") is not None:
-        partner = F.match_partner(load_array(root / str(record["partner"])), image)
-    fill: F.FillValue | None = None
+        partner = match_partner(load_array(root / str(record["partner"])), image)
+    fill: FillValue | None = None
     if record.get("fill") == "noise" and "key" in record["params"]:
-        fill = F.Noise(int(record["params"]["key"]), keyed=True)
+        fill = Noise(int(record["params"]["key"]), keyed=True)
     elif record.get("fill") == "noise":  # a version-1 record: NumPy's generator
-        fill = F.Noise(int(record["params"]["noise_seed"]))
+        fill = Noise(int(record["params"]["noise_seed"]))
     elif record.get("fill") is not None:
         fill = tuple(float(v) for v in record["fill"])
     if "fill" not in record and not method_class(method).mixing:

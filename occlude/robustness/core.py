@@ -23,13 +23,12 @@ from functools import cache
 
 import numpy as np
 
-from occlude.augment.functional import FillValue, Noise
 from occlude.augment.methods import METHODS, Occluder, occluders
-from occlude.augment.methods.occluder import colour_of, keys_of, new_key
+from occlude.augment.methods.occluder import keys_of, new_key
 from occlude.checks import check_int
 from occlude.draws import NUMPY, output_seed
 from occlude.errors import UsageError
-from occlude.fill import Fill
+from occlude.fill import Fill, FillValue, Noise, colour_of
 from occlude.robustness.stats import bootstrap_mean, wilson
 from occlude.scoring import Predict, score_batch
 from occlude.values import distinct, read_int

@@ -14,10 +14,10 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
-from occlude.augment import functional as F
 from occlude.checks import check_prob
 from occlude.errors import UsageError
-from occlude.fill import Fill
+from occlude.fill import Fill, FillValue, Noise
+from occlude.image import check_image
 
 AUGMENT_FILLS = ("mean", "dataset-mean", "noise")
 """Derived fills that occluding methods support besides constant colours."""
@@ -57,7 +57,7 @@ class Augmented:
     image: np.ndarray
     params: Params
     partner_index: int | None = None
-    fill: F.FillValue | None = None
+    fill: FillValue | None = None
     key: int | None = None
 
     def params_dict(self) -> dict[str, Any]:
@@ -66,7 +66,7 @@ class Augmented:
         out = self.params.to_dict()
         if self.key is not None:
             out["key"] = self.key
-        elif isinstance(self.fill, F.Noise):
+        elif isinstance(self.fill, Noise):
             out["noise_seed"] = self.fill.seed
         return out
 
@@ -81,7 +81,7 @@ class Augmented:
         """The manifest's ``fill``: ``noise``, the RGB colour painted, or None."""
         if self.fill is None:
             return None
-        if isinstance(self.fill, F.Noise):
+        if isinstance(self.fill, Noise):
             return "noise"
         return [float(v) for v in self.fill]
 
@@ -147,19 +147,19 @@ class Method(ABC):
         image: np.ndarray,
         params: Params,
         *,
-        fill: F.FillValue | None = None,
+        fill: FillValue | None = None,
         partner: np.ndarray | None = None,
     ) -> np.ndarray:
         """The augmented copy of ``image`` (pure; ``partner`` already matched to it), a plain
         copy where ``params`` were not applied."""
-        arr = F.check_image(image)
+        arr = check_image(image)
         if not bool(np.asarray(params.applied).reshape(-1)[0]):
             return arr.copy()
         return self.paint_one(arr, params, fill, partner)
 
     @abstractmethod
     def paint_one(
-        self, image: np.ndarray, params: Any, fill: F.FillValue | None, partner: np.ndarray | None
+        self, image: np.ndarray, params: Any, fill: FillValue | None, partner: np.ndarray | None
     ) -> np.ndarray:
         """:meth:`apply` for params that were applied, on a checked image."""
 

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from occlude import draws
-from occlude.augment import functional as F
 from occlude.augment import geometry as geo
 from occlude.augment import saliency as S
 from occlude.augment.methods.base import Augmented, Context, Method
@@ -23,6 +22,8 @@ from occlude.augment.methods.occluder import keys_of, new_key
 from occlude.checks import check_alpha, check_label_by
 from occlude.draws import NUMPY
 from occlude.errors import UsageError
+from occlude.fill import LUMA, FillValue
+from occlude.image import check_image, colour_channels, colour_part, full_scale, with_colour
 
 Tensor = Any
 
@@ -50,6 +51,35 @@ def pasted_share(bk: Any, boxes: geo.Boxes, applied: Tensor, h: Any, w: Any) -> 
 def optional(values: Tensor, applied: bool) -> float | None:
     """A batch of one's float for the manifest, None where the coin skipped the image."""
     return float(np.asarray(values).reshape(-1)[0]) if applied else None
+
+
+def match_partner(partner: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """The partner in the source's colour model, bit depth and size, without alpha.
+
+    Grey sources get the partner's luma, RGB sources a grey partner repeated; depth is
+    scaled by 257 (up) or divided by it and rounded (down); the size is matched with
+    Pillow's bilinear resampling.
+    """
+    from PIL import Image
+
+    p, s = check_image(partner), check_image(source)
+    cc, pcc = colour_channels(s), colour_channels(p)
+    if cc == pcc and p.dtype == s.dtype:
+        matched = p if p.shape[2] == cc else np.ascontiguousarray(p[..., :cc])
+    else:
+        colour = p[..., :pcc].astype(np.float64)
+        if cc == 1 and pcc == 3:
+            colour = colour @ np.asarray(LUMA)[:, None]
+        elif cc == 3 and pcc == 1:
+            colour = np.repeat(colour, 3, axis=2)
+        colour *= full_scale(s.dtype) / full_scale(p.dtype)
+        matched = np.clip(np.rint(colour), 0, full_scale(s.dtype)).astype(s.dtype)
+    h, w = s.shape[:2]
+    if matched.shape[:2] == (h, w):
+        return matched.copy() if matched is p else matched
+    img = Image.fromarray(matched if cc == 3 else matched[..., 0])
+    resized = np.asarray(img.resize((w, h), Image.Resampling.BILINEAR))
+    return resized.reshape(h, w, cc).astype(s.dtype)
 
 
 @dataclass(frozen=True)
@@ -97,7 +127,7 @@ class Mixer(Method):
     def __call__(
         self, image: np.ndarray, rng: np.random.Generator, context: Context = Context()
     ) -> Augmented:
-        arr = F.check_image(image)
+        arr = check_image(image)
         key = new_key(rng)
         h, w = arr.shape[:2]
         params = self.sample(NUMPY, keys_of(key), h, w, max(len(context.partners), 1))
@@ -112,19 +142,19 @@ class Mixer(Method):
             theirs = S.fit(context.partner_saliency[index], (h, w))[None]
             own = None if context.saliency is None else S.fit(context.saliency, (h, w))[None]
             params = self.place(NUMPY, params, own, theirs)
-        partner = F.match_partner(context.partners[index], arr)
+        partner = match_partner(context.partners[index], arr)
         image_out = self.apply(arr, params, partner=partner)
         return Augmented(image_out, params, partner_index=index, key=key)
 
     def paint_one(
-        self, arr: np.ndarray, params: Any, fill: F.FillValue | None, partner: np.ndarray | None
+        self, arr: np.ndarray, params: Any, fill: FillValue | None, partner: np.ndarray | None
     ) -> np.ndarray:
         """The image ``arr`` with ``partner`` (matched to it: see ``match_partner``) mixed into its
         colour channels as ``params`` say, in float64, rounded half to even; alpha kept."""
         if partner is None:
             raise UsageError(f"{self.name} needs a partner image", "partner")
-        theirs = F.check_image(partner)
-        cc = F.colour_channels(arr)
+        theirs = check_image(partner)
+        cc = colour_channels(arr)
         if arr.shape[:2] != theirs.shape[:2] or arr.dtype != theirs.dtype or theirs.shape[2] < cc:
             raise UsageError(
                 "the partner must have the source's size, dtype and colour channels; received "
@@ -132,8 +162,8 @@ class Mixer(Method):
                 "match_partner)",
                 "partner",
             )
-        painted = self.paint(NUMPY, F.colour_part(arr), params, F.colour_part(theirs[..., :cc]))
-        return F.with_colour(arr, painted)
+        painted = self.paint(NUMPY, colour_part(arr), params, colour_part(theirs[..., :cc]))
+        return with_colour(arr, painted)
 
 
 @dataclass(frozen=True)

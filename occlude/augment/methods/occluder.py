@@ -8,18 +8,26 @@ recorded params (``replay``), a version-1 record's noise included.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-from occlude.augment import functional as F
 from occlude.augment import geometry as geo
 from occlude.augment.methods.base import AUGMENT_FILLS, Augmented, Context, Method
 from occlude.draws import NUMPY
 from occlude.errors import UsageError
-from occlude.fill import Fill, colour, fill_values, parse_fill
+from occlude.fill import (
+    Fill,
+    FillValue,
+    Noise,
+    colour_of,
+    colour_values,
+    fill_values,
+    noise_array,
+    parse_fill,
+)
+from occlude.image import check_image, colour_part, full_scale, with_colour
 
 Tensor = Any
 
@@ -31,16 +39,6 @@ def new_key(rng: np.random.Generator) -> int:
 
 def keys_of(key: int) -> np.ndarray:
     return np.asarray([key], dtype=np.int32)
-
-
-def colour_of(
-    fill: Fill, image: np.ndarray, dataset_mean: Sequence[float] | None = None
-) -> F.Colour:
-    """A non-noise ``fill`` in one image's units (:func:`occlude.fill.colour` on NumPy)."""
-    arr = F.check_image(image)
-    top, cc = F.full_scale(arr.dtype), F.colour_channels(arr)
-    found = colour(NUMPY, fill, F.colour_part(arr), (0, top), dataset_mean)
-    return tuple(float(v) for v in np.broadcast_to(found[0], (cc,)))
 
 
 @dataclass(frozen=True)
@@ -76,40 +74,40 @@ class Occluder(Method):
 
     def v1_noise(self, params: Any, seed: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         """A version-1 record's noise (NumPy's generator): the image-sized draw (H, W, C)."""
-        return F.noise_array(np.random.default_rng(seed), shape, dtype)
+        return noise_array(np.random.default_rng(seed), shape, dtype)
 
     def __call__(
         self, image: np.ndarray, rng: np.random.Generator, context: Context = Context()
     ) -> Augmented:
-        arr = F.check_image(image)
+        arr = check_image(image)
         key = new_key(rng)
         h, w = arr.shape[:2]
         params = self.sample(NUMPY, keys_of(key), h, w, **self.guides(context, h, w))
         if not bool(params.applied[0]):
             return Augmented(arr.copy(), params, key=key)
-        value: F.FillValue = F.Noise(key, keyed=True)
+        value: FillValue = Noise(key, keyed=True)
         if self.fill.kind != "noise":
             value = colour_of(self.fill, arr, context.dataset_mean)
         return Augmented(self.apply(arr, params, fill=value), params, fill=value, key=key)
 
     def paint_one(
-        self, image: np.ndarray, params: Any, fill: F.FillValue | None, partner: np.ndarray | None
+        self, image: np.ndarray, params: Any, fill: FillValue | None, partner: np.ndarray | None
     ) -> np.ndarray:
         """``image`` (H, W, C uint8/uint16) painted on NumPy as ``params`` say with ``fill``:
         a colour in the image's units, keyed noise, or a version-1 record's NumPy noise."""
         if fill is None:
             raise UsageError(f"{self.name} needs a fill value", "fill")
-        images = F.colour_part(image)
+        images = colour_part(image)
         _, h, w, cc = images.shape
-        top = F.full_scale(image.dtype)
-        if isinstance(fill, F.Noise) and fill.keyed:
+        top = full_scale(image.dtype)
+        if isinstance(fill, Noise) and fill.keyed:
             values = fill_values(NUMPY, Fill("noise"), images, keys_of(fill.seed), (0, top))
-        elif isinstance(fill, F.Noise):
+        elif isinstance(fill, Noise):
             values = self.v1_noise(params, fill.seed, (h, w, cc), image.dtype)
             values = values.reshape(1, h, w * cc).astype(images.dtype)
         else:
-            values = np.tile(F.colour_values(fill, cc), w).reshape(1, 1, -1)
-        return F.with_colour(
+            values = np.tile(colour_values(fill, cc), w).reshape(1, 1, -1)
+        return with_colour(
             image, geo.paint(NUMPY, images, self.region(NUMPY, params, h, w), values)
         )
 
@@ -128,5 +126,5 @@ class BoxOccluder(Occluder):
         rng, out = np.random.default_rng(seed), np.zeros(shape, dtype)
         for x0, y0, x1, y1 in params.to_dict()["boxes"]:
             if x1 > x0 and y1 > y0:
-                out[y0:y1, x0:x1] = F.noise_array(rng, (y1 - y0, x1 - x0, shape[2]), dtype)
+                out[y0:y1, x0:x1] = noise_array(rng, (y1 - y0, x1 - x0, shape[2]), dtype)
         return out
