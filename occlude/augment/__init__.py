@@ -29,7 +29,8 @@ from typing import Any
 _PRODUCT = {  # what the package offers: its __all__
     "occlude.augment.methods": "METHODS Method Augmented augmentation Cutout HideAndSeek "
     "RandomErasing MixUp CutMix KeepCutout SaliencyMix AttentiveCutMix",
-    "occlude.augment.files": "AugmentReport augment_files folder_mean",
+    "occlude.augment.files": "AugmentReport augment_files",
+    "occlude.mean_colour": "folder_mean",
     "occlude.augment.manifest": "replay",
     "occlude.augment.single": "augment",
 }

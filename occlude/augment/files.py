@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from occlude.augment.job import AugmentJob
 from occlude.augment.manifest import MANIFEST
 from occlude.augment.methods import Method
-from occlude.errors import InputError, UsageError
-from occlude.imageio import channel_sums
-from occlude.inputs import find_images
+from occlude.errors import UsageError
 from occlude.runner import Runner, choose_engine
-
-RGB = tuple[float, float, float]
 
 DEFAULT_OUT = Path("occlude-augmented")
 
@@ -99,25 +92,3 @@ def augment_files(
         failed_inputs=tuple(sorted(set(failed))),
         dataset_mean=job.dataset_mean,
     )
-
-
-def folder_mean(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> RGB:
-    """The mean colour (0-255) over every pixel of the images in ``source`` (folders or
-    files), read as 8-bit RGB and summed exactly: ``--fill dataset-mean``'s colour, and
-    the ``fill`` to give a layer for the paper's Hide-and-Seek.
-
-    Raises:
-        UsageError: no images, or one that cannot be read.
-    """
-    paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    totals, count = np.zeros(3, dtype=np.int64), 0
-    for image in find_images([Path(p) for p in paths]):
-        try:
-            sums, n = channel_sums(image.path)
-        except InputError as exc:
-            raise UsageError(str(exc), "source") from None
-        totals += np.asarray(sums, dtype=np.int64)
-        count += n
-    if count == 0:
-        raise UsageError(f"folder_mean: no images found in {source!r}", "source")
-    return (float(totals[0] / count), float(totals[1] / count), float(totals[2] / count))

@@ -20,6 +20,7 @@ from occlude.augment.maps import MapMaker, load_map, map_in_folder
 from occlude.augment.methods import Context, Method
 from occlude.draws import output_rng, output_seed
 from occlude.errors import InputError, OccludeError, UsageError
+from occlude.fill import GREY
 from occlude.imageio import (
     array_to_pil,
     channel_sums,
@@ -30,6 +31,7 @@ from occlude.imageio import (
 )
 from occlude.inputs import check_out_dir, discover
 from occlude.labels import LabelReader
+from occlude.mean_colour import mean_of
 from occlude.paths import PathPlan
 from occlude.runner import Job, Plan, Tick, Unit, UnitResult
 from occlude.runner.job import ProgressFactory, failure_line
@@ -188,10 +190,7 @@ class AugmentJob(Job):
                 sums, n = result
                 totals = [t + s for t, s in zip(totals, sums, strict=True)]
                 count += n
-        if count == 0:
-            self.dataset_mean = (127.5, 127.5, 127.5)
-        else:
-            self.dataset_mean = (totals[0] / count, totals[1] / count, totals[2] / count)
+        self.dataset_mean = mean_of(totals, count) if count else (GREY, GREY, GREY)
         return failed
 
     def settings(self, hashes: FileHashes) -> dict[str, Any]:

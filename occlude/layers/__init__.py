@@ -14,7 +14,7 @@ Importing this package imports Keras (``import occlude`` does not).
 from occlude.augment import methods as m
 from occlude.layers._mixing import MixerLayer
 from occlude.layers._occluding import MethodLayer
-from occlude.layers.dataset_mean import dataset_mean
+from occlude.mean_colour import dataset_mean
 
 Cutout = MethodLayer.of(m.Cutout, "holes", "size", "fill", "prob")
 HideAndSeek = MethodLayer.of(m.HideAndSeek, "fill", "grid", "hide_prob", "prob")
