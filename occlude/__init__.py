@@ -9,9 +9,8 @@ everything is imported on first use. The Keras edge (:mod:`occlude.model`) and t
 
 from __future__ import annotations
 
-from typing import Any
-
 from occlude.errors import InputError, ModelError, OccludeError, ScoreError, UsageError
+from occlude.exports import lazy
 
 __version__ = "0.2.0"
 
@@ -43,27 +42,15 @@ __all__ = [
 ]
 
 _LAZY = {
-    "OcclusionSensitivity": "occlude.sensitivity.explainer",
-    "SensitivityResult": "occlude.sensitivity.result",
-    "Sweep": "occlude.sensitivity.core",
-    "load_classifier": "occlude.model",
-    "occlusion_sensitivity": "occlude.sensitivity.core",
-    "RobustnessResult": "occlude.robustness.summary",
-    "robustness_curve": "occlude.robustness.curve",
-    "augment_image": "occlude.augment.single",
-    "augment_files": "occlude.augment.files",
-    **dict.fromkeys(("Augmented", "Cutout", "HideAndSeek", "RandomErasing", "MixUp", "CutMix",
-                     "KeepCutout", "SaliencyMix", "AttentiveCutMix"), "occlude.augment.methods"),
-}  # fmt: skip
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'occlude' has no attribute {name!r}")
+    "occlude.sensitivity.explainer": "OcclusionSensitivity",
+    "occlude.sensitivity.result": "SensitivityResult",
+    "occlude.sensitivity.core": "Sweep occlusion_sensitivity",
+    "occlude.model": "load_classifier",
+    "occlude.robustness.summary": "RobustnessResult",
+    "occlude.robustness.curve": "robustness_curve",
+    "occlude.augment.single": "augment_image",
+    "occlude.augment.files": "augment_files",
+    "occlude.augment.methods": "Augmented Cutout HideAndSeek RandomErasing MixUp CutMix "
+    "KeepCutout SaliencyMix AttentiveCutMix",
+}
+__getattr__, __dir__ = lazy(__name__, globals(), _LAZY)

@@ -23,8 +23,7 @@ and from here. Importing this package loads nothing; the methods load numpy only
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from occlude.exports import lazy, names
 
 _PRODUCT = {  # what the package offers: its __all__
     "occlude.augment.methods": "METHODS Method Augmented augmentation Cutout HideAndSeek "
@@ -43,18 +42,7 @@ _PARTS = {  # parts, importable from here too
     "occlude.draws": "output_rng output_seed",
     "occlude.imageio": "load_array",
 }
-_WHERE = {
-    name: module
-    for table in (_PRODUCT, _PARTS)
-    for module, names in table.items()
-    for name in names.split()
-}
-"""Every name, imported from its module when first asked for (``occlude.augment.methods``,
-which the layers use, loads without the folder pipeline)."""
-__all__ = sorted(name for names in _PRODUCT.values() for name in names.split())
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'occlude.augment' has no attribute {name!r}")
+__all__ = names(_PRODUCT)
+# Each name is imported from its module when first asked for (``occlude.augment.methods``,
+# which the layers use, loads without the folder pipeline).
+__getattr__, __dir__ = lazy(__name__, globals(), _PRODUCT, _PARTS)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from occlude.augment.manifest import MANIFEST, VERSION, check_manifest_is_ours, write_manifest
-from occlude.augment.maps import MapMaker, load_map, map_in_folder
+from occlude.augment.maps import MapMaker, load_map
 from occlude.augment.methods import Context, Method
 from occlude.draws import output_rng, output_seed
 from occlude.errors import InputError, OccludeError, UsageError
@@ -29,7 +29,7 @@ from occlude.imageio import (
     output_suffix,
     save_image,
 )
-from occlude.inputs import check_out_dir, discover
+from occlude.inputs import InputImage, check_out_dir, discover
 from occlude.labels import LabelReader
 from occlude.mean_colour import mean_of
 from occlude.paths import PathPlan
@@ -136,7 +136,7 @@ class AugmentJob(Job):
                 failures.append((shown(img.path), f"{shown(img.path)}: no label in {reader.spec}"))
                 continue
             rel = img.rel.as_posix()
-            source = Source(str(img.path), rel, label, self._map_path(rel))
+            source = Source(str(img.path), rel, label, self._map_path(img))
             sources.append(source)
             units.append(Unit(
                 key=f"augment:{self.method.name}:{rel}",
@@ -156,10 +156,12 @@ class AugmentJob(Job):
         return Plan(units, failures, list(found.notes), len(found.images) + len(found.failures),
                     paths.run_writes(self.out_dir))  # fmt: skip
 
-    def _map_path(self, rel: str) -> str | None:
+    def _map_path(self, img: InputImage) -> str | None:
+        """Where ``--save-npy`` wrote the input's map into ``maps`` (as its heatmap's path,
+        with ``.npy``), or where the ``--model`` maps are kept."""
         if self.maps is not None:
-            return str(map_in_folder(self.maps, rel))
-        return str(self.map_maker.path(rel)) if self.map_maker is not None else None
+            return str(img.output(self.maps, ".npy"))
+        return None if self.map_maker is None else str(self.map_maker.path(img.rel.as_posix()))
 
     # --- the runner's side -----------------------------------------------------------
 

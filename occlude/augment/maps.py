@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,12 +27,6 @@ if TYPE_CHECKING:
     from occlude.sensitivity.explainer import OcclusionSensitivity
     from occlude.sensitivity.options import SensitivityOptions
     from occlude.zoo import ModelSpec
-
-
-def map_in_folder(folder: Path, rel: str) -> Path:
-    """``folder/<rel's folders>/<stem>.npy``: where ``--save-npy`` put ``rel``'s map."""
-    path = PurePosixPath(rel)
-    return folder.joinpath(*path.parent.parts, f"{path.stem}.npy")
 
 
 def load_map(path: str | Path, what: str = "saliency map") -> np.ndarray:
