@@ -21,7 +21,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np
 
-from occlude.augment import saliency as S
+from occlude import saliency as S
 from occlude.augment.methods import Context, augmentation
 from occlude.draws import NUMPY
 from occlude.sensitivity import occlusion_sensitivity

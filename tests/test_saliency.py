@@ -1,5 +1,6 @@
-"""The one saliency module (:mod:`occlude.augment.saliency`) on every adapter: NumPy (the
-folder command) and Keras's backend (the layers), against naive float64 references."""
+"""The one saliency module (:mod:`occlude.saliency`) on every adapter: NumPy (the folder
+command, focus) and Keras's backend (the layers), against naive float64 references; the
+guided mixers' label weights; focus as a share of positive mass."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import pytest
 from backends.guided import centre_importances
 from test_methods import ADAPTERS
 
+from occlude import saliency as S
 from occlude.augment import geometry as geo
-from occlude.augment import saliency as S
+from occlude.augment.methods import SaliencyMix
 from occlude.checks import check_label_by
 from occlude.errors import UsageError
+from occlude.sensitivity.metrics import focus
 
 
 @pytest.fixture(params=list(ADAPTERS))
@@ -49,7 +52,8 @@ def test_region_sums_agree_with_a_slice(bk: Any) -> None:
     boxes = geo.Boxes(*(np.asarray(v, "int32") for v in ([1, 0], [2, 3], [7, 10], [5, 8])))
     expected = [maps[0, 2:5, 1:7].sum(), maps[1, 3:8, 0:10].sum()]
     region = geo.box_region(bk, boxes, 8, 10, np.asarray([True, True]))
-    np.testing.assert_allclose(numpy(S.region_sums(bk, maps, region)), expected, rtol=1e-5)
+    sums = S.region_sums(bk, maps, region.expand(bk, 1))
+    np.testing.assert_allclose(numpy(sums), expected, rtol=1e-5)
 
 
 def test_share_is_zero_without_positive_mass(bk: Any) -> None:
@@ -96,16 +100,19 @@ def test_cell_sums_static_and_from_the_integral_image_agree(bk: Any) -> None:
 
 
 def test_label_weights_by_area_and_by_saliency(bk: Any) -> None:
-    boxes = geo.Boxes(*(np.asarray([v], "int32") for v in (0, 0, 2, 2)))  # a quarter
-    region = geo.box_region(bk, boxes, 4, 4, np.asarray([True]))
+    boxes = geo.Boxes(*(np.asarray([[v]], "int32") for v in (0, 0, 2, 2)))  # a quarter
     src = np.ones((1, 4, 4), "float32")
     src[0, :2, :2] = 3.0  # the source's evidence sits where the partner is pasted
     partner = np.zeros((1, 4, 4), "float32")
     partner[0, 0, 0] = 1.0
-    area, on = np.asarray([0.25], "float32"), np.asarray([True])
 
-    def weight(rule: str, source: Any, theirs: Any, applied: Any = on) -> float:
-        return float(numpy(S.pasted_weights(bk, rule, area, source, theirs, region, applied))[0])
+    def weight(rule: str, source: Any, theirs: Any, applied: bool = True) -> float:
+        method = SaliencyMix(label_by=rule, prob=float(applied))
+        params = method.sample(bk, bk.convert_to_tensor(np.asarray([7], "int32")), 4, 4)
+        placed = method.placed(bk, params, boxes, source, theirs)
+        share, lam = float(numpy(placed.share)[0]), float(numpy(placed.lam)[0])
+        assert lam == pytest.approx(1.0 - share)
+        return share
 
     assert weight("area", src, partner) == 0.25
     # the source keeps 12 of 24 (outside), the partner brings all of its 1 of 1 (inside)
@@ -113,7 +120,16 @@ def test_label_weights_by_area_and_by_saliency(bk: Any) -> None:
     assert weight("saliency", src, partner) == pytest.approx(b / (a + b))
     assert weight("saliency", 0 * src, 0 * partner) == 0.25  # no evidence: by area
     assert weight("saliency", None, partner) == 0.25  # no source map: by area
-    assert weight("saliency", src, partner, np.asarray([False])) == 0.0
+    assert weight("saliency", src, partner, applied=False) == 0.0
+
+
+def test_focus_is_the_share_of_positive_mass_inside_the_region() -> None:
+    values = np.array([[1.0, -5.0, np.nan], [3.0, 0.0, np.inf]])
+    region = np.array([[True, True, True], [False, False, True]])
+    assert focus(values, region) == 0.25  # NaN and infinities are no evidence
+    assert focus(np.minimum(-np.abs(values), 0.0), region) == 0.0  # no positive mass
+    with pytest.raises(UsageError, match="region shape"):
+        focus(values, region[:, :2])
 
 
 def test_label_by_is_checked_once() -> None:

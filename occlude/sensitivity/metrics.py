@@ -15,13 +15,16 @@ from typing import Any
 
 import numpy as np
 
+from occlude import saliency as S
 from occlude.box import Box
+from occlude.draws import NUMPY
 from occlude.errors import UsageError
 from occlude.scoring import Predict, score_batch
 
 
 def focus(values: np.ndarray, region: np.ndarray) -> float:
-    """Share of ``sum(max(values, 0))`` that falls where ``region`` is true (0 if none).
+    """Share of ``sum(max(values, 0))`` that falls where ``region`` is true (0 if none):
+    the importance of a region (:mod:`occlude.saliency`; NaN and infinities are none).
 
     >>> focus(np.array([[1.0, -5.0], [3.0, 0.0]]), np.array([[True, True], [False, False]]))
     0.25
@@ -30,11 +33,9 @@ def focus(values: np.ndarray, region: np.ndarray) -> float:
         raise UsageError(
             f"region shape {region.shape} does not match map shape {values.shape}", "region"
         )
-    positive = np.maximum(values.astype(np.float64), 0.0)
-    total = float(positive.sum())
-    if total <= 0.0:
-        return 0.0
-    return float(positive[region.astype(bool)].sum() / total)
+    positive = S.positive(NUMPY, values[None], "float64")
+    inside = S.region_sums(NUMPY, positive, region[None].astype(bool))
+    return float(S.share(NUMPY, inside, np.sum(positive, axis=(1, 2)))[0])
 
 
 def check_box(values: Sequence[Any], param: str = "expect_box") -> Box:

@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from occlude import draws
+from occlude import saliency as S
 from occlude.augment import geometry as geo
-from occlude.augment import saliency as S
 from occlude.augment.methods.mixer import GuidedMixer, optional, partner_steps
 from occlude.checks import MAX_CELLS_GRID, check_int, is_whole
 from occlude.errors import UsageError

@@ -8,8 +8,8 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from occlude import draws
+from occlude import saliency as S
 from occlude.augment import geometry as geo
-from occlude.augment import saliency as S
 from occlude.augment.methods.base import Context
 from occlude.augment.methods.cutout import CUTOUT_SIZE, square_side
 from occlude.augment.methods.occluder import BoxOccluder

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from occlude import draws
+from occlude import saliency as S
 from occlude.augment import geometry as geo
-from occlude.augment import saliency as S
 from occlude.augment.methods.base import Augmented, Context, Method
 from occlude.augment.methods.occluder import keys_of, new_key
 from occlude.checks import check_alpha, check_label_by
@@ -183,17 +183,26 @@ class GuidedMixer(Mixer):
         self, bk: Any, params: Any, boxes: geo.Boxes, saliency: Tensor | None,
         partner_saliency: Tensor, **found: Tensor,
     ) -> Any:  # fmt: skip
-        """``params`` with the pasted ``boxes`` (B, K), what else was ``found``, the source's
-        label weight ``lam`` (by ``label_by``; 1 where not ``applied``), the partner's
-        ``share`` and its ``importance`` inside the boxes."""
+        """``params`` with the pasted ``boxes`` (B, K), what else was ``found``, the
+        partner's ``importance`` inside the boxes, its label weight ``share`` and the
+        source's ``lam`` (1 where not ``applied``). ``share`` is the partner's pixel share
+        (``label_by='area'``), or SnapMix-style ``b / (a + b)`` with ``a`` the source's
+        importance outside the boxes and ``b`` the partner's inside them (``'saliency'``;
+        by area where ``a + b`` is 0, or without the source's map)."""
         xp, applied = bk.numpy, params.applied
         h, w = bk.shape(partner_saliency)[1], bk.shape(partner_saliency)[2]
         area = pasted_share(bk, boxes, applied, h, w)
+        pasted = geo.box_region(bk, boxes, h, w, xp.greater_equal(area, 0.0)).expand(bk, 1)
         theirs = S.positive(bk, partner_saliency)
-        own = None if saliency is None else S.positive(bk, saliency)
-        everywhere = geo.box_region(bk, boxes, h, w, xp.greater_equal(area, 0.0))
-        share = S.pasted_weights(bk, self.label_by, area, own, theirs, everywhere, applied)
-        inside = S.share(bk, S.region_sums(bk, theirs, everywhere), xp.sum(theirs, axis=(1, 2)))
+        inside = S.share(bk, S.region_sums(bk, theirs, pasted), xp.sum(theirs, axis=(1, 2)))
+        share = xp.where(applied, area, 0.0)
+        if self.label_by == "saliency" and saliency is not None:
+            own = S.positive(bk, saliency)
+            total = xp.sum(own, axis=(1, 2))
+            outside = S.share(bk, xp.subtract(total, S.region_sums(bk, own, pasted)), total)
+            ok = xp.greater(xp.add(outside, inside), 0.0)
+            weight = xp.divide(inside, xp.where(ok, xp.add(outside, inside), 1.0))
+            share = xp.where(applied, xp.where(ok, weight, area), 0.0)
         lam = xp.where(applied, xp.subtract(1.0, share), 1.0)
         return params._replace(boxes=boxes, lam=lam, share=share, importance=inside, **found)
 

@@ -7,8 +7,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from occlude import saliency as S
 from occlude.augment import geometry as geo
-from occlude.augment import saliency as S
 from occlude.augment.methods.cut_mix import cutmix_box
 from occlude.augment.methods.mixer import GuidedMixer, beta_lam, optional, partner_steps
 

@@ -1,4 +1,5 @@
-"""Importance for saliency-guided augmentation, once, over a backend namespace ``bk``.
+"""Importance in a map, once, over a backend namespace ``bk``: the guided augmentations'
+and sensitivity's focus (:func:`occlude.sensitivity.metrics.focus`).
 
 A map is what ``occlude sensitivity`` measures (the score drop when a region is occluded);
 only its positive part is importance: positive evidence for the class (NaN and infinities
@@ -6,9 +7,9 @@ are none). The importance of a region is its share of the image's positive mass:
 of ``max(saliency, 0)`` inside it over the sum over the whole image, 0 when that is 0.
 
 Every function takes maps with a leading batch axis, (B, H, W) (or (B, H, W, 1)), on
-:data:`occlude.draws.NUMPY` (the folder command: a batch of one) or Keras's backend (the
-layers). Box and cell sums come from an integral image (float32), so every centre pixel's
-box is summed at once. :func:`fit` brings a map read from a file to the image's size.
+:data:`occlude.draws.NUMPY` (the folder command, focus: a batch of one) or Keras's backend
+(the layers). Box and cell sums come from an integral image (float32), so every centre
+pixel's box is summed at once. :func:`fit` brings a map read from a file to the image's size.
 """
 
 from __future__ import annotations
@@ -20,22 +21,21 @@ from typing import Any
 import numpy as np
 
 from occlude import draws as rnd
-from occlude.augment import geometry as geo
 from occlude.errors import UsageError
 
 Tensor = Any
 
 
-def maps_of(bk: Any, saliency: Tensor) -> Tensor:
-    """(B, H, W) float32 maps from (B, H, W) or (B, H, W, 1)."""
-    maps = bk.cast(saliency, "float32")
+def maps_of(bk: Any, saliency: Tensor, dtype: str = "float32") -> Tensor:
+    """(B, H, W) maps in ``dtype`` from (B, H, W) or (B, H, W, 1)."""
+    maps = bk.cast(saliency, dtype)
     return maps[..., 0] if len(bk.shape(maps)) == 4 else maps
 
 
-def positive(bk: Any, saliency: Tensor) -> Tensor:
-    """(B, H, W) float32: the positive part of the maps (NaN and infinities count as 0)."""
+def positive(bk: Any, saliency: Tensor, dtype: str = "float32") -> Tensor:
+    """(B, H, W) in ``dtype``: the positive part of the maps (NaN and infinities count as 0)."""
     xp = bk.numpy
-    maps = maps_of(bk, saliency)
+    maps = maps_of(bk, saliency, dtype)
     keep = xp.logical_and(xp.isfinite(maps), xp.greater(maps, 0.0))
     return xp.where(keep, maps, 0.0)
 
@@ -69,10 +69,10 @@ def centred_box_sums(bk: Any, table: Tensor, side: Any, h: Any, w: Any) -> Tenso
     return xp.reshape(sums, (bk.shape(table)[0], -1))
 
 
-def region_sums(bk: Any, maps: Tensor, region: geo.Region) -> Tensor:
-    """(B,) each map's sum inside a region (one pass; cheaper than an integral image when
-    only one region per sample is needed)."""
-    inside = bk.numpy.where(region.expand(bk, 1), maps, 0.0)
+def region_sums(bk: Any, maps: Tensor, region: Tensor) -> Tensor:
+    """(B,) each map's sum where ``region`` (B, H, W) is true (one pass; cheaper than an
+    integral image when only one region per sample is needed)."""
+    inside = bk.numpy.where(region, maps, 0.0)
     return bk.numpy.sum(inside, axis=(1, 2))
 
 
@@ -140,47 +140,6 @@ def top_k_mask(bk: Any, values: Tensor, k: int) -> Tensor:
     ahead = xp.logical_or(xp.greater(b, a), xp.logical_and(xp.equal(b, a), xp.transpose(lower)))
     rank = xp.sum(rnd.int32(bk, ahead), axis=2)
     return xp.less(rank, k)
-
-
-def label_weights(
-    bk: Any,
-    label_by: str,
-    area_share: Tensor,
-    source_outside: Tensor,
-    partner_inside: Tensor,
-    applied: Tensor,
-) -> Tensor:
-    """(B,) the partner's label weight (the source keeps 1 minus it): its pixel share
-    (``area``), or SnapMix-style ``b / (a + b)`` with ``a`` the source's importance outside
-    the pasted region and ``b`` the partner's inside it (``saliency``; the area share when
-    ``a + b`` is 0); 0 where not ``applied``."""
-    xp = bk.numpy
-    if label_by == "area":
-        return xp.where(applied, area_share, 0.0)
-    a, b = source_outside, partner_inside
-    ok = xp.greater(xp.add(a, b), 0.0)
-    weight = xp.divide(b, xp.where(ok, xp.add(a, b), 1.0))
-    return xp.where(applied, xp.where(ok, weight, area_share), 0.0)
-
-
-def pasted_weights(
-    bk: Any,
-    label_by: str,
-    area_share: Tensor,
-    source: Tensor | None,
-    partner: Tensor | None,
-    region: geo.Region,
-    applied: Tensor,
-) -> Tensor:
-    """(B,) :func:`label_weights` of a pasted ``region`` from the positive maps of the
-    sources and of their partners (each (B, H, W)); by area when either is missing."""
-    if label_by == "area" or source is None or partner is None:
-        return label_weights(bk, "area", area_share, area_share, area_share, applied)
-    xp = bk.numpy
-    total, theirs = xp.sum(source, axis=(1, 2)), xp.sum(partner, axis=(1, 2))
-    outside = share(bk, xp.subtract(total, region_sums(bk, source, region)), total)
-    within = share(bk, region_sums(bk, partner, region), theirs)
-    return label_weights(bk, label_by, area_share, outside, within, applied)
 
 
 def fit(saliency: np.ndarray, shape: Sequence[int]) -> np.ndarray:
