@@ -15,7 +15,7 @@ from support.cli import invoke
 from occlude.errors import UsageError
 from occlude.sensitivity.metrics import (
     Curves,
-    box_region,
+    box_mask,
     deletion_insertion,
     focus,
     pixel_order,
@@ -38,16 +38,16 @@ def photo(tmp_path: Path) -> Path:
 
 def test_focus_is_the_positive_share_inside_the_region() -> None:
     values = np.array([[2.0, -1.0, 0.0], [1.0, 1.0, -3.0]])
-    region = box_region((2, 3), (0, 0, 1, 2))  # x 0..1, y 0..2: the first column
+    region = box_mask((2, 3), (0, 0, 1, 2))  # x 0..1, y 0..2: the first column
     np.testing.assert_array_equal(region, [[True, False, False], [True, False, False]])
     assert focus(values, region) == pytest.approx(3.0 / 4.0)
     assert focus(-np.abs(values), region) == 0.0  # nothing positive: no focus at all
 
 
-def test_box_region_is_clipped_and_checked() -> None:
-    np.testing.assert_array_equal(box_region((2, 2), (-5, 1, 9, 9)), [[False, False], [True, True]])
+def test_box_mask_is_clipped_and_checked() -> None:
+    np.testing.assert_array_equal(box_mask((2, 2), (-5, 1, 9, 9)), [[False, False], [True, True]])
     with pytest.raises(UsageError, match=r"expect_box needs x0 < x1 and y0 < y1"):
-        box_region((2, 3), (2, 0, 1, 1))
+        box_mask((2, 3), (2, 0, 1, 1))
     with pytest.raises(UsageError, match="does not match map shape"):
         focus(np.zeros((2, 2)), np.zeros((3, 2), bool))
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from occlude.exports import lazy
+
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; usage errors become one line, ``occlude: error: ...``, exit 2."""
@@ -83,9 +85,5 @@ def typer_command(app: Any) -> Any:
     return get_command(app)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "app":  # ``from occlude.cli import app`` (tests, embedding)
-        from occlude.cli.application import app
-
-        return app
-    raise AttributeError(f"module 'occlude.cli' has no attribute {name!r}")
+# ``from occlude.cli import app`` (tests, embedding), imported when first asked for.
+__getattr__, __dir__ = lazy(__name__, globals(), {"occlude.cli.application": "app"})

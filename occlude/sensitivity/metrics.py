@@ -51,7 +51,7 @@ def check_box(values: Sequence[Any], param: str = "expect_box") -> Box:
     return box
 
 
-def box_region(shape: tuple[int, int], box: Box) -> np.ndarray:
+def box_mask(shape: tuple[int, int], box: Box) -> np.ndarray:
     """Boolean H×W mask of ``box``, end-exclusive, clipped to the image."""
     mask = np.zeros(shape, dtype=bool)
     mask[check_box(box).clip(shape).slices()] = True

@@ -18,7 +18,7 @@ from occlude.imageio import open_image, resize_map, write_atomic, write_bytes
 from occlude.inputs import InputImage
 from occlude.runner.events import is_int, is_number
 from occlude.sensitivity.core import Sweep
-from occlude.sensitivity.metrics import Curves, box_region, focus
+from occlude.sensitivity.metrics import Curves, box_mask, focus
 from occlude.sensitivity.options import SensitivityOptions
 from occlude.text import shown
 
@@ -50,7 +50,7 @@ def expected_region(
     """The expected region as an H×W boolean mask at ``shape``: a box,
     or a mask (an image file or an array, non-zero inside) resized to ``shape``."""
     if box is not None:
-        return box_region(shape, box)
+        return box_mask(shape, box)
     if mask is None:
         raise UsageError("give expect_box or expect_mask", ("expect_box", "expect_mask"))
     if isinstance(mask, np.ndarray):
