@@ -10,7 +10,7 @@ everything is imported on first use. The Keras edge (:mod:`occlude.model`) and t
 from __future__ import annotations
 
 from occlude.errors import InputError, ModelError, OccludeError, ScoreError, UsageError
-from occlude.exports import lazy
+from occlude.exports import lazy as _lazy
 
 __version__ = "0.2.0"
 
@@ -53,4 +53,4 @@ _LAZY = {
     "occlude.augment.methods": "Augmented Cutout HideAndSeek RandomErasing MixUp CutMix "
     "KeepCutout SaliencyMix AttentiveCutMix",
 }
-__getattr__, __dir__ = lazy(__name__, globals(), _LAZY)
+__getattr__, __dir__ = _lazy(__name__, globals(), _LAZY)

@@ -3,8 +3,8 @@ augment command, ``replay``): an ``H x W x C`` array of ``uint8`` (0-255) or ``u
 (0-65535) with ``C`` = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA).
 
 The alpha channel (the last one when ``C`` is 2 or 4) is never changed: only colour
-channels are occluded or mixed. Inputs are never modified; every function returns a new
-array. NumPy only.
+channels are occluded or mixed. Inputs are never modified: what paints returns a copy.
+NumPy only.
 """
 
 from __future__ import annotations

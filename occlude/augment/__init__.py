@@ -23,7 +23,8 @@ and from here. Importing this package loads nothing; the methods load numpy only
 
 from __future__ import annotations
 
-from occlude.exports import lazy, names
+from occlude.exports import lazy as _lazy
+from occlude.exports import names as _names
 
 _PRODUCT = {  # what the package offers: its __all__
     "occlude.augment.methods": "METHODS Method Augmented augmentation Cutout HideAndSeek "
@@ -42,7 +43,7 @@ _PARTS = {  # parts, importable from here too
     "occlude.draws": "output_rng output_seed",
     "occlude.imageio": "load_array",
 }
-__all__ = names(_PRODUCT)
+__all__ = _names(_PRODUCT)
 # Each name is imported from its module when first asked for (``occlude.augment.methods``,
 # which the layers use, loads without the folder pipeline).
-__getattr__, __dir__ = lazy(__name__, globals(), _PRODUCT, _PARTS)
+__getattr__, __dir__ = _lazy(__name__, globals(), _PRODUCT, _PARTS)

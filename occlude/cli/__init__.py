@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from occlude.exports import lazy
+from occlude.exports import lazy as _lazy
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,4 +86,4 @@ def typer_command(app: Any) -> Any:
 
 
 # ``from occlude.cli import app`` (tests, embedding), imported when first asked for.
-__getattr__, __dir__ = lazy(__name__, globals(), {"occlude.cli.application": "app"})
+__getattr__, __dir__ = _lazy(__name__, globals(), {"occlude.cli.application": "app"})

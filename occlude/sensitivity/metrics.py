@@ -33,9 +33,8 @@ def focus(values: np.ndarray, region: np.ndarray) -> float:
         raise UsageError(
             f"region shape {region.shape} does not match map shape {values.shape}", "region"
         )
-    positive = S.positive(NUMPY, values[None], "float64")
-    inside = S.region_sums(NUMPY, positive, region[None].astype(bool))
-    return float(S.share(NUMPY, inside, np.sum(positive, axis=(1, 2)))[0])
+    positive = S.positive(NUMPY, values, "float64")
+    return float(S.share(NUMPY, positive[region.astype(bool)].sum(), positive.sum()))
 
 
 def check_box(values: Sequence[Any], param: str = "expect_box") -> Box:
