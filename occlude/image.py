@@ -1,5 +1,5 @@
-"""The image array model of image files as arrays (:func:`occlude.imageio.load_array`, the
-augment command, ``replay``): an ``H x W x C`` array of ``uint8`` (0-255) or ``uint16``
+"""How image files are held as arrays (:func:`occlude.imageio.load_array`, the augment
+command, ``replay``): an ``H x W x C`` array of ``uint8`` (0-255) or ``uint16``
 (0-65535) with ``C`` = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA).
 
 The alpha channel (the last one when ``C`` is 2 or 4) is never changed: only colour
