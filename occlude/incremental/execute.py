@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from occlude.incremental.graph import Node
-from occlude.incremental.kernels import Kernels, apply, window
+from occlude.incremental.kernels import Kernels, apply, no_grad, window
 from occlude.incremental.layers import needs_starts
 from occlude.incremental.plan import TilePlan
 from occlude.incremental.regions import Merge, Pointwise, Spec, Window
@@ -223,11 +223,10 @@ def compile_fn(fn: Callable[..., Any]) -> Callable[..., Any]:
         jitted: Callable[..., Any] = jax.jit(fn)
         return jitted
     if backend == "torch":
-        import torch
 
-        def no_grad(*args: Any) -> Any:
-            with torch.no_grad():
+        def ungraded(*args: Any) -> Any:
+            with no_grad():
                 return fn(*args)
 
-        return no_grad
+        return ungraded
     return fn

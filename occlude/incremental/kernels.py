@@ -22,6 +22,7 @@ up to 2.5 times the engine's round-off (a different float32 computation), so it 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,14 +73,26 @@ class Kernels:
         from keras import ops
 
         out: list[Any] = []
-        for op in self.sources:
-            if type(op).__name__ == "BatchNormalization":
-                out.extend(_affine(op))
-            else:
-                out.append(ops.convert_to_tensor(op.kernel))
-                if op.use_bias:
-                    out.append(ops.convert_to_tensor(op.bias))
+        with no_grad():  # PyTorch would record the BatchNorms' maths for a backward pass
+            for op in self.sources:
+                if type(op).__name__ == "BatchNormalization":
+                    out.extend(_affine(op))
+                else:
+                    out.append(ops.convert_to_tensor(op.kernel))
+                    if op.use_bias:
+                        out.append(ops.convert_to_tensor(op.bias))
         return out
+
+
+def no_grad() -> AbstractContextManager[Any]:
+    """The engine only evaluates: on PyTorch, ``torch.no_grad()``; elsewhere nothing."""
+    import keras
+
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.no_grad()
+    return nullcontext()
 
 
 def weights_of(nodes: Sequence[Node]) -> Kernels:

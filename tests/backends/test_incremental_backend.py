@@ -73,3 +73,22 @@ def test_small_mobilenet_is_exact() -> None:
         weights=None, input_shape=(64, 64, 3), alpha=0.35, classes=10, classifier_activation=None
     )
     _check(randomize(model), (64, 64), 16, 16, 8)
+
+
+def test_a_session_records_nothing_for_a_backward_pass() -> None:
+    """The weights a session reads (BatchNorm's scale and shift are computed from the
+    model's variables) and its scores carry no gradient history on PyTorch."""
+    import keras
+
+    from occlude.incremental import IncrementalModel
+    from occlude.sensitivity.windows import window_boxes
+
+    size = (21, 26)
+    session = IncrementalModel(_hand_built(size), batch_size=8).session(
+        np.zeros((*size, 3), np.float32)
+    )
+    assert len(session._weights) > 2  # the convolutions' and the BatchNorm's
+    if keras.backend.backend() == "torch":
+        assert all(w.grad_fn is None for w in session._weights)  # no history recorded
+    scores = session.score(np.ones((*size, 3), np.float32), window_boxes(*size, 5, 3))
+    assert isinstance(scores, np.ndarray) and np.isfinite(scores).all()
